@@ -1,0 +1,171 @@
+// Package config reads ipamguard's configuration file: the Kube-OVN defaults
+// the rules must agree with, and per-rule actions.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/validate"
+)
+
+// File is the YAML layout of the configuration file. Unknown keys are errors.
+type File struct {
+	// Mode is the cluster-wide mode: enforce (default), audit or off.
+	Mode string `json:"mode,omitempty"`
+	// Thresholds of the exhaustion rules.
+	Thresholds Thresholds `json:"thresholds,omitempty"`
+	// Rules overrides the default action of rules by ID.
+	Rules map[string]string `json:"rules,omitempty"`
+	// Defaults mirror the Kube-OVN controller's flags.
+	Defaults DefaultsFile `json:"defaults,omitempty"`
+	// Exempt lists requests that are never judged.
+	Exempt Exempt `json:"exempt,omitempty"`
+}
+
+// Thresholds are the available-address levels of the exhaustion rules.
+type Thresholds struct {
+	Warning  int `json:"warning,omitempty"`
+	Critical int `json:"critical,omitempty"`
+}
+
+// DefaultsFile is the defaults section of the file.
+type DefaultsFile struct {
+	VPC         string `json:"vpc,omitempty"`
+	Subnet      string `json:"subnet,omitempty"`
+	JoinSubnet  string `json:"joinSubnet,omitempty"`
+	JoinCIDR    string `json:"joinCIDR,omitempty"`
+	ServiceCIDR string `json:"serviceCIDR,omitempty"`
+}
+
+// Exempt lists namespaces, users and groups whose requests are not judged.
+type Exempt struct {
+	Namespaces []string `json:"namespaces,omitempty"`
+	Users      []string `json:"users,omitempty"`
+	Groups     []string `json:"groups,omitempty"`
+}
+
+// Config is a validated configuration.
+type Config struct {
+	Mode       policy.Action
+	Thresholds Thresholds
+	Defaults   validate.Defaults
+	Policy     *policy.Policy
+	Exempt     Exempt
+}
+
+// Default returns the configuration used without a file: Kube-OVN's fresh
+// install defaults and every rule at its default action.
+func Default() *Config {
+	return &Config{
+		Mode:       policy.Enforce,
+		Thresholds: Thresholds{Warning: 10, Critical: 5},
+		Defaults:   validate.FreshInstallDefaults(),
+		Policy:     &policy.Policy{},
+	}
+}
+
+// Load reads and validates a configuration file. An empty path returns
+// Default().
+func Load(path string) (*Config, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse validates configuration YAML. Every problem is reported, each
+// naming its key and value.
+func Parse(data []byte) (*Config, error) {
+	var f File
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	c := Default()
+	var errs []error
+	switch f.Mode {
+	case "":
+	case string(policy.Enforce), "audit", string(policy.Off):
+		c.Mode = policy.Action(f.Mode)
+	default:
+		errs = append(errs, fmt.Errorf("mode: %q is not one of enforce, audit, off", f.Mode))
+	}
+	if f.Thresholds.Warning != 0 {
+		c.Thresholds.Warning = f.Thresholds.Warning
+	}
+	if f.Thresholds.Critical != 0 {
+		c.Thresholds.Critical = f.Thresholds.Critical
+	}
+	if c.Thresholds.Critical < 0 || c.Thresholds.Warning < c.Thresholds.Critical {
+		errs = append(errs, fmt.Errorf("thresholds: need 0 <= critical (%d) <= warning (%d)", c.Thresholds.Critical, c.Thresholds.Warning))
+	}
+	actions := map[policy.RuleID]policy.Action{}
+	for id, a := range f.Rules {
+		if _, ok := policy.DefaultAction(policy.RuleID(id)); !ok {
+			errs = append(errs, fmt.Errorf("rules: unknown rule %q", id))
+			continue
+		}
+		switch policy.Action(a) {
+		case policy.Enforce, policy.Warn, policy.Off:
+			actions[policy.RuleID(id)] = policy.Action(a)
+		default:
+			errs = append(errs, fmt.Errorf("rules.%s: action %q is not one of enforce, warn, off", id, a))
+		}
+	}
+	c.Policy = &policy.Policy{Actions: actions}
+	d := &c.Defaults
+	setIf(&d.VPC, f.Defaults.VPC)
+	setIf(&d.Subnet, f.Defaults.Subnet)
+	setIf(&d.JoinSubnet, f.Defaults.JoinSubnet)
+	if f.Defaults.JoinCIDR != "" {
+		p, err := parseCIDRs("defaults.joinCIDR", f.Defaults.JoinCIDR)
+		errs = append(errs, err)
+		d.JoinCIDR = p
+	}
+	if f.Defaults.ServiceCIDR != "" {
+		p, err := parseCIDRs("defaults.serviceCIDR", f.Defaults.ServiceCIDR)
+		errs = append(errs, err)
+		d.ServiceCIDR = p
+	}
+	c.Exempt = f.Exempt
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func setIf(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+// parseCIDRs parses a comma-separated list of prefixes (dual stack allowed).
+func parseCIDRs(key, s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for part := range strings.SplitSeq(s, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(part))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a CIDR", key, part)
+		}
+		if p != p.Masked() {
+			return nil, fmt.Errorf("%s: %q has host bits set; the network address is %s", key, part, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

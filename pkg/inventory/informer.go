@@ -1,0 +1,132 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+)
+
+// Feed keeps a Store in step with a controller-runtime cache. Create it with
+// Watch; its Ready check reports not-ready until every informer has synced
+// and delivered its initial list to the Store.
+type Feed struct {
+	regs   []toolscache.ResourceEventHandlerRegistration
+	synced atomic.Bool
+}
+
+// Watch registers event handlers on the cache's informers for Subnets, IPs,
+// Vips and Nodes that keep s up to date. It does not block; the cache must be
+// started (the manager does that).
+func Watch(ctx context.Context, c cache.Cache, s *Store) (*Feed, error) {
+	f := &Feed{}
+	type kind struct {
+		obj    client.Object
+		upsert func(client.Object)
+		remove func(client.Object)
+	}
+	kinds := []kind{
+		{&kubeovnv1.Subnet{},
+			func(o client.Object) { s.UpsertSubnet(o.(*kubeovnv1.Subnet)) },
+			func(o client.Object) { s.DeleteSubnet(o.GetName()) }},
+		{&kubeovnv1.IP{},
+			func(o client.Object) { s.UpsertIP(o.(*kubeovnv1.IP)) },
+			func(o client.Object) { s.DeleteIP(o.GetName()) }},
+		{&kubeovnv1.Vip{},
+			func(o client.Object) { s.UpsertVip(o.(*kubeovnv1.Vip)) },
+			func(o client.Object) { s.DeleteVip(o.GetName()) }},
+		{&corev1.Node{},
+			func(o client.Object) { s.UpsertNode(o.(*corev1.Node)) },
+			func(o client.Object) { s.DeleteNode(o.GetName()) }},
+	}
+	for _, k := range kinds {
+		inf, err := c.GetInformer(ctx, k.obj)
+		if err != nil {
+			return nil, fmt.Errorf("get informer for %T: %w", k.obj, err)
+		}
+		reg, err := inf.AddEventHandler(handler(k.upsert, k.remove))
+		if err != nil {
+			return nil, fmt.Errorf("add event handler for %T: %w", k.obj, err)
+		}
+		f.regs = append(f.regs, reg)
+	}
+	return f, nil
+}
+
+func handler(upsert, remove func(client.Object)) toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if o, ok := obj.(client.Object); ok {
+				upsert(o)
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if o, ok := obj.(client.Object); ok {
+				upsert(o)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if o, ok := obj.(client.Object); ok {
+				remove(o)
+			}
+		},
+	}
+}
+
+// HasSynced reports whether every informer has delivered its initial list.
+// Once true it stays true.
+func (f *Feed) HasSynced() bool {
+	if f.synced.Load() {
+		return true
+	}
+	for _, r := range f.regs {
+		if !r.HasSynced() {
+			return false
+		}
+	}
+	f.synced.Store(true)
+	return true
+}
+
+// errNotSynced is returned by the readiness check before the initial sync.
+var errNotSynced = errors.New("inventory caches have not synced yet")
+
+// ReadyCheck is a healthz.Checker: not ready until the Store holds the
+// cluster's initial state, so the webhook never judges from an empty view.
+func (f *Feed) ReadyCheck(_ *http.Request) error {
+	if !f.HasSynced() {
+		return errNotSynced
+	}
+	return nil
+}
+
+// StripNode is a cache transform that keeps only what the inventory reads
+// of a Node (name and addresses): node objects carry images, conditions and
+// capacity that would otherwise sit in memory for nothing.
+func StripNode(obj any) (any, error) {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Node{
+		TypeMeta: n.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            n.Name,
+			UID:             n.UID,
+			ResourceVersion: n.ResourceVersion,
+		},
+		Status: corev1.NodeStatus{Addresses: n.Status.Addresses},
+	}, nil
+}

@@ -1,0 +1,458 @@
+package inventory
+
+import (
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/google/btree"
+	corev1 "k8s.io/api/core/v1"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
+)
+
+// Scope is the address space a subnet lives in: two subnets can only
+// conflict when they share a VPC and a VLAN.
+type Scope struct {
+	VPC  string
+	VLAN string
+}
+
+// Subnet is the inventory's immutable record of one Subnet object: the
+// fields the rules read, parsed once when the object changes.
+type Subnet struct {
+	Name      string
+	VPC       string // resolved: empty spec.vpc becomes the default VPC
+	VLAN      string
+	Provider  string
+	CIDRBlock string // as stored
+	Gateway   string // as stored
+	Spec      ipam.Subnet
+}
+
+// Scope returns the overlap scope of the subnet.
+func (s *Subnet) Scope() Scope { return Scope{VPC: s.VPC, VLAN: s.VLAN} }
+
+// HolderKind says what kind of object holds an address.
+type HolderKind uint8
+
+// Kinds of address holders.
+const (
+	HolderIP  HolderKind = iota + 1 // a kubeovn.io IP object
+	HolderVip                       // a kubeovn.io Vip object
+)
+
+// Holder is one address held in one subnet by one object.
+type Holder struct {
+	Subnet string
+	Addr   netip.Addr
+	Kind   HolderKind
+	// Name is the holding object's name.
+	Name string
+	// PodNamespace and PodName identify the owning pod (or VM) of an IP
+	// object, or the namespace of a Vip; empty for node and reserved IPs.
+	PodNamespace string
+	PodName      string
+	NodeName     string
+	PodType      string
+}
+
+// Owner describes the holder for messages: "pod ns/name", "node n",
+// "vip v" or "IP object x".
+func (h Holder) Owner() string {
+	switch {
+	case h.Kind == HolderVip:
+		return "vip " + h.Name
+	case h.PodType == kubeovnv1.PodTypeVirtualMachine && h.PodName != "":
+		return "vm " + h.PodNamespace + "/" + h.PodName
+	case h.PodName != "" && h.PodNamespace != "":
+		return "pod " + h.PodNamespace + "/" + h.PodName
+	case h.NodeName != "" && strings.HasPrefix(h.Name, "node-"):
+		return "node " + h.NodeName
+	default:
+		return "IP object " + h.Name
+	}
+}
+
+func holderLess(a, b Holder) bool {
+	if a.Subnet != b.Subnet {
+		return a.Subnet < b.Subnet
+	}
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c < 0
+	}
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	return a.Name < b.Name
+}
+
+type subnetCounts [2]int // index 0: IPv4, 1: IPv6
+
+func familyIndex(a netip.Addr) int {
+	if ipam.FamilyOf(a) == ipam.IPv6 {
+		return 1
+	}
+	return 0
+}
+
+// Store is the cluster as the rules see it, kept up to date by Upsert/Delete
+// calls from informers (webhook) or from decoded files (offline checks and
+// tests). Every query is answered from an index: no query visits objects it
+// does not return, beyond a logarithmic search.
+//
+// Queries run through Read, which holds a read lock for the duration of one
+// admission so a request sees one consistent state.
+type Store struct {
+	defaultVPC string
+
+	mu sync.RWMutex
+
+	subnets map[string]*Subnet
+	scopes  map[Scope]*ipam.PrefixIndex[*Subnet]
+
+	// holders is ordered by (subnet, address, kind, name), which answers
+	// "in-use addresses of subnet N in range R" with one range scan.
+	holders *btree.BTreeG[Holder]
+	counts  map[string]*subnetCounts
+	// byObject remembers what each IP/Vip object contributed so an update
+	// or delete removes exactly that.
+	byIP  map[string][]Holder
+	byVip map[string][]Holder
+
+	nodes   map[string][]netip.Addr
+	nodeIdx *ipam.PrefixIndex[string]
+}
+
+// New returns an empty Store. defaultVPC is the VPC an empty spec.vpc means.
+func New(defaultVPC string) *Store {
+	return &Store{
+		defaultVPC: defaultVPC,
+		subnets:    map[string]*Subnet{},
+		scopes:     map[Scope]*ipam.PrefixIndex[*Subnet]{},
+		holders:    btree.NewG(32, holderLess),
+		counts:     map[string]*subnetCounts{},
+		byIP:       map[string][]Holder{},
+		byVip:      map[string][]Holder{},
+		nodes:      map[string][]netip.Addr{},
+	}
+}
+
+// DefaultVPC returns the VPC that an empty spec.vpc means.
+func (s *Store) DefaultVPC() string { return s.defaultVPC }
+
+// NewSubnetRecord builds the record the Store keeps for a Subnet object.
+// Validators use it to view a candidate object the way the Store would.
+func NewSubnetRecord(obj *kubeovnv1.Subnet, defaultVPC string) *Subnet {
+	vpc := obj.Spec.Vpc
+	if vpc == "" {
+		vpc = defaultVPC
+	}
+	return &Subnet{
+		Name:      obj.Name,
+		VPC:       vpc,
+		VLAN:      obj.Spec.Vlan,
+		Provider:  obj.Spec.Provider,
+		CIDRBlock: obj.Spec.CIDRBlock,
+		Gateway:   obj.Spec.Gateway,
+		Spec:      ipam.NewSubnet(obj.Spec.CIDRBlock, obj.Spec.Gateway, obj.Spec.ExcludeIps),
+	}
+}
+
+// UpsertSubnet adds or replaces a Subnet.
+func (s *Store) UpsertSubnet(obj *kubeovnv1.Subnet) {
+	rec := NewSubnetRecord(obj, s.defaultVPC)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeSubnetLocked(obj.Name)
+	s.subnets[rec.Name] = rec
+	idx := s.scopes[rec.Scope()]
+	for _, b := range rec.Spec.Blocks {
+		idx = idx.Insert(b, rec)
+	}
+	s.scopes[rec.Scope()] = idx
+}
+
+// DeleteSubnet removes a Subnet. Addresses held in it stay indexed until
+// their IP objects go, as in the cluster.
+func (s *Store) DeleteSubnet(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeSubnetLocked(name)
+}
+
+func (s *Store) removeSubnetLocked(name string) {
+	old, ok := s.subnets[name]
+	if !ok {
+		return
+	}
+	delete(s.subnets, name)
+	idx := s.scopes[old.Scope()]
+	for _, b := range old.Spec.Blocks {
+		idx = idx.Delete(b, old)
+	}
+	if idx.Len() == 0 {
+		delete(s.scopes, old.Scope())
+	} else {
+		s.scopes[old.Scope()] = idx
+	}
+}
+
+// IPHolders returns the addresses an IP object holds: its primary addresses
+// in spec.subnet and each attachment address in the matching attachSubnets
+// entry. Unparseable addresses are skipped.
+func IPHolders(obj *kubeovnv1.IP) []Holder {
+	base := Holder{
+		Kind:         HolderIP,
+		Name:         obj.Name,
+		PodNamespace: obj.Spec.Namespace,
+		PodName:      obj.Spec.PodName,
+		NodeName:     obj.Spec.NodeName,
+		PodType:      obj.Spec.PodType,
+	}
+	var out []Holder
+	add := func(subnet, list string) {
+		if subnet == "" {
+			return
+		}
+		for part := range strings.SplitSeq(list, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			h := base
+			h.Subnet, h.Addr = subnet, a
+			out = append(out, h)
+		}
+	}
+	primary := obj.Spec.IPAddress
+	if primary == "" {
+		primary = joinNonEmpty(obj.Spec.V4IPAddress, obj.Spec.V6IPAddress)
+	}
+	add(obj.Spec.Subnet, primary)
+	for i, subnet := range obj.Spec.AttachSubnets {
+		if i < len(obj.Spec.AttachIPs) {
+			add(subnet, obj.Spec.AttachIPs[i])
+		}
+	}
+	return dedupe(out)
+}
+
+// VipHolders returns the addresses a Vip holds: the allocated ones from
+// status and the requested ones from spec.
+func VipHolders(obj *kubeovnv1.Vip) []Holder {
+	base := Holder{Kind: HolderVip, Name: obj.Name, Subnet: obj.Spec.Subnet, PodNamespace: obj.Spec.Namespace}
+	if base.Subnet == "" {
+		return nil
+	}
+	var out []Holder
+	for _, s := range []string{obj.Status.V4ip, obj.Status.V6ip, obj.Spec.V4ip, obj.Spec.V6ip} {
+		if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
+			h := base
+			h.Addr = a
+			out = append(out, h)
+		}
+	}
+	return dedupe(out)
+}
+
+func joinNonEmpty(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	default:
+		return a + "," + b
+	}
+}
+
+func dedupe(hs []Holder) []Holder {
+	out := hs[:0]
+	for i, h := range hs {
+		dup := false
+		for _, prev := range hs[:i] {
+			if prev.Subnet == h.Subnet && prev.Addr == h.Addr {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// UpsertIP adds or replaces an IP object.
+func (s *Store) UpsertIP(obj *kubeovnv1.IP) {
+	hs := IPHolders(obj)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replaceHoldersLocked(s.byIP, obj.Name, hs)
+}
+
+// DeleteIP removes an IP object.
+func (s *Store) DeleteIP(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replaceHoldersLocked(s.byIP, name, nil)
+}
+
+// UpsertVip adds or replaces a Vip.
+func (s *Store) UpsertVip(obj *kubeovnv1.Vip) {
+	hs := VipHolders(obj)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replaceHoldersLocked(s.byVip, obj.Name, hs)
+}
+
+// DeleteVip removes a Vip.
+func (s *Store) DeleteVip(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replaceHoldersLocked(s.byVip, name, nil)
+}
+
+func (s *Store) replaceHoldersLocked(by map[string][]Holder, name string, hs []Holder) {
+	for _, h := range by[name] {
+		if _, ok := s.holders.Delete(h); ok {
+			s.countLocked(h, -1)
+		}
+	}
+	if len(hs) == 0 {
+		delete(by, name)
+		return
+	}
+	by[name] = hs
+	for _, h := range hs {
+		if _, replaced := s.holders.ReplaceOrInsert(h); !replaced {
+			s.countLocked(h, +1)
+		}
+	}
+}
+
+func (s *Store) countLocked(h Holder, delta int) {
+	c := s.counts[h.Subnet]
+	if c == nil {
+		c = &subnetCounts{}
+		s.counts[h.Subnet] = c
+	}
+	c[familyIndex(h.Addr)] += delta
+	if c[0] == 0 && c[1] == 0 {
+		delete(s.counts, h.Subnet)
+	}
+}
+
+// UpsertNode records a node's InternalIP addresses.
+func (s *Store) UpsertNode(obj *corev1.Node) {
+	var addrs []netip.Addr
+	for _, a := range obj.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil {
+			addrs = append(addrs, ip.Unmap())
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeNodeLocked(obj.Name)
+	if len(addrs) == 0 {
+		return
+	}
+	s.nodes[obj.Name] = addrs
+	for _, a := range addrs {
+		s.nodeIdx = s.nodeIdx.Insert(netip.PrefixFrom(a, a.BitLen()), obj.Name)
+	}
+}
+
+// DeleteNode forgets a node.
+func (s *Store) DeleteNode(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeNodeLocked(name)
+}
+
+func (s *Store) removeNodeLocked(name string) {
+	for _, a := range s.nodes[name] {
+		s.nodeIdx = s.nodeIdx.Delete(netip.PrefixFrom(a, a.BitLen()), name)
+	}
+	delete(s.nodes, name)
+}
+
+// Read runs fn with a consistent view of the store. The view must not be
+// used after fn returns.
+func (s *Store) Read(fn func(Reader)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fn(view{s})
+}
+
+// Reader answers the rules' questions about the cluster. Every method is
+// served from an index.
+type Reader interface {
+	// DefaultVPC is the VPC an empty spec.vpc means.
+	DefaultVPC() string
+	// Subnet returns a subnet by name.
+	Subnet(name string) (*Subnet, bool)
+	// OverlappingSubnets calls fn for every subnet of the scope with a block
+	// overlapping p, until fn returns false.
+	OverlappingSubnets(scope Scope, p netip.Prefix, fn func(*Subnet, netip.Prefix) bool)
+	// NodeAddresses calls fn for every node InternalIP inside p.
+	NodeAddresses(p netip.Prefix, fn func(node string, a netip.Addr) bool)
+	// InUse calls fn, in address order, for every address held in the
+	// subnet within [from, to] (same family), until fn returns false.
+	InUse(subnet string, from, to netip.Addr, fn func(Holder) bool)
+	// InUseCount returns how many addresses of a family the subnet holds.
+	InUseCount(subnet string, f ipam.Family) int
+}
+
+type view struct{ s *Store }
+
+func (v view) DefaultVPC() string { return v.s.defaultVPC }
+
+func (v view) Subnet(name string) (*Subnet, bool) {
+	sn, ok := v.s.subnets[name]
+	return sn, ok
+}
+
+func (v view) OverlappingSubnets(scope Scope, p netip.Prefix, fn func(*Subnet, netip.Prefix) bool) {
+	if scope.VPC == "" {
+		scope.VPC = v.s.defaultVPC
+	}
+	v.s.scopes[scope].Overlapping(p, func(b netip.Prefix, sn *Subnet) bool { return fn(sn, b) })
+}
+
+func (v view) NodeAddresses(p netip.Prefix, fn func(string, netip.Addr) bool) {
+	v.s.nodeIdx.Overlapping(p, func(q netip.Prefix, node string) bool {
+		if !p.Contains(q.Addr()) {
+			return true
+		}
+		return fn(node, q.Addr())
+	})
+}
+
+func (v view) InUse(subnet string, from, to netip.Addr, fn func(Holder) bool) {
+	if !from.IsValid() || !to.IsValid() || from.BitLen() != to.BitLen() || to.Less(from) {
+		return
+	}
+	v.s.holders.AscendGreaterOrEqual(Holder{Subnet: subnet, Addr: from}, func(h Holder) bool {
+		if h.Subnet != subnet || to.Less(h.Addr) {
+			return false
+		}
+		return fn(h)
+	})
+}
+
+func (v view) InUseCount(subnet string, f ipam.Family) int {
+	c := v.s.counts[subnet]
+	if c == nil {
+		return 0
+	}
+	if f == ipam.IPv6 {
+		return c[1]
+	}
+	return c[0]
+}

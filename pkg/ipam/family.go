@@ -1,0 +1,43 @@
+package ipam
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// Family is an IP address family. Its values are the IP version numbers.
+type Family uint8
+
+// The two address families.
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+// FamilyOf returns the family of a. IPv4-mapped IPv6 addresses are IPv6; callers
+// that want them as IPv4 must Unmap them first. The zero Addr reports 0.
+func FamilyOf(a netip.Addr) Family {
+	switch {
+	case a.Is4():
+		return IPv4
+	case a.Is6():
+		return IPv6
+	}
+	return 0
+}
+
+// FamilyOfPrefix returns the family of p's address (0 for the zero Prefix).
+func FamilyOfPrefix(p netip.Prefix) Family {
+	return FamilyOf(p.Addr())
+}
+
+// String returns "IPv4" or "IPv6" (the spelling of Kube-OVN's spec.protocol).
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "IPv4"
+	case IPv6:
+		return "IPv6"
+	}
+	return "Family(" + strconv.Itoa(int(f)) + ")"
+}

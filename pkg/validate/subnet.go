@@ -1,0 +1,416 @@
+package validate
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"go4.org/netipx"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
+	"github.com/ipamguard/ipamguard/pkg/policy"
+)
+
+var (
+	specPath       = field.NewPath("spec")
+	cidrPath       = specPath.Child("cidrBlock")
+	gatewayPath    = specPath.Child("gateway")
+	excludePath    = specPath.Child("excludeIps")
+	protocolPath   = specPath.Child("protocol")
+	metaNamePath   = field.NewPath("metadata", "name")
+	maxListedItems = 10
+)
+
+// SubnetCreate judges a new Subnet: syntax and overlap.
+func SubnetCreate(r inventory.Reader, d Defaults, obj *kubeovnv1.Subnet) []policy.Finding {
+	var fs findings
+	blocks := checkSubnetSyntax(&fs, nil, obj)
+	if blocks != nil {
+		checkOverlap(&fs, r, d, obj, blocks)
+	}
+	return fs
+}
+
+// SubnetUpdate judges a change to a Subnet: syntax of the changed fields,
+// overlap when the address space or scope changed, and that every address
+// in use stays allocatable.
+//
+// Syntax is ratcheted: a field that was already invalid and did not change
+// is not reported again, so an old object can still get unrelated edits.
+func SubnetUpdate(r inventory.Reader, d Defaults, oldObj, obj *kubeovnv1.Subnet) []policy.Finding {
+	var fs findings
+	blocks := checkSubnetSyntax(&fs, oldObj, obj)
+	if blocks != nil && (oldObj.Spec.CIDRBlock != obj.Spec.CIDRBlock ||
+		oldObj.Spec.Vpc != obj.Spec.Vpc || oldObj.Spec.Vlan != obj.Spec.Vlan) {
+		checkOverlap(&fs, r, d, obj, blocks)
+	}
+	if len(fs) == 0 || blocks != nil {
+		checkInUse(&fs, r, d, oldObj, obj)
+	}
+	return fs
+}
+
+// SubnetDelete refuses to delete a Subnet that still has addresses in use,
+// counted from IP objects and Vips, never from status.
+func SubnetDelete(r inventory.Reader, _ Defaults, obj *kubeovnv1.Subnet) []policy.Finding {
+	n := r.InUseCount(obj.Name, ipam.IPv4) + r.InUseCount(obj.Name, ipam.IPv6)
+	if n == 0 {
+		return nil
+	}
+	var list holderList
+	for _, f := range []ipam.Family{ipam.IPv4, ipam.IPv6} {
+		lo, hi := familyBounds(f)
+		r.InUse(obj.Name, lo, hi, func(h inventory.Holder) bool {
+			list.add(h, "")
+			return list.len() < maxListedItems
+		})
+	}
+	list.n = n
+	return []policy.Finding{{
+		Rule: policy.SubnetDeleteInUse,
+		Err: field.Forbidden(metaNamePath, fmt.Sprintf(
+			"subnet %s still has %s in use: %s; delete or move those pods, Vips and IP objects first",
+			obj.Name, plural(n, "address", "addresses"), list)),
+	}}
+}
+
+type findings []policy.Finding
+
+func (fs *findings) add(rule policy.RuleID, err *field.Error) {
+	*fs = append(*fs, policy.Finding{Rule: rule, Err: err})
+}
+
+// checkSubnetSyntax reports subnet-invalid findings and returns the parsed
+// blocks, or nil when cidrBlock is unusable. With old set, unchanged fields
+// are not reported.
+func checkSubnetSyntax(fs *findings, old, obj *kubeovnv1.Subnet) []netip.Prefix {
+	spec := obj.Spec
+	cidrChanged := old == nil || old.Spec.CIDRBlock != spec.CIDRBlock
+	if spec.CIDRBlock == "" {
+		if cidrChanged {
+			fs.add(policy.SubnetInvalid, field.Required(cidrPath, "a subnet needs a cidrBlock such as 10.16.0.0/16 or 10.16.0.0/16,fd00:10:16::/64"))
+		}
+		return nil
+	}
+	blocks, errs := ipam.ParseCIDRBlock(spec.CIDRBlock)
+	if len(errs) > 0 {
+		if cidrChanged {
+			for _, e := range errs {
+				fs.add(policy.SubnetInvalid, field.Invalid(cidrPath, e.Value, e.Msg))
+			}
+		}
+		return nil
+	}
+
+	if old == nil || old.Spec.Gateway != spec.Gateway || cidrChanged {
+		if _, errs := ipam.ParseGateway(spec.Gateway, blocks); len(errs) > 0 {
+			for _, e := range errs {
+				fs.add(policy.SubnetInvalid, field.Invalid(gatewayPath, e.Value, e.Msg))
+			}
+		}
+	}
+
+	if spec.Protocol != "" && (old == nil || old.Spec.Protocol != spec.Protocol || cidrChanged) {
+		if want := protocolOf(blocks); spec.Protocol != want {
+			fs.add(policy.SubnetInvalid, field.Invalid(protocolPath, spec.Protocol,
+				fmt.Sprintf("does not match cidrBlock %s, which is %s; leave it empty or set %s", spec.CIDRBlock, want, want)))
+		}
+	}
+
+	var oldExcludes []string
+	if old != nil && !cidrChanged {
+		oldExcludes = old.Spec.ExcludeIps
+	}
+	for i, entry := range spec.ExcludeIps {
+		if slices.Contains(oldExcludes, entry) {
+			continue
+		}
+		p := excludePath.Index(i)
+		rng, err := ipam.ParseExcludeEntry(entry)
+		if err != nil {
+			fs.add(policy.SubnetInvalid, field.Invalid(p, err.Value, err.Msg))
+			continue
+		}
+		f := ipam.FamilyOf(rng.From())
+		block, ok := blockOf(blocks, f)
+		switch {
+		case !ok:
+			fs.add(policy.SubnetInvalid, field.Invalid(p, entry,
+				fmt.Sprintf("is %s but the subnet has no %s block", f, f)))
+		case !block.Contains(rng.From()) || !block.Contains(rng.To()):
+			fs.add(policy.SubnetInvalid, field.Invalid(p, entry,
+				fmt.Sprintf("is not inside %s; Kube-OVN would silently ignore it", block)))
+		}
+	}
+	return blocks
+}
+
+func protocolOf(blocks []netip.Prefix) string {
+	switch {
+	case len(blocks) == 2:
+		return kubeovnv1.ProtocolDual
+	case len(blocks) == 1 && blocks[0].Addr().Is4():
+		return kubeovnv1.ProtocolIPv4
+	default:
+		return kubeovnv1.ProtocolIPv6
+	}
+}
+
+func blockOf(blocks []netip.Prefix, f ipam.Family) (netip.Prefix, bool) {
+	for _, b := range blocks {
+		if ipam.FamilyOfPrefix(b) == f {
+			return b, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// checkOverlap reports subnet-overlap findings: other subnets of the same
+// VPC and VLAN, and in the default VPC the join and service CIDRs and node
+// addresses.
+func checkOverlap(fs *findings, r inventory.Reader, d Defaults, obj *kubeovnv1.Subnet, blocks []netip.Prefix) {
+	scope := inventory.Scope{VPC: obj.Spec.Vpc, VLAN: obj.Spec.Vlan}
+	if scope.VPC == "" {
+		scope.VPC = r.DefaultVPC()
+	}
+	var others []string
+	seen := map[string]bool{}
+	total := 0
+	for _, b := range blocks {
+		r.OverlappingSubnets(scope, b, func(sn *inventory.Subnet, other netip.Prefix) bool {
+			if sn.Name == obj.Name || seen[sn.Name] {
+				return true
+			}
+			seen[sn.Name] = true
+			total++
+			if len(others) < maxListedItems {
+				others = append(others, fmt.Sprintf("%s %s", sn.Name, sn.CIDRBlock))
+			}
+			return true
+		})
+	}
+	if total > 0 {
+		where := "in vpc " + scope.VPC
+		if scope.VLAN != "" {
+			where += " vlan " + scope.VLAN
+		}
+		msg := "overlaps " + plural(total, "subnet", "subnets") + " " + joinCapped(others, total) + " " + where
+		fs.add(policy.SubnetOverlap, field.Invalid(cidrPath, obj.Spec.CIDRBlock, msg))
+	}
+
+	if scope.VPC != r.DefaultVPC() {
+		return
+	}
+	for _, b := range blocks {
+		if obj.Name != d.JoinSubnet && !seen[d.JoinSubnet] {
+			for _, j := range d.JoinCIDR {
+				if j.Overlaps(b) {
+					fs.add(policy.SubnetOverlap, field.Invalid(cidrPath, obj.Spec.CIDRBlock,
+						fmt.Sprintf("block %s overlaps the join subnet CIDR %s", b, j)))
+				}
+			}
+		}
+		for _, s := range d.ServiceCIDR {
+			if s.Overlaps(b) {
+				fs.add(policy.SubnetOverlap, field.Invalid(cidrPath, obj.Spec.CIDRBlock,
+					fmt.Sprintf("block %s overlaps the service CIDR %s", b, s)))
+			}
+		}
+		// Underlay subnets (with a VLAN) commonly share the nodes' network.
+		if obj.Spec.Vlan != "" {
+			continue
+		}
+		var nodes []string
+		n := 0
+		r.NodeAddresses(b, func(node string, a netip.Addr) bool {
+			n++
+			if len(nodes) < maxListedItems {
+				nodes = append(nodes, fmt.Sprintf("%s (%s)", node, a))
+			}
+			return true
+		})
+		if n > 0 {
+			fs.add(policy.SubnetOverlap, field.Invalid(cidrPath, obj.Spec.CIDRBlock,
+				fmt.Sprintf("block %s contains the InternalIP of %s %s; node addresses must stay outside overlay subnets of vpc %s",
+					b, plural(n, "node", "nodes"), joinCapped(nodes, n), scope.VPC)))
+		}
+	}
+}
+
+// checkInUse reports subnet-shrink, subnet-exclude-in-use and
+// subnet-gateway-in-use: addresses held in the subnet must stay allocatable
+// under the new spec. It only visits addresses that can be affected, found
+// with range queries on the inventory: those outside the new block, on its
+// network, broadcast and gateway addresses, and in newly excluded ranges.
+func checkInUse(fs *findings, r inventory.Reader, d Defaults, oldObj, obj *kubeovnv1.Subnet) {
+	name := obj.Name
+	oldRec := inventory.NewSubnetRecord(oldObj, d.VPC).Spec
+	newRec := inventory.NewSubnetRecord(obj, d.VPC).Spec
+
+	var stranded, excluded holderList
+	var added netipx.IPSetBuilder
+	added.AddSet(rawExcludes(obj.Spec.ExcludeIps))
+	added.RemoveSet(rawExcludes(oldObj.Spec.ExcludeIps))
+	addedSet, _ := added.IPSet()
+
+	for _, f := range []ipam.Family{ipam.IPv4, ipam.IPv6} {
+		inUse := r.InUseCount(name, f)
+		if inUse == 0 {
+			continue
+		}
+		strand := func(h inventory.Holder) bool {
+			// An address that was already unusable (outside the old block,
+			// on its gateway) is not this update's doing.
+			if usable(oldRec, h.Addr) && !usable(newRec, h.Addr) {
+				_, reason := newRec.Allocatable(h.Addr)
+				stranded.add(h, reason)
+			}
+			return true
+		}
+		lo, hi := familyBounds(f)
+		newBlock, ok := newRec.Block(f)
+		if !ok {
+			r.InUse(name, lo, hi, strand)
+			continue
+		}
+		first, last := newBlock.Addr(), netipx.PrefixLastIP(newBlock)
+		if first != lo {
+			r.InUse(name, lo, first.Prev(), strand)
+		}
+		if last != hi {
+			r.InUse(name, last.Next(), hi, strand)
+		}
+		newGw, _ := newRec.Gateway(f)
+		for _, a := range []netip.Addr{first, last, newGw} {
+			if a.IsValid() && (a == newGw || ipam.IsReserved(newBlock, a)) {
+				r.InUse(name, a, a, strand)
+			}
+		}
+		for _, rng := range addedSet.Ranges() {
+			if ipam.FamilyOf(rng.From()) != f {
+				continue
+			}
+			r.InUse(name, rng.From(), rng.To(), func(h inventory.Holder) bool {
+				if usable(newRec, h.Addr) {
+					excluded.add(h, "")
+				}
+				return true
+			})
+		}
+		if oldGw, _ := oldRec.Gateway(f); oldGw.IsValid() && newGw.IsValid() && oldGw != newGw {
+			fs.add(policy.SubnetGatewayInUse, field.Invalid(gatewayPath, obj.Spec.Gateway, fmt.Sprintf(
+				"the %s gateway would change from %s to %s while %s in use; running pods keep the old gateway until they are recreated",
+				f, oldGw, newGw, plural(inUse, "address is", "addresses are"))))
+		}
+		// Capacity below usage, when no single address explains it (for
+		// example several IP objects holding one address).
+		if stranded.len() == 0 && excluded.len() == 0 {
+			using := inUse - inExcluded(r, name, newRec, f)
+			if capacity := newRec.Capacity(f); capacity < uint64(max(using, 0)) {
+				fs.add(policy.SubnetShrink, field.Invalid(cidrPath, obj.Spec.CIDRBlock, fmt.Sprintf(
+					"the %s block %s has room for %d addresses but %d are in use", f, newBlock, capacity, using)))
+			}
+		}
+	}
+	if stranded.len() > 0 {
+		fs.add(policy.SubnetShrink, field.Invalid(cidrPath, obj.Spec.CIDRBlock, fmt.Sprintf(
+			"%s in use would no longer be allocatable: %s; keep them inside the new block or move those pods first",
+			plural(stranded.len(), "address", "addresses"), stranded)))
+	}
+	if excluded.len() > 0 {
+		fs.add(policy.SubnetExcludeInUse, field.Invalid(excludePath, obj.Spec.ExcludeIps, fmt.Sprintf(
+			"would exclude %s in use: %s; Kube-OVN would hand them out again and duplicate them",
+			plural(excluded.len(), "address", "addresses"), excluded)))
+	}
+}
+
+// usable reports whether a could be held in the subnet: inside its block,
+// not network, broadcast or gateway. Excluded addresses are usable: Kube-OVN
+// lets static IPs take them.
+func usable(s ipam.Subnet, a netip.Addr) bool {
+	b, ok := s.Block(ipam.FamilyOf(a))
+	if !ok || !b.Contains(a) || ipam.IsReserved(b, a) {
+		return false
+	}
+	gw, _ := s.Gateway(ipam.FamilyOf(a))
+	return a != gw
+}
+
+// inExcluded counts in-use addresses of a family that sit in the subnet's
+// excluded ranges (static IPs may), which do not count as using.
+func inExcluded(r inventory.Reader, name string, s ipam.Subnet, f ipam.Family) int {
+	n := 0
+	gw, _ := s.Gateway(f)
+	for _, rng := range s.Exclude.Ranges() {
+		if ipam.FamilyOf(rng.From()) != f {
+			continue
+		}
+		r.InUse(name, rng.From(), rng.To(), func(h inventory.Holder) bool {
+			if h.Addr != gw {
+				n++
+			}
+			return true
+		})
+	}
+	return n
+}
+
+func rawExcludes(entries []string) *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	for _, e := range entries {
+		if rng, err := ipam.ParseExcludeEntry(e); err == nil {
+			b.AddRange(rng)
+		}
+	}
+	s, _ := b.IPSet()
+	return s
+}
+
+func familyBounds(f ipam.Family) (netip.Addr, netip.Addr) {
+	if f == ipam.IPv6 {
+		return netip.IPv6Unspecified(), netipx.PrefixLastIP(netip.MustParsePrefix("::/0"))
+	}
+	return netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+// holderList collects addresses for a message, keeping the first few.
+type holderList struct {
+	items []string
+	n     int
+}
+
+func (l *holderList) add(h inventory.Holder, reason string) {
+	l.n++
+	if len(l.items) >= maxListedItems {
+		return
+	}
+	s := h.Addr.String() + " (" + h.Owner()
+	if reason != "" {
+		s += ", " + reason
+	}
+	l.items = append(l.items, s+")")
+}
+
+func (l *holderList) len() int { return l.n }
+
+func (l holderList) String() string { return joinCapped(l.items, l.n) }
+
+// joinCapped joins the listed items and says how many more there are.
+func joinCapped(items []string, total int) string {
+	s := strings.Join(items, ", ")
+	if more := total - len(items); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

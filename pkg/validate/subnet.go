@@ -262,6 +262,7 @@ func checkInUse(fs *findings, r inventory.Reader, d Defaults, oldObj, obj *kubeo
 		if inUse == 0 {
 			continue
 		}
+		strandedBefore := stranded.len()
 		strand := func(h inventory.Holder) bool {
 			// An address that was already unusable (outside the old block,
 			// on its gateway) is not this update's doing.
@@ -301,7 +302,11 @@ func checkInUse(fs *findings, r inventory.Reader, d Defaults, oldObj, obj *kubeo
 				return true
 			})
 		}
-		if oldGw, _ := oldRec.Gateway(f); oldGw.IsValid() && newGw.IsValid() && oldGw != newGw {
+		// Gateway change under running pods; not repeated when the block
+		// moved away from the family's addresses anyway.
+		oldBlock, _ := oldRec.Block(f)
+		moved := oldBlock != newBlock && stranded.len() > strandedBefore
+		if oldGw, _ := oldRec.Gateway(f); oldGw.IsValid() && newGw.IsValid() && oldGw != newGw && !moved {
 			fs.add(policy.SubnetGatewayInUse, field.Invalid(gatewayPath, obj.Spec.Gateway, fmt.Sprintf(
 				"the %s gateway would change from %s to %s while %s in use; running pods keep the old gateway until they are recreated",
 				f, oldGw, newGw, plural(inUse, "address is", "addresses are"))))

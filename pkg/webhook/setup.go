@@ -21,11 +21,17 @@ type Options struct {
 	Policy   *policy.Policy
 }
 
+// Handlers is what Setup wired: the inventory and the feed keeping it
+// current, for callers (tests, diagnostics) that want to inspect them.
+type Handlers struct {
+	Store *inventory.Store
+	Feed  *inventory.Feed
+}
+
 // Setup builds the inventory on the manager's cache, registers the
 // handlers on its webhook server and a readiness check gated on the
-// inventory's initial sync. It returns the Store for callers that want to
-// inspect it.
-func Setup(ctx context.Context, mgr manager.Manager, o Options) (*inventory.Store, error) {
+// inventory's initial sync.
+func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, error) {
 	store := inventory.New(o.Defaults.VPC)
 	feed, err := inventory.Watch(ctx, mgr.GetCache(), store)
 	if err != nil {
@@ -46,5 +52,5 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*inventory.Stor
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		return nil, fmt.Errorf("add webhook readiness check: %w", err)
 	}
-	return store, nil
+	return &Handlers{Store: store, Feed: feed}, nil
 }

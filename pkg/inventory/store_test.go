@@ -1,0 +1,228 @@
+package inventory
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
+)
+
+func sn(name, cidr, vpc, vlan string) *kubeovnv1.Subnet {
+	return &kubeovnv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kubeovnv1.SubnetSpec{CIDRBlock: cidr, Vpc: vpc, Vlan: vlan}}
+}
+
+func inUse(s *Store, subnet, from, to string) []string {
+	var out []string
+	s.Read(func(r Reader) {
+		r.InUse(subnet, netip.MustParseAddr(from), netip.MustParseAddr(to), func(h Holder) bool {
+			out = append(out, h.Addr.String()+"="+h.Owner())
+			return true
+		})
+	})
+	return out
+}
+
+func overlapping(s *Store, scope Scope, p string) []string {
+	var out []string
+	s.Read(func(r Reader) {
+		r.OverlappingSubnets(scope, netip.MustParsePrefix(p), func(x *Subnet, _ netip.Prefix) bool {
+			out = append(out, x.Name)
+			return true
+		})
+	})
+	slices.Sort(out)
+	return out
+}
+
+func TestSubnetScopes(t *testing.T) {
+	t.Parallel()
+	s := New("ovn-cluster")
+	s.UpsertSubnet(sn("a", "10.16.0.0/16", "", ""))
+	s.UpsertSubnet(sn("b", "10.17.0.0/16", "ovn-cluster", ""))
+	s.UpsertSubnet(sn("c", "10.16.0.0/16", "vpc1", ""))
+	s.UpsertSubnet(sn("d", "10.16.0.0/24,fd00::/64", "", "vlan1"))
+
+	def := Scope{VPC: "ovn-cluster"}
+	if got := overlapping(s, def, "10.0.0.0/8"); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("default vpc: %v", got)
+	}
+	if got := overlapping(s, Scope{}, "10.16.1.0/24"); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("empty scope vpc means default: %v", got)
+	}
+	if got := overlapping(s, Scope{VPC: "vpc1"}, "10.16.1.0/24"); !slices.Equal(got, []string{"c"}) {
+		t.Errorf("vpc1: %v", got)
+	}
+	if got := overlapping(s, Scope{VPC: "ovn-cluster", VLAN: "vlan1"}, "fd00::/16"); !slices.Equal(got, []string{"d"}) {
+		t.Errorf("vlan1 v6: %v", got)
+	}
+
+	// Moving a subnet to another block or scope drops the old entry.
+	s.UpsertSubnet(sn("a", "10.18.0.0/16", "vpc1", ""))
+	if got := overlapping(s, def, "10.16.0.0/16"); len(got) != 0 {
+		t.Errorf("old entry of a remains: %v", got)
+	}
+	if got := overlapping(s, Scope{VPC: "vpc1"}, "10.0.0.0/8"); !slices.Equal(got, []string{"a", "c"}) {
+		t.Errorf("vpc1 after move: %v", got)
+	}
+	s.DeleteSubnet("a")
+	s.DeleteSubnet("missing")
+	if got := overlapping(s, Scope{VPC: "vpc1"}, "10.0.0.0/8"); !slices.Equal(got, []string{"c"}) {
+		t.Errorf("after delete: %v", got)
+	}
+}
+
+func TestHolders(t *testing.T) {
+	t.Parallel()
+	s := New("ovn-cluster")
+	s.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "web-0.default"}, Spec: kubeovnv1.IPSpec{
+		PodName: "web-0", Namespace: "default", Subnet: "a", V4IPAddress: "10.16.0.5", V6IPAddress: "fd00::5",
+		AttachSubnets: []string{"att"}, AttachIPs: []string{"192.168.0.5"},
+	}})
+	s.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "node-n1"}, Spec: kubeovnv1.IPSpec{NodeName: "n1", Subnet: "join", IPAddress: "100.64.0.2"}})
+	s.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "vm1.default"}, Spec: kubeovnv1.IPSpec{
+		PodName: "vm1", Namespace: "default", Subnet: "a", IPAddress: "10.16.0.7", PodType: kubeovnv1.PodTypeVirtualMachine}})
+	s.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "broken"}, Spec: kubeovnv1.IPSpec{Subnet: "a", IPAddress: "not-an-ip"}})
+	s.UpsertVip(&kubeovnv1.Vip{ObjectMeta: metav1.ObjectMeta{Name: "v"}, Spec: kubeovnv1.VipSpec{Subnet: "a", V4ip: "10.16.0.6"}, Status: kubeovnv1.VipStatus{V4ip: "10.16.0.6"}})
+
+	if got, want := inUse(s, "a", "0.0.0.0", "255.255.255.255"), []string{
+		"10.16.0.5=pod default/web-0", "10.16.0.6=vip v", "10.16.0.7=vm default/vm1",
+	}; !slices.Equal(got, want) {
+		t.Errorf("v4 in a = %v, want %v", got, want)
+	}
+	if got := inUse(s, "a", "::", "ffff::"); !slices.Equal(got, []string{"fd00::5=pod default/web-0"}) {
+		t.Errorf("v6 in a = %v", got)
+	}
+	if got := inUse(s, "att", "0.0.0.0", "255.255.255.255"); !slices.Equal(got, []string{"192.168.0.5=pod default/web-0"}) {
+		t.Errorf("attachment = %v", got)
+	}
+	if got := inUse(s, "join", "100.64.0.0", "100.64.255.255"); !slices.Equal(got, []string{"100.64.0.2=node n1"}) {
+		t.Errorf("join = %v", got)
+	}
+	if got := inUse(s, "a", "10.16.0.6", "10.16.0.6"); !slices.Equal(got, []string{"10.16.0.6=vip v"}) {
+		t.Errorf("point query = %v", got)
+	}
+	count := func(subnet string, f ipam.Family) (n int) {
+		s.Read(func(r Reader) { n = r.InUseCount(subnet, f) })
+		return n
+	}
+	if count("a", ipam.IPv4) != 3 || count("a", ipam.IPv6) != 1 {
+		t.Errorf("counts a = %d/%d", count("a", ipam.IPv4), count("a", ipam.IPv6))
+	}
+
+	// An update replaces exactly what the object held.
+	s.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "web-0.default"}, Spec: kubeovnv1.IPSpec{
+		PodName: "web-0", Namespace: "default", Subnet: "a", IPAddress: "10.16.0.50"}})
+	if got := inUse(s, "a", "10.16.0.0", "10.16.0.255"); !slices.Equal(got, []string{
+		"10.16.0.6=vip v", "10.16.0.7=vm default/vm1", "10.16.0.50=pod default/web-0"}) {
+		t.Errorf("after update = %v", got)
+	}
+	if count("a", ipam.IPv6) != 0 || count("att", ipam.IPv4) != 0 {
+		t.Errorf("stale counts after update")
+	}
+	s.DeleteIP("web-0.default")
+	s.DeleteIP("vm1.default")
+	s.DeleteVip("v")
+	s.DeleteIP("never-existed")
+	if got := inUse(s, "a", "0.0.0.0", "255.255.255.255"); len(got) != 0 {
+		t.Errorf("after deletes = %v", got)
+	}
+	if count("a", ipam.IPv4) != 0 {
+		t.Errorf("count after deletes = %d", count("a", ipam.IPv4))
+	}
+}
+
+func TestTwoObjectsOneAddress(t *testing.T) {
+	t.Parallel()
+	s := New("ovn-cluster")
+	for _, n := range []string{"x", "y"} {
+		s.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: n}, Spec: kubeovnv1.IPSpec{Subnet: "a", IPAddress: "10.0.0.9"}})
+	}
+	if got := inUse(s, "a", "10.0.0.9", "10.0.0.9"); len(got) != 2 {
+		t.Errorf("both holders must be visible: %v", got)
+	}
+	s.DeleteIP("x")
+	if got := inUse(s, "a", "10.0.0.9", "10.0.0.9"); !slices.Equal(got, []string{"10.0.0.9=IP object y"}) {
+		t.Errorf("after delete = %v", got)
+	}
+}
+
+func TestNodes(t *testing.T) {
+	t.Parallel()
+	s := New("ovn-cluster")
+	node := func(name string, addrs ...string) *corev1.Node {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		for _, a := range addrs {
+			n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: a})
+		}
+		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "1.2.3.4"})
+		return n
+	}
+	s.UpsertNode(node("n1", "172.18.0.2", "fc00::2"))
+	s.UpsertNode(node("n2", "172.18.0.3"))
+	nodes := func(p string) (out []string) {
+		s.Read(func(r Reader) {
+			r.NodeAddresses(netip.MustParsePrefix(p), func(n string, a netip.Addr) bool {
+				out = append(out, n+"="+a.String())
+				return true
+			})
+		})
+		return out
+	}
+	if got := nodes("172.18.0.0/24"); !slices.Equal(got, []string{"n1=172.18.0.2", "n2=172.18.0.3"}) {
+		t.Errorf("nodes = %v", got)
+	}
+	if got := nodes("1.2.3.0/24"); len(got) != 0 {
+		t.Errorf("external IPs must not count: %v", got)
+	}
+	if got := nodes("172.18.0.3/32"); !slices.Equal(got, []string{"n2=172.18.0.3"}) {
+		t.Errorf("exact = %v", got)
+	}
+	s.UpsertNode(node("n1", "172.19.0.2"))
+	s.DeleteNode("n2")
+	if got := nodes("172.16.0.0/12"); !slices.Equal(got, []string{"n1=172.19.0.2"}) {
+		t.Errorf("after changes = %v", got)
+	}
+	stripped, _ := StripNode(node("n3", "10.0.0.1"))
+	if n := stripped.(*corev1.Node); n.Name != "n3" || len(n.Status.Addresses) != 2 {
+		t.Errorf("StripNode lost what the inventory reads: %+v", n)
+	}
+}
+
+// TestConcurrentReadersAndWriters runs under -race: readers see a
+// consistent store while informer events arrive.
+func TestConcurrentReadersAndWriters(t *testing.T) {
+	t.Parallel()
+	s := New("ovn-cluster")
+	s.UpsertSubnet(sn("a", "10.0.0.0/16", "", ""))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 2000 {
+			name := fmt.Sprintf("p%d", i%200)
+			s.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kubeovnv1.IPSpec{Subnet: "a", IPAddress: fmt.Sprintf("10.0.%d.%d", i%200, i%250+1)}})
+			if i%3 == 0 {
+				s.DeleteIP(name)
+			}
+		}
+	})
+	for range 4 {
+		wg.Go(func() {
+			for range 500 {
+				s.Read(func(r Reader) {
+					n := 0
+					r.InUse("a", netip.MustParseAddr("10.0.0.0"), netip.MustParseAddr("10.0.255.255"), func(Holder) bool { n++; return true })
+					if c := r.InUseCount("a", ipam.IPv4); c != n {
+						t.Errorf("count %d != visited %d inside one read", c, n)
+					}
+				})
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -198,7 +198,10 @@ func checkOverlap(fs *findings, r inventory.Reader, d Defaults, obj *kubeovnv1.S
 		if scope.VLAN != "" {
 			where += " vlan " + scope.VLAN
 		}
-		msg := "overlaps " + plural(total, "subnet", "subnets") + " " + joinCapped(others, total) + " " + where
+		msg := "overlaps subnet " + others[0] + " " + where
+		if total > 1 {
+			msg = fmt.Sprintf("overlaps %d subnets %s: %s", total, where, joinCapped(others, total))
+		}
 		fs.add(policy.SubnetOverlap, field.Invalid(cidrPath, obj.Spec.CIDRBlock, msg))
 	}
 

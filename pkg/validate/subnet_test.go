@@ -126,7 +126,7 @@ func TestSubnetCreate(t *testing.T) {
 			want: []want{{policy.SubnetOverlap, "spec.cidrBlock", []string{"ovn-default 10.16.0.0/16", "vpc ovn-cluster"}}}},
 		{name: "overlap names every subnet", obj: subnet("big", "10.0.0.0/8", func(s *kubeovnv1.Subnet) { s.Spec.Vpc = "ovn-cluster" }),
 			want: []want{
-				{policy.SubnetOverlap, "spec.cidrBlock", []string{"4 subnets", "ovn-default", "tenant-a", "dual 10.80.0.0/24,fd00:80::/64"}},
+				{policy.SubnetOverlap, "spec.cidrBlock", []string{"4 subnets in vpc ovn-cluster: ovn-default 10.16.0.0/16", "tenant-a", "tenant-a", "dual 10.80.0.0/24,fd00:80::/64"}},
 				{policy.SubnetOverlap, "spec.cidrBlock", []string{"service CIDR 10.96.0.0/12"}},
 			}},
 		{name: "overlap on the ipv6 block only", obj: subnet("v6dup", "fd00:80::/48"),

@@ -36,15 +36,15 @@ type IPPoolSpec struct {
 //
 // +kubebuilder:pruning:PreserveUnknownFields
 type IPPoolStatus struct {
-	V4AvailableIPs     Count              `json:"v4AvailableIPs"`
-	V4AvailableIPRange string             `json:"v4AvailableIPRange"`
-	V4UsingIPs         Count              `json:"v4UsingIPs"`
-	V4UsingIPRange     string             `json:"v4UsingIPRange"`
-	V6AvailableIPs     Count              `json:"v6AvailableIPs"`
-	V6AvailableIPRange string             `json:"v6AvailableIPRange"`
-	V6UsingIPs         Count              `json:"v6UsingIPs"`
-	V6UsingIPRange     string             `json:"v6UsingIPRange"`
-	Conditions         []metav1.Condition `json:"conditions,omitempty"`
+	V4AvailableIPs     Count       `json:"v4AvailableIPs"`
+	V4AvailableIPRange string      `json:"v4AvailableIPRange"`
+	V4UsingIPs         Count       `json:"v4UsingIPs"`
+	V4UsingIPRange     string      `json:"v4UsingIPRange"`
+	V6AvailableIPs     Count       `json:"v6AvailableIPs"`
+	V6AvailableIPRange string      `json:"v6AvailableIPRange"`
+	V6UsingIPs         Count       `json:"v6UsingIPs"`
+	V6UsingIPRange     string      `json:"v6UsingIPRange"`
+	Conditions         []Condition `json:"conditions,omitempty"`
 }
 
 // IPPoolList is a list of IPPools.

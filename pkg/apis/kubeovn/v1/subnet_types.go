@@ -91,7 +91,7 @@ type SubnetSpec struct {
 //
 // +kubebuilder:pruning:PreserveUnknownFields
 type SubnetStatus struct {
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"`
 
 	V4AvailableIPs     Count  `json:"v4availableIPs"`
 	V4AvailableIPRange string `json:"v4availableIPrange"`

@@ -37,10 +37,10 @@ type VipSpec struct {
 //
 // +kubebuilder:pruning:PreserveUnknownFields
 type VipStatus struct {
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
-	V4ip       string             `json:"v4ip"`
-	V6ip       string             `json:"v6ip"`
-	Mac        string             `json:"mac"`
+	Conditions []Condition `json:"conditions,omitempty"`
+	V4ip       string      `json:"v4ip"`
+	V6ip       string      `json:"v6ip"`
+	Mac        string      `json:"mac"`
 }
 
 // VipList is a list of Vips.

@@ -32,12 +32,12 @@ type VpcSpec struct {
 //
 // +kubebuilder:pruning:PreserveUnknownFields
 type VpcStatus struct {
-	Conditions           []metav1.Condition `json:"conditions,omitempty"`
-	Standby              bool               `json:"standby"`
-	Default              bool               `json:"default"`
-	DefaultLogicalSwitch string             `json:"defaultLogicalSwitch"`
-	Router               string             `json:"router"`
-	Subnets              []string           `json:"subnets"`
+	Conditions           []Condition `json:"conditions,omitempty"`
+	Standby              bool        `json:"standby"`
+	Default              bool        `json:"default"`
+	DefaultLogicalSwitch string      `json:"defaultLogicalSwitch"`
+	Router               string      `json:"router"`
+	Subnets              []string    `json:"subnets"`
 }
 
 // VpcList is a list of Vpcs.

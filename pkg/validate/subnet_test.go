@@ -14,6 +14,8 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/policy"
 )
 
+type subnetT = kubeovnv1.Subnet
+
 func subnet(name, cidr string, mutate ...func(*kubeovnv1.Subnet)) *kubeovnv1.Subnet {
 	s := &kubeovnv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kubeovnv1.SubnetSpec{CIDRBlock: cidr}}
 	for _, m := range mutate {

@@ -1,0 +1,238 @@
+// Command ipamguard-dev is `make run`: it starts a local kube-apiserver and
+// etcd with the Kube-OVN CRDs and the generated ipamguard webhook
+// configuration, runs the webhook binary against it, seeds a fresh-install
+// shape, prints how to use it, and stays in the foreground until Ctrl-C.
+//
+// The last line it prints on stdout once everything is up is exactly
+// "ipamguard-dev: ready"; tests wait for it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"go.uber.org/zap/zapcore"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ipamguard/ipamguard/internal/devenv"
+)
+
+// ReadyLine is printed on stdout when the environment is usable.
+const ReadyLine = "ipamguard-dev: ready"
+
+const (
+	// readyTimeout bounds the wait for the webhook's /readyz.
+	readyTimeout = 60 * time.Second
+	// seedTimeout bounds creating the fresh-install objects.
+	seedTimeout = 30 * time.Second
+	// childStopTimeout is how long the webhook gets between SIGTERM and SIGKILL.
+	childStopTimeout = 10 * time.Second
+	// loopback is the only address anything here binds to.
+	loopback = "127.0.0.1"
+)
+
+// config holds the command-line flags.
+type config struct {
+	assetsDir     string
+	webhookBinary string
+	runDir        string
+	webhookPort   int
+	metricsPort   int
+	healthPort    int
+}
+
+func main() {
+	var cfg config
+	fs := flag.NewFlagSet("ipamguard-dev", flag.ContinueOnError)
+	fs.StringVar(&cfg.assetsDir, "assets", "", "directory with kube-apiserver, etcd and kubectl (default $"+devenv.AssetsEnv+", else <repo>/bin)")
+	fs.StringVar(&cfg.webhookBinary, "webhook-binary", "bin/ipamguard-webhook", "path of the webhook binary to run")
+	fs.StringVar(&cfg.runDir, "run-dir", ".run", "directory for the kubeconfig and logs")
+	fs.IntVar(&cfg.webhookPort, "webhook-port", 9443, "webhook HTTPS port on "+loopback)
+	fs.IntVar(&cfg.metricsPort, "metrics-port", 8080, "webhook metrics port on "+loopback)
+	fs.IntVar(&cfg.healthPort, "health-port", 8081, "webhook health probe port on "+loopback)
+	// Console output for people; info level keeps envtest's debug chatter out.
+	opts := zap.Options{Development: true, Level: zapcore.InfoLevel}
+	opts.BindFlags(fs)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+
+	log := zap.New(zap.UseFlagOptions(&opts), zap.WriteTo(os.Stderr)).WithName("ipamguard-dev")
+	// envtest logs through controller-runtime's logger; without this it
+	// complains that SetLogger was never called.
+	ctrllog.SetLogger(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log, os.Stdout); err != nil {
+		// Plain text, not a log record: the error may quote the webhook's log.
+		fmt.Fprintf(os.Stderr, "ipamguard-dev: %v\n", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run brings everything up, waits for ctx to end or the webhook to exit, and
+// tears everything down again. Every process it started is stopped before it
+// returns, also when startup fails halfway.
+func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retErr error) {
+	runDir, err := filepath.Abs(cfg.runDir)
+	if err != nil {
+		return fmt.Errorf("run dir: %w", err)
+	}
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return fmt.Errorf("create run dir: %w", err)
+	}
+	webhookBinary, err := checkExecutable(cfg.webhookBinary)
+	if err != nil {
+		return fmt.Errorf("webhook binary (run make build): %w", err)
+	}
+	root, err := devenv.RepoRoot()
+	if err != nil {
+		return err
+	}
+	webhookManifests := filepath.Join(root, "config", "webhook")
+	if _, err := os.Stat(webhookManifests); err != nil {
+		return fmt.Errorf("webhook manifests (run make manifests): %w", err)
+	}
+
+	cpLog, err := os.Create(filepath.Join(runDir, "controlplane.log"))
+	if err != nil {
+		return fmt.Errorf("create control plane log: %w", err)
+	}
+	defer cpLog.Close()
+
+	began := time.Now()
+	env, err := devenv.Start(ctx, devenv.Options{
+		AssetsDir:          cfg.assetsDir,
+		WebhookPaths:       []string{webhookManifests},
+		WebhookHost:        loopback,
+		WebhookPort:        cfg.webhookPort,
+		ControlPlaneOutput: cpLog,
+		Log:                log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	kubeconfig := filepath.Join(runDir, "kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		return err
+	}
+
+	healthAddr := fmt.Sprintf("%s:%d", loopback, cfg.healthPort)
+	metricsAddr := fmt.Sprintf("%s:%d", loopback, cfg.metricsPort)
+	webhookLog := filepath.Join(runDir, "webhook.log")
+	child, err := startChild(log, webhookBinary, webhookLog, []string{
+		"--kubeconfig", kubeconfig,
+		"--cert-dir", env.WebhookCertDir,
+		"--webhook-host", env.WebhookHost,
+		"--webhook-port", fmt.Sprint(env.WebhookPort),
+		"--metrics-bind-address", metricsAddr,
+		"--health-probe-bind-address", healthAddr,
+	}, kubeconfig)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := child.stop(childStopTimeout); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	if err := waitChildReady(ctx, child, "http://"+healthAddr+"/readyz", webhookLog); err != nil {
+		return err
+	}
+	seedCtx, cancel := context.WithTimeout(ctx, seedTimeout)
+	err = devenv.Seed(seedCtx, env.Client)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, tailSection(webhookLog))
+	}
+	log.Info("environment ready", "took", time.Since(began).Round(time.Millisecond).String())
+
+	printBanner(out, kubeconfig, "http://"+metricsAddr+"/metrics", webhookLog)
+	fmt.Fprintln(out, ReadyLine)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		return nil
+	case <-child.done:
+		return fmt.Errorf("webhook exited unexpectedly: %w\n%s", child.exitErr(), tailSection(webhookLog))
+	}
+}
+
+// waitChildReady waits for url to answer 200, failing early with the
+// child's log when the child exits first.
+func waitChildReady(ctx context.Context, child *childProcess, url, logPath string) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	ready := make(chan error, 1)
+	go func() { ready <- devenv.WaitReady(ctx, url) }()
+	select {
+	case err := <-ready:
+		if err != nil {
+			return fmt.Errorf("webhook not ready: %w\n%s", err, tailSection(logPath))
+		}
+		return nil
+	case <-child.done:
+		cancel()
+		<-ready
+		return fmt.Errorf("webhook exited before it was ready: %w\n%s", child.exitErr(), tailSection(logPath))
+	}
+}
+
+// checkExecutable returns the absolute path of an executable regular file.
+func checkExecutable(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("%s is not an executable file", abs)
+	}
+	return abs, nil
+}
+
+// printBanner tells the user how to reach the environment.
+func printBanner(w io.Writer, kubeconfig, metricsURL, webhookLog string) {
+	fmt.Fprintf(w, `
+ipamguard is running on a local control plane with a fresh Kube-OVN install shape
+(vpc ovn-cluster, subnets ovn-default 10.16.0.0/16 and join 100.64.0.0/16).
+
+  export KUBECONFIG=%s
+  metrics:     %s
+  webhook log: %s
+
+Try (kubectl from bin/):
+  # refused: overlaps ovn-default
+  echo '{"apiVersion":"kubeovn.io/v1","kind":"Subnet","metadata":{"name":"dup"},"spec":{"cidrBlock":"10.16.5.0/24"}}' | kubectl apply -f -
+  # accepted
+  echo '{"apiVersion":"kubeovn.io/v1","kind":"Subnet","metadata":{"name":"tenant-a"},"spec":{"cidrBlock":"10.70.0.0/24"}}' | kubectl apply -f -
+  # shrink, checked against the addresses in use
+  kubectl patch subnet tenant-a --type merge -p '{"spec":{"cidrBlock":"10.70.0.0/25"}}'
+  kubectl get subnets
+
+Ctrl-C stops everything.
+`, kubeconfig, metricsURL, webhookLog)
+}

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -18,15 +19,39 @@ import (
 // File is the YAML layout of the configuration file. Unknown keys are errors.
 type File struct {
 	// Mode is the cluster-wide mode: enforce (default), audit or off.
-	Mode string `json:"mode,omitempty"`
+	Mode word `json:"mode,omitempty"`
 	// Thresholds of the exhaustion rules.
 	Thresholds Thresholds `json:"thresholds,omitempty"`
 	// Rules overrides the default action of rules by ID.
-	Rules map[string]string `json:"rules,omitempty"`
+	Rules map[string]word `json:"rules,omitempty"`
 	// Defaults mirror the Kube-OVN controller's flags.
 	Defaults DefaultsFile `json:"defaults,omitempty"`
 	// Exempt lists requests that are never judged.
 	Exempt Exempt `json:"exempt,omitempty"`
+}
+
+// word is a YAML scalar that may be written unquoted as off: YAML 1.1 reads
+// that as the boolean false, which a user never means here.
+type word string
+
+func (w *word) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "false":
+		*w = "off"
+		return nil
+	case "true":
+		*w = "true"
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("%s is not a word such as enforce, warn, audit or off", b)
+	}
+	if s == "false" { // unquoted off, already turned into text by the YAML layer
+		s = "off"
+	}
+	*w = word(s)
+	return nil
 }
 
 // Thresholds are the available-address levels of the exhaustion rules.
@@ -99,7 +124,7 @@ func Parse(data []byte) (*Config, error) {
 	var errs []error
 	switch f.Mode {
 	case "":
-	case string(policy.Enforce), "audit", string(policy.Off):
+	case word(policy.Enforce), "audit", word(policy.Off):
 		c.Mode = policy.Action(f.Mode)
 	default:
 		errs = append(errs, fmt.Errorf("mode: %q is not one of enforce, audit, off", f.Mode))

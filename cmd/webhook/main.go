@@ -95,7 +95,8 @@ func run() error {
 			// often the bulk of an object.
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Node{}: {Transform: inventory.StripNode},
+				&corev1.Node{}:          {Transform: inventory.StripNode},
+				inventory.PodMetadata(): {Transform: inventory.StripPod},
 			},
 		},
 	})

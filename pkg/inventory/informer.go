@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/pkg/annotations"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 )
 
@@ -24,8 +25,45 @@ type Feed struct {
 	synced atomic.Bool
 }
 
+// PodMetadata is the metadata-only Pod type the inventory watches: the rules
+// read pod annotations and labels, never specs.
+func PodMetadata() *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}}
+}
+
+// NamespaceMetadata is the metadata-only Namespace type the inventory watches.
+func NamespaceMetadata() *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}}
+}
+
+// StripPod is a cache transform for pod metadata that keeps only what the
+// inventory reads: identity, the Kube-OVN static-IP annotations and the
+// KubeVirt VM label. Most pods have none and shrink to a name.
+func StripPod(obj any) (any, error) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return obj, nil
+	}
+	out := &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+	}}
+	for k, v := range m.Annotations {
+		if _, ok := annotations.ParseKey(k); ok {
+			if out.Annotations == nil {
+				out.Annotations = map[string]string{}
+			}
+			out.Annotations[k] = v
+		}
+	}
+	if vm := m.Labels[annotations.VMNameLabel]; vm != "" {
+		out.Labels = map[string]string{annotations.VMNameLabel: vm}
+	}
+	return out, nil
+}
+
 // Watch registers event handlers on the cache's informers for Subnets, IPs,
-// Vips and Nodes that keep s up to date. It does not block; the cache must be
+// Vips, Vpcs, IPPools, Nodes, and the metadata of Pods and Namespaces, that
+// keep s up to date. It does not block; the cache must be
 // started (the manager does that).
 func Watch(ctx context.Context, c cache.Cache, s *Store) (*Feed, error) {
 	f := &Feed{}
@@ -47,6 +85,18 @@ func Watch(ctx context.Context, c cache.Cache, s *Store) (*Feed, error) {
 		{&corev1.Node{},
 			func(o client.Object) { s.UpsertNode(o.(*corev1.Node)) },
 			func(o client.Object) { s.DeleteNode(o.GetName()) }},
+		{&kubeovnv1.Vpc{},
+			func(o client.Object) { s.UpsertVpc(o.(*kubeovnv1.Vpc)) },
+			func(o client.Object) { s.DeleteVpc(o.GetName()) }},
+		{&kubeovnv1.IPPool{},
+			func(o client.Object) { s.UpsertIPPool(o.(*kubeovnv1.IPPool)) },
+			func(o client.Object) { s.DeleteIPPool(o.GetName()) }},
+		{PodMetadata(),
+			func(o client.Object) { s.UpsertPod(o) },
+			func(o client.Object) { s.DeletePod(o.GetNamespace(), o.GetName()) }},
+		{NamespaceMetadata(),
+			func(o client.Object) { s.UpsertNamespace(o) },
+			func(o client.Object) { s.DeleteNamespace(o.GetName()) }},
 	}
 	for _, k := range kinds {
 		inf, err := c.GetInformer(ctx, k.obj)

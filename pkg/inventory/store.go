@@ -2,11 +2,16 @@ package inventory
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/google/btree"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ipamguard/ipamguard/pkg/annotations"
 
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
@@ -29,6 +34,30 @@ type Subnet struct {
 	CIDRBlock string // as stored
 	Gateway   string // as stored
 	Spec      ipam.Subnet
+	// Namespaces and Selectors bind the subnet to namespaces; when both
+	// are empty the subnet is open to every namespace.
+	Namespaces []string
+	Selectors  []labels.Selector
+	// SelectorErr is set when a namespaceSelector does not parse; such a
+	// selector matches nothing.
+	SelectorErr error
+}
+
+// Bound reports whether the subnet is bound to any namespace at all.
+func (s *Subnet) Bound() bool { return len(s.Namespaces) > 0 || len(s.Selectors) > 0 }
+
+// BindsNamespace reports whether the subnet is bound to the namespace with
+// the given name and labels.
+func (s *Subnet) BindsNamespace(ns string, nsLabels labels.Set) bool {
+	if slices.Contains(s.Namespaces, ns) {
+		return true
+	}
+	for _, sel := range s.Selectors {
+		if sel.Matches(nsLabels) {
+			return true
+		}
+	}
+	return false
 }
 
 // Scope returns the overlap scope of the subnet.
@@ -123,6 +152,23 @@ type Store struct {
 
 	nodes   map[string][]netip.Addr
 	nodeIdx *ipam.PrefixIndex[string]
+
+	// Tenancy: subnets by bound namespace name, subnets with selectors
+	// (evaluated against namespace labels on demand; few in practice),
+	// subnets by provider, namespaces' labels, VPCs.
+	byNamespace     map[string][]string
+	selectorSubnets []string
+	byProvider      map[string][]string
+	namespaces      map[string]labels.Set
+	vpcs            map[string]*VPC
+	vpcByNamespace  map[string][]string
+
+	pools         map[string]*IPPool
+	poolsBySubnet map[string][]string
+
+	// Pods that asked for fixed addresses: by pod and by address.
+	podRequests map[podKey][]PodRequest
+	podsByAddr  map[netip.Addr][]PodRequest
 }
 
 // New returns an empty Store. defaultVPC is the VPC an empty spec.vpc means.
@@ -136,7 +182,32 @@ func New(defaultVPC string) *Store {
 		byIP:       map[string][]Holder{},
 		byVip:      map[string][]Holder{},
 		nodes:      map[string][]netip.Addr{},
+
+		byNamespace:    map[string][]string{},
+		byProvider:     map[string][]string{},
+		namespaces:     map[string]labels.Set{},
+		vpcs:           map[string]*VPC{},
+		vpcByNamespace: map[string][]string{},
+		pools:          map[string]*IPPool{},
+		poolsBySubnet:  map[string][]string{},
+		podRequests:    map[podKey][]PodRequest{},
+		podsByAddr:     map[netip.Addr][]PodRequest{},
 	}
+}
+
+func sortedInsert(list []string, v string) []string {
+	i, found := slices.BinarySearch(list, v)
+	if found {
+		return list
+	}
+	return slices.Insert(list, i, v)
+}
+
+func sortedRemove(list []string, v string) []string {
+	if i, found := slices.BinarySearch(list, v); found {
+		return slices.Delete(list, i, i+1)
+	}
+	return list
 }
 
 // DefaultVPC returns the VPC that an empty spec.vpc means.
@@ -149,15 +220,29 @@ func NewSubnetRecord(obj *kubeovnv1.Subnet, defaultVPC string) *Subnet {
 	if vpc == "" {
 		vpc = defaultVPC
 	}
-	return &Subnet{
-		Name:      obj.Name,
-		VPC:       vpc,
-		VLAN:      obj.Spec.Vlan,
-		Provider:  obj.Spec.Provider,
-		CIDRBlock: obj.Spec.CIDRBlock,
-		Gateway:   obj.Spec.Gateway,
-		Spec:      ipam.NewSubnet(obj.Spec.CIDRBlock, obj.Spec.Gateway, obj.Spec.ExcludeIps),
+	provider := obj.Spec.Provider
+	if provider == "" {
+		provider = annotations.DefaultProvider
 	}
+	rec := &Subnet{
+		Name:       obj.Name,
+		VPC:        vpc,
+		VLAN:       obj.Spec.Vlan,
+		Provider:   provider,
+		CIDRBlock:  obj.Spec.CIDRBlock,
+		Gateway:    obj.Spec.Gateway,
+		Spec:       ipam.NewSubnet(obj.Spec.CIDRBlock, obj.Spec.Gateway, obj.Spec.ExcludeIps),
+		Namespaces: slices.Clone(obj.Spec.Namespaces),
+	}
+	for i := range obj.Spec.NamespaceSelectors {
+		sel, err := metav1.LabelSelectorAsSelector(&obj.Spec.NamespaceSelectors[i])
+		if err != nil {
+			rec.SelectorErr = err
+			continue
+		}
+		rec.Selectors = append(rec.Selectors, sel)
+	}
+	return rec
 }
 
 // UpsertSubnet adds or replaces a Subnet.
@@ -172,6 +257,13 @@ func (s *Store) UpsertSubnet(obj *kubeovnv1.Subnet) {
 		idx = idx.Insert(b, rec)
 	}
 	s.scopes[rec.Scope()] = idx
+	for _, ns := range rec.Namespaces {
+		s.byNamespace[ns] = sortedInsert(s.byNamespace[ns], rec.Name)
+	}
+	if len(rec.Selectors) > 0 {
+		s.selectorSubnets = sortedInsert(s.selectorSubnets, rec.Name)
+	}
+	s.byProvider[rec.Provider] = sortedInsert(s.byProvider[rec.Provider], rec.Name)
 }
 
 // DeleteSubnet removes a Subnet. Addresses held in it stay indexed until
@@ -188,6 +280,16 @@ func (s *Store) removeSubnetLocked(name string) {
 		return
 	}
 	delete(s.subnets, name)
+	for _, ns := range old.Namespaces {
+		s.byNamespace[ns] = sortedRemove(s.byNamespace[ns], name)
+		if len(s.byNamespace[ns]) == 0 {
+			delete(s.byNamespace, ns)
+		}
+	}
+	s.selectorSubnets = sortedRemove(s.selectorSubnets, name)
+	if s.byProvider[old.Provider] = sortedRemove(s.byProvider[old.Provider], name); len(s.byProvider[old.Provider]) == 0 {
+		delete(s.byProvider, old.Provider)
+	}
 	idx := s.scopes[old.Scope()]
 	for _, b := range old.Spec.Blocks {
 		idx = idx.Delete(b, old)
@@ -407,6 +509,27 @@ type Reader interface {
 	InUse(subnet string, from, to netip.Addr, fn func(Holder) bool)
 	// InUseCount returns how many addresses of a family the subnet holds.
 	InUseCount(subnet string, f ipam.Family) int
+
+	// Namespace returns a namespace's labels and whether it is known.
+	Namespace(name string) (labels.Set, bool)
+	// SubnetsBoundTo calls fn, in name order, for every subnet bound to
+	// the namespace by spec.namespaces or a matching namespaceSelector.
+	SubnetsBoundTo(ns string, fn func(*Subnet) bool)
+	// SubnetsOfProvider calls fn, in name order, for the subnets of a
+	// provider ("ovn" for the default network).
+	SubnetsOfProvider(provider string, fn func(*Subnet) bool)
+	// VPCOfNamespace returns the custom VPC whose spec.namespaces lists the
+	// namespace (the first by name), if any.
+	VPCOfNamespace(ns string) (*VPC, bool)
+	// VPC returns a VPC by name.
+	VPC(name string) (*VPC, bool)
+	// IPPool returns an IPPool by name.
+	IPPool(name string) (*IPPool, bool)
+	// IPPoolsOfSubnet calls fn, in name order, for the pools of a subnet.
+	IPPoolsOfSubnet(subnet string, fn func(*IPPool) bool)
+	// PodRequests calls fn for every pod that asked for address a with a
+	// fixed ip_address annotation.
+	PodRequests(a netip.Addr, fn func(PodRequest) bool)
 }
 
 type view struct{ s *Store }

@@ -40,17 +40,26 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, erro
 	if err := mgr.AddReadyzCheck("inventory", feed.ReadyCheck); err != nil {
 		return nil, fmt.Errorf("add readiness check: %w", err)
 	}
-	decoder := admission.NewDecoder(mgr.GetScheme())
-	srv := mgr.GetWebhookServer()
-	srv.Register(SubnetPath, &admission.Webhook{Handler: &SubnetValidator{
+	deps := Deps{
 		Store:    store,
 		Synced:   feed.HasSynced,
 		Defaults: o.Defaults,
 		Policy:   o.Policy,
-		Decoder:  decoder,
-	}})
+		Decoder:  admission.NewDecoder(mgr.GetScheme()),
+	}
+	srv := mgr.GetWebhookServer()
+	for path, h := range handlers(deps) {
+		srv.Register(path, &admission.Webhook{Handler: h})
+	}
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		return nil, fmt.Errorf("add webhook readiness check: %w", err)
 	}
 	return &Handlers{Store: store, Feed: feed}, nil
+}
+
+// handlers maps each served path to its handler.
+func handlers(d Deps) map[string]admission.Handler {
+	return map[string]admission.Handler{
+		SubnetPath: NewSubnetValidator(d),
+	}
 }

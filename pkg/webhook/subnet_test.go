@@ -29,13 +29,13 @@ func newValidator(t *testing.T, synced bool) *SubnetValidator {
 		Spec: kubeovnv1.SubnetSpec{CIDRBlock: "10.16.0.0/16", Vpc: "ovn-cluster"}})
 	store.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "web-0.default"},
 		Spec: kubeovnv1.IPSpec{PodName: "web-0", Namespace: "default", Subnet: "ovn-default", IPAddress: "10.16.0.9"}})
-	return &SubnetValidator{
+	return NewSubnetValidator(Deps{
 		Store:    store,
 		Synced:   func() bool { return synced },
 		Defaults: validate.FreshInstallDefaults(),
 		Policy:   &policy.Policy{},
 		Decoder:  admission.NewDecoder(scheme),
-	}
+	})
 }
 
 func request(op admissionv1.Operation, name, obj, old string) admission.Request {

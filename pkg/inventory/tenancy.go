@@ -1,0 +1,301 @@
+package inventory
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"go4.org/netipx"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ipamguard/ipamguard/pkg/annotations"
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
+)
+
+// VPC is the inventory's record of a Vpc.
+type VPC struct {
+	Name          string
+	Namespaces    []string
+	DefaultSubnet string
+}
+
+// IPPool is the inventory's record of an IPPool.
+type IPPool struct {
+	Name       string
+	Subnet     string
+	Namespaces []string
+	// Set holds every address of spec.ips that parses (address, a..b
+	// range or CIDR).
+	Set *netipx.IPSet
+}
+
+// Bound reports whether the pool is restricted to some namespaces.
+func (p *IPPool) Bound() bool { return len(p.Namespaces) > 0 }
+
+// ParsePoolEntry parses one IPPool spec.ips entry: an address, an
+// inclusive range "a..b" or a CIDR.
+func ParsePoolEntry(s string) (netipx.IPRange, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netipx.IPRange{}, err
+		}
+		return netipx.RangeOfPrefix(p.Masked()), nil
+	}
+	r, perr := ipam.ParseExcludeEntry(s)
+	if perr != nil {
+		return netipx.IPRange{}, perr
+	}
+	return r, nil
+}
+
+// NewIPPoolRecord builds the record the Store keeps for an IPPool,
+// skipping entries that do not parse.
+func NewIPPoolRecord(obj *kubeovnv1.IPPool) *IPPool {
+	var b netipx.IPSetBuilder
+	for _, e := range obj.Spec.IPs {
+		if r, err := ParsePoolEntry(strings.TrimSpace(e)); err == nil {
+			b.AddRange(r)
+		}
+	}
+	set, _ := b.IPSet()
+	return &IPPool{Name: obj.Name, Subnet: obj.Spec.Subnet, Namespaces: slices.Clone(obj.Spec.Namespaces), Set: set}
+}
+
+// UpsertNamespace records a namespace's labels.
+func (s *Store) UpsertNamespace(obj metav1.Object) {
+	l := labels.Set{}
+	for k, v := range obj.GetLabels() {
+		l[k] = v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.namespaces[obj.GetName()] = l
+}
+
+// DeleteNamespace forgets a namespace.
+func (s *Store) DeleteNamespace(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.namespaces, name)
+}
+
+// UpsertVpc adds or replaces a Vpc.
+func (s *Store) UpsertVpc(obj *kubeovnv1.Vpc) {
+	rec := &VPC{Name: obj.Name, Namespaces: slices.Clone(obj.Spec.Namespaces), DefaultSubnet: obj.Spec.DefaultSubnet}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeVpcLocked(obj.Name)
+	s.vpcs[rec.Name] = rec
+	for _, ns := range rec.Namespaces {
+		s.vpcByNamespace[ns] = sortedInsert(s.vpcByNamespace[ns], rec.Name)
+	}
+}
+
+// DeleteVpc removes a Vpc.
+func (s *Store) DeleteVpc(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeVpcLocked(name)
+}
+
+func (s *Store) removeVpcLocked(name string) {
+	old, ok := s.vpcs[name]
+	if !ok {
+		return
+	}
+	delete(s.vpcs, name)
+	for _, ns := range old.Namespaces {
+		if s.vpcByNamespace[ns] = sortedRemove(s.vpcByNamespace[ns], name); len(s.vpcByNamespace[ns]) == 0 {
+			delete(s.vpcByNamespace, ns)
+		}
+	}
+}
+
+// UpsertIPPool adds or replaces an IPPool.
+func (s *Store) UpsertIPPool(obj *kubeovnv1.IPPool) {
+	rec := NewIPPoolRecord(obj)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeIPPoolLocked(obj.Name)
+	s.pools[rec.Name] = rec
+	s.poolsBySubnet[rec.Subnet] = sortedInsert(s.poolsBySubnet[rec.Subnet], rec.Name)
+}
+
+// DeleteIPPool removes an IPPool.
+func (s *Store) DeleteIPPool(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeIPPoolLocked(name)
+}
+
+func (s *Store) removeIPPoolLocked(name string) {
+	old, ok := s.pools[name]
+	if !ok {
+		return
+	}
+	delete(s.pools, name)
+	if s.poolsBySubnet[old.Subnet] = sortedRemove(s.poolsBySubnet[old.Subnet], name); len(s.poolsBySubnet[old.Subnet]) == 0 {
+		delete(s.poolsBySubnet, old.Subnet)
+	}
+}
+
+// PodRequest is one fixed address a pod asked for with an ip_address
+// annotation. Pods that got their address also have an IP object; the
+// request covers the time before that (and pods that never get one).
+type PodRequest struct {
+	Namespace string
+	Pod       string
+	// Owner is the pod name, or the KubeVirt VM name of a virt-launcher pod.
+	Owner         string
+	Provider      string
+	LogicalSwitch string
+	IPPool        string
+	Addr          netip.Addr
+}
+
+type podKey struct{ namespace, name string }
+
+// PodRequestsOf extracts the fixed-address requests of a pod's metadata.
+func PodRequestsOf(obj metav1.Object) []PodRequest {
+	ann := obj.GetAnnotations()
+	if !annotations.HasStatic(ann) {
+		return nil
+	}
+	owner := annotations.Owner(obj.GetName(), obj.GetLabels())
+	var out []PodRequest
+	for _, r := range annotations.Requests(ann) {
+		if r.IPAddress == "" {
+			continue
+		}
+		for part := range strings.SplitSeq(r.IPAddress, ",") {
+			part = strings.TrimSpace(part)
+			if i := strings.IndexByte(part, '/'); i >= 0 {
+				part = part[:i]
+			}
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				continue
+			}
+			out = append(out, PodRequest{
+				Namespace: obj.GetNamespace(), Pod: obj.GetName(), Owner: owner,
+				Provider: r.Provider, LogicalSwitch: r.LogicalSwitch, IPPool: r.IPPool, Addr: a,
+			})
+		}
+	}
+	return out
+}
+
+// UpsertPod records the fixed addresses a pod asked for. Pods without
+// static-IP annotations cost nothing.
+func (s *Store) UpsertPod(obj metav1.Object) {
+	reqs := PodRequestsOf(obj)
+	key := podKey{obj.GetNamespace(), obj.GetName()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removePodLocked(key)
+	if len(reqs) == 0 {
+		return
+	}
+	s.podRequests[key] = reqs
+	for _, r := range reqs {
+		s.podsByAddr[r.Addr] = append(s.podsByAddr[r.Addr], r)
+	}
+}
+
+// DeletePod forgets a pod.
+func (s *Store) DeletePod(namespace, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removePodLocked(podKey{namespace, name})
+}
+
+func (s *Store) removePodLocked(key podKey) {
+	for _, r := range s.podRequests[key] {
+		list := slices.DeleteFunc(s.podsByAddr[r.Addr], func(x PodRequest) bool {
+			return x.Namespace == key.namespace && x.Pod == key.name
+		})
+		if len(list) == 0 {
+			delete(s.podsByAddr, r.Addr)
+		} else {
+			s.podsByAddr[r.Addr] = list
+		}
+	}
+	delete(s.podRequests, key)
+}
+
+func (v view) Namespace(name string) (labels.Set, bool) {
+	l, ok := v.s.namespaces[name]
+	return l, ok
+}
+
+func (v view) SubnetsBoundTo(ns string, fn func(*Subnet) bool) {
+	byName := v.s.byNamespace[ns]
+	nsLabels := v.s.namespaces[ns]
+	// Merge the two sorted name lists, evaluating selectors as we go.
+	i, j := 0, 0
+	for i < len(byName) || j < len(v.s.selectorSubnets) {
+		var name string
+		switch {
+		case j >= len(v.s.selectorSubnets) || (i < len(byName) && byName[i] <= v.s.selectorSubnets[j]):
+			name = byName[i]
+			if j < len(v.s.selectorSubnets) && v.s.selectorSubnets[j] == name {
+				j++
+			}
+			i++
+		default:
+			name = v.s.selectorSubnets[j]
+			j++
+			if sn := v.s.subnets[name]; sn == nil || !sn.BindsNamespace(ns, nsLabels) {
+				continue
+			}
+		}
+		if sn := v.s.subnets[name]; sn != nil && !fn(sn) {
+			return
+		}
+	}
+}
+
+func (v view) SubnetsOfProvider(provider string, fn func(*Subnet) bool) {
+	for _, name := range v.s.byProvider[provider] {
+		if sn := v.s.subnets[name]; sn != nil && !fn(sn) {
+			return
+		}
+	}
+}
+
+func (v view) VPCOfNamespace(ns string) (*VPC, bool) {
+	names := v.s.vpcByNamespace[ns]
+	if len(names) == 0 {
+		return nil, false
+	}
+	return v.s.vpcs[names[0]], true
+}
+
+func (v view) VPC(name string) (*VPC, bool) {
+	x, ok := v.s.vpcs[name]
+	return x, ok
+}
+
+func (v view) IPPool(name string) (*IPPool, bool) {
+	p, ok := v.s.pools[name]
+	return p, ok
+}
+
+func (v view) IPPoolsOfSubnet(subnet string, fn func(*IPPool) bool) {
+	for _, name := range v.s.poolsBySubnet[subnet] {
+		if p := v.s.pools[name]; p != nil && !fn(p) {
+			return
+		}
+	}
+}
+
+func (v view) PodRequests(a netip.Addr, fn func(PodRequest) bool) {
+	for _, r := range v.s.podsByAddr[a] {
+		if !fn(r) {
+			return
+		}
+	}
+}

@@ -1,0 +1,410 @@
+package validate
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/ipamguard/ipamguard/pkg/annotations"
+	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
+	"github.com/ipamguard/ipamguard/pkg/policy"
+)
+
+// PodInput is what the pod rules read of a Pod, or of a workload's pod
+// template.
+type PodInput struct {
+	Namespace   string
+	Name        string
+	Labels      map[string]string
+	Annotations map[string]string
+	// Ordinal is the StatefulSet ordinal of the pod, or -1.
+	Ordinal int
+	// Meta is the path of the metadata in the admitted object:
+	// "metadata" for a Pod, "spec.template.metadata" for a workload.
+	Meta *field.Path
+}
+
+// Owner returns who owns the pod's addresses (the pod, or its KubeVirt VM).
+func (in PodInput) Owner() string { return annotations.Owner(in.Name, in.Labels) }
+
+// Claim is an address a pod is admitted to take.
+type Claim struct {
+	Subnet string
+	Addr   netip.Addr
+}
+
+// Reservations are addresses claimed by admissions still in flight.
+type Reservations interface {
+	// Holder returns the pod (namespace, owner) that claimed the address.
+	Holder(subnet string, a netip.Addr) (namespace, owner string, ok bool)
+}
+
+// PodCreate judges a new pod's static-IP annotations: syntax, range,
+// reserved and excluded addresses, tenancy, and whether another owner holds
+// the address (IP objects, Vips, pending pods, in-flight admissions). It
+// returns the claims to reserve if the pod is admitted.
+func PodCreate(r inventory.Reader, d Defaults, in PodInput, res Reservations) ([]policy.Finding, []Claim) {
+	c := podCheck{r: r, d: d, in: in, res: res, taken: !isMigrationTarget(in.Annotations)}
+	c.run()
+	return c.fs, c.claims
+}
+
+// PodTemplate judges a workload's pod template like a pod, without the
+// "taken" checks, which belong to the pods themselves.
+func PodTemplate(r inventory.Reader, d Defaults, in PodInput) []policy.Finding {
+	c := podCheck{r: r, d: d, in: in}
+	c.run()
+	return c.fs
+}
+
+func isMigrationTarget(ann map[string]string) bool { return ann[annotations.MigrationJob] != "" }
+
+type podCheck struct {
+	r      inventory.Reader
+	d      Defaults
+	in     PodInput
+	res    Reservations
+	taken  bool
+	fs     findings
+	claims []Claim
+}
+
+func (c *podCheck) annPath(key string) *field.Path {
+	return c.in.Meta.Child("annotations").Key(key)
+}
+
+func (c *podCheck) run() {
+	for _, req := range annotations.Requests(c.in.Annotations) {
+		if !req.Static() && req.LogicalSwitch == "" {
+			continue
+		}
+		cands, ok := c.resolve(req)
+		if !ok {
+			continue
+		}
+		if req.LogicalSwitch != "" && len(cands) == 1 {
+			c.checkTenancy(cands[0], c.annPath(req.LogicalSwitchKey), req.LogicalSwitch)
+		}
+		if req.IPAddress != "" {
+			c.checkAddresses(req, cands, req.IPAddressKey, req.IPAddress, false)
+		}
+		if req.IPPool != "" && !isPoolName(req.IPPool) {
+			c.checkAddresses(req, cands, req.IPPoolKey, req.IPPool, true)
+		}
+	}
+}
+
+// isPoolName tells an ip_pool that names an IPPool from one listing
+// addresses: a single element that is not an address (or CIDR).
+func isPoolName(v string) bool {
+	if strings.ContainsAny(v, ",;") {
+		return false
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(v), "/")
+	_, err := netip.ParseAddr(first)
+	return err != nil
+}
+
+// resolve finds the subnets a pod interface may land in, in the
+// controller's order: logical_switch, the named IPPool's subnet, subnets
+// bound to the namespace, the namespace VPC's default subnet, the default
+// subnet. Attachment interfaces use their provider's subnets.
+func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) {
+	if req.LogicalSwitch != "" {
+		sn, ok := c.r.Subnet(req.LogicalSwitch)
+		if !ok {
+			c.fs.add(policy.PodIPInvalid, field.NotFound(c.annPath(req.LogicalSwitchKey), req.LogicalSwitch))
+			return nil, false
+		}
+		return []*inventory.Subnet{sn}, true
+	}
+	if req.IPPool != "" && isPoolName(req.IPPool) {
+		pool, ok := c.r.IPPool(req.IPPool)
+		p := c.annPath(req.IPPoolKey)
+		if !ok {
+			c.fs.add(policy.PodIPInvalid, field.Invalid(p, req.IPPool, "names an IPPool that does not exist"))
+			return nil, false
+		}
+		if pool.Bound() && !contains(pool.Namespaces, c.in.Namespace) {
+			c.fs.add(policy.TenantIPPool, field.Forbidden(p, fmt.Sprintf(
+				"IPPool %s is reserved for namespaces %s; namespace %s may not use it", pool.Name, strings.Join(pool.Namespaces, ", "), c.in.Namespace)))
+		}
+		sn, ok := c.r.Subnet(pool.Subnet)
+		if !ok {
+			c.fs.add(policy.PodIPInvalid, field.Invalid(p, req.IPPool, fmt.Sprintf("IPPool %s belongs to subnet %s, which does not exist", pool.Name, pool.Subnet)))
+			return nil, false
+		}
+		return []*inventory.Subnet{sn}, true
+	}
+	return resolveDefault(c.r, c.d, c.in.Namespace, req.Provider), true
+}
+
+// resolveDefault finds the subnets of an interface that names none.
+func resolveDefault(r inventory.Reader, d Defaults, ns, provider string) []*inventory.Subnet {
+	var out []*inventory.Subnet
+	r.SubnetsBoundTo(ns, func(sn *inventory.Subnet) bool {
+		if sn.Provider == provider {
+			out = append(out, sn)
+		}
+		return true
+	})
+	if len(out) > 0 {
+		return out
+	}
+	if provider != annotations.DefaultProvider {
+		r.SubnetsOfProvider(provider, func(sn *inventory.Subnet) bool {
+			out = append(out, sn)
+			return true
+		})
+		return out
+	}
+	if vpc, ok := r.VPCOfNamespace(ns); ok && vpc.DefaultSubnet != "" {
+		if sn, ok := r.Subnet(vpc.DefaultSubnet); ok {
+			return []*inventory.Subnet{sn}
+		}
+	}
+	if sn, ok := r.Subnet(d.Subnet); ok {
+		return []*inventory.Subnet{sn}
+	}
+	return nil
+}
+
+// checkAddresses judges the addresses of an ip_address annotation, or of
+// an ip_pool listing addresses (pool is true). StatefulSet pods take the
+// ";"-separated group of their ordinal.
+func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Subnet, key, value string, pool bool) {
+	p := c.annPath(key)
+	var groups []string
+	switch {
+	case !pool:
+		groups = []string{value}
+	case strings.Contains(value, ";"):
+		groups = strings.Split(value, ";")
+	default:
+		// A flat pool: the controller picks any free address of each
+		// family, so each address is its own group.
+		groups = strings.Split(value, ",")
+	}
+	mine := -1 // the group this pod will take, when known
+	switch {
+	case !pool:
+		mine = 0
+	case strings.Contains(value, ";") && c.in.Ordinal >= 0:
+		mine = c.in.Ordinal
+		if mine >= len(groups) {
+			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
+				"has %d groups but this is StatefulSet pod ordinal %d; add a group per replica", len(groups), mine)))
+			mine = -1
+		}
+	}
+	var freeInPool, checkedInPool int
+	for gi, g := range groups {
+		addrs, ok := c.parseGroup(p, value, g, !pool || strings.Contains(value, ";"))
+		if !ok {
+			continue
+		}
+		for _, a := range addrs {
+			sn, ok := c.place(p, a, cands)
+			if !ok {
+				continue
+			}
+			if !pool || gi == mine {
+				c.checkTenancy(sn, p, value)
+			}
+			if !c.taken || (pool && mine >= 0 && gi != mine) {
+				continue
+			}
+			holder := c.holder(sn, a, req.Provider)
+			switch {
+			case holder != "" && (!pool || gi == mine):
+				c.fs.add(policy.PodIPTaken, field.Invalid(p, value, fmt.Sprintf(
+					"%s in subnet %s is %s", a, sn.Name, holder)))
+			case holder == "" && (!pool || gi == mine):
+				c.claims = append(c.claims, Claim{Subnet: sn.Name, Addr: a})
+			}
+			if pool && mine < 0 {
+				checkedInPool++
+				if holder == "" {
+					freeInPool++
+				}
+			}
+		}
+	}
+	if pool && mine < 0 && checkedInPool > 0 && freeInPool == 0 {
+		c.fs.add(policy.PodIPTaken, field.Invalid(p, value, "every address of the pool is already held; the pod would wait for an address forever"))
+	}
+}
+
+// parseGroup parses one comma-separated group of addresses. With perFamily,
+// the group is one pod's addresses: at most one per family.
+func (c *podCheck) parseGroup(p *field.Path, value, g string, perFamily bool) ([]netip.Addr, bool) {
+	var out []netip.Addr
+	ok := true
+	var seen [2]bool
+	for part := range strings.SplitSeq(g, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, "has an empty address"))
+			ok = false
+			continue
+		}
+		if i := strings.IndexByte(part, '/'); i >= 0 {
+			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
+				"%s is a CIDR; write the address %s alone", part, part[:i])))
+			ok = false
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil || a.Zone() != "" || a.Is4In6() {
+			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf("%q is not an IP address", part)))
+			ok = false
+			continue
+		}
+		fi := 0
+		if ipam.FamilyOf(a) == ipam.IPv6 {
+			fi = 1
+		}
+		if perFamily && seen[fi] {
+			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
+				"has more than one %s address in %q; a pod takes at most one per family", ipam.FamilyOf(a), g)))
+			ok = false
+			continue
+		}
+		seen[fi] = true
+		out = append(out, a)
+	}
+	return out, ok
+}
+
+// place finds the candidate subnet that holds a and judges a against it:
+// family, range, network/broadcast/gateway, excludeIps.
+func (c *podCheck) place(p *field.Path, a netip.Addr, cands []*inventory.Subnet) (*inventory.Subnet, bool) {
+	value := a.String()
+	if len(cands) == 0 {
+		c.fs.add(policy.PodIPOutOfRange, field.Invalid(p, value, "no subnet could be resolved for this pod (no logical_switch, no bound subnet, no default subnet)"))
+		return nil, false
+	}
+	f := ipam.FamilyOf(a)
+	var sameFamily []string
+	for _, sn := range cands {
+		b, ok := sn.Spec.Block(f)
+		if !ok {
+			continue
+		}
+		sameFamily = append(sameFamily, sn.Name+" "+b.String())
+		if !b.Contains(a) {
+			continue
+		}
+		if !usable(sn.Spec, a) {
+			_, reason := sn.Spec.Allocatable(a)
+			c.fs.add(policy.PodIPReserved, field.Invalid(p, value, fmt.Sprintf(
+				"%s is %s of subnet %s (%s) and can never be allocated", a, reason, sn.Name, sn.CIDRBlock)))
+			return nil, false
+		}
+		if sn.Spec.Exclude.Contains(a) {
+			c.fs.add(policy.PodIPExcluded, field.Invalid(p, value, fmt.Sprintf(
+				"%s is in excludeIps of subnet %s; Kube-OVN allows a static IP there, but the range was excluded on purpose", a, sn.Name)))
+		}
+		return sn, true
+	}
+	switch {
+	case len(sameFamily) == 0 && len(cands) == 1:
+		c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
+			"%s is %s but subnet %s (%s) has no %s block", a, f, cands[0].Name, cands[0].CIDRBlock, f)))
+	case len(sameFamily) == 0:
+		c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
+			"%s is %s but none of the subnets this pod may use has an %s block", a, f, f)))
+	case len(cands) == 1:
+		c.fs.add(policy.PodIPOutOfRange, field.Invalid(p, value, fmt.Sprintf(
+			"%s is not inside subnet %s (%s)", a, cands[0].Name, cands[0].CIDRBlock)))
+	default:
+		c.fs.add(policy.PodIPOutOfRange, field.Invalid(p, value, fmt.Sprintf(
+			"%s is not inside any subnet bound to namespace %s: %s", a, c.in.Namespace, joinCapped(sameFamily, len(sameFamily)))))
+	}
+	return nil, false
+}
+
+// checkTenancy refuses a subnet bound to other namespaces only.
+func (c *podCheck) checkTenancy(sn *inventory.Subnet, p *field.Path, value string) {
+	if !sn.Bound() {
+		return
+	}
+	nsLabels, _ := c.r.Namespace(c.in.Namespace)
+	if sn.BindsNamespace(c.in.Namespace, labels.Set(nsLabels)) {
+		return
+	}
+	who := strings.Join(sn.Namespaces, ", ")
+	if len(sn.Selectors) > 0 {
+		if who != "" {
+			who += " and "
+		}
+		who += "namespaces matching its namespaceSelectors"
+	}
+	c.fs.add(policy.TenantSubnet, field.Forbidden(p, fmt.Sprintf(
+		"subnet %s is bound to %s; namespace %s may not use it", sn.Name, who, c.in.Namespace)))
+}
+
+// holder says who else holds a in subnet sn ("held by pod ns/name"), or
+// "" when nobody does: IP objects and Vips, pods that asked for it and
+// have no IP object yet, and admissions in flight.
+func (c *podCheck) holder(sn *inventory.Subnet, a netip.Addr, provider string) string {
+	ns, owner := c.in.Namespace, c.in.Owner()
+	var held string
+	c.r.InUse(sn.Name, a, a, func(h inventory.Holder) bool {
+		if h.Kind == inventory.HolderIP && h.PodNamespace == ns && h.PodName == owner {
+			return true // this owner's own IP object: keep-IP recreation
+		}
+		held = "held by " + h.Owner()
+		return false
+	})
+	if held != "" {
+		return held
+	}
+	c.r.PodRequests(a, func(pr inventory.PodRequest) bool {
+		if pr.Namespace == ns && (pr.Owner == owner || pr.Pod == c.in.Name) {
+			return true
+		}
+		if pr.Provider != provider || !requestLandsIn(c.r, c.d, pr, sn) {
+			return true
+		}
+		held = "requested by pending pod " + pr.Namespace + "/" + pr.Pod
+		return false
+	})
+	if held != "" || c.res == nil {
+		return held
+	}
+	if rns, rowner, ok := c.res.Holder(sn.Name, a); ok && (rns != ns || rowner != owner) {
+		return "requested by pod " + rns + "/" + rowner + ", admitted moments ago"
+	}
+	return ""
+}
+
+// requestLandsIn reports whether another pod's request resolves to sn.
+func requestLandsIn(r inventory.Reader, d Defaults, pr inventory.PodRequest, sn *inventory.Subnet) bool {
+	switch {
+	case pr.LogicalSwitch != "":
+		return pr.LogicalSwitch == sn.Name
+	case pr.IPPool != "" && isPoolName(pr.IPPool):
+		pool, ok := r.IPPool(pr.IPPool)
+		return ok && pool.Subnet == sn.Name
+	}
+	for _, cand := range resolveDefault(r, d, pr.Namespace, pr.Provider) {
+		if cand.Name == sn.Name {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

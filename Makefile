@@ -48,6 +48,7 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and webhook configurations from markers.
 	$(CONTROLLER_GEN) crd paths=./pkg/apis/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) webhook paths=./pkg/webhook/... output:webhook:artifacts:config=config/webhook
+	$(GO) run ./hack/webhookgen config/webhook/manifests.yaml
 	$(CONTROLLER_GEN) rbac:roleName=ipamguard paths=./pkg/webhook/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: fmt

@@ -13,7 +13,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=kubeovn.io,resources=subnets;ips;vips;ippools;vpcs,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=nodes;namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=nodes;namespaces;pods,verbs=get;list;watch
 
 // Options are what the handlers need, set by main.
 type Options struct {
@@ -61,5 +61,6 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, erro
 func handlers(d Deps) map[string]admission.Handler {
 	return map[string]admission.Handler{
 		SubnetPath: NewSubnetValidator(d),
+		PodPath:    NewPodValidator(d, NewReservations(ReservationTTL)),
 	}
 }

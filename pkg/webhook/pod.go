@@ -1,0 +1,197 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/ipamguard/ipamguard/pkg/annotations"
+	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/validate"
+)
+
+// PodPath is where the Pod validator is served.
+const PodPath = "/validate-v1-pod"
+
+// The Pod webhook fails open (Ignore): it sits on the path of every pod
+// creation, and a webhook outage must never stop a cluster from starting
+// pods (its own included). The API server only calls it for pods carrying
+// Kube-OVN static-IP annotations (matchConditions, added by
+// hack/webhookgen). sideEffects=NoneOnDryRun: an admitted pod's addresses
+// are reserved in memory for a few seconds, never for dry-run requests.
+// +kubebuilder:webhook:path=/validate-v1-pod,mutating=false,failurePolicy=ignore,sideEffects=NoneOnDryRun,groups="",resources=pods,verbs=create,versions=v1,name=vpod.ipamguard.io,admissionReviewVersions=v1,timeoutSeconds=3
+
+var podGK = schema.GroupKind{Kind: "Pod"}
+
+// ReservationTTL is how long an admitted pod's claim on its addresses
+// lasts: long enough for the pod to reach the informer cache, where it is
+// seen as a pending pod.
+const ReservationTTL = 30 * time.Second
+
+// PodValidator admits pod creations with static-IP annotations. Check and
+// reservation happen under one lock, so of many pods created at once with
+// the same address exactly one is admitted.
+type PodValidator struct {
+	Deps
+	Reservations *Reservations
+}
+
+// NewPodValidator returns the Pod validator.
+func NewPodValidator(d Deps, res *Reservations) *PodValidator {
+	return &PodValidator{Deps: d, Reservations: res}
+}
+
+// podMeta is the part of a Pod the rules read; the spec is never decoded.
+type podMeta struct {
+	Metadata metav1.ObjectMeta `json:"metadata"`
+}
+
+// Handle implements admission.Handler.
+func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create {
+		return admission.Allowed("")
+	}
+	var pod podMeta
+	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode Pod %s/%s: %w", req.Namespace, req.Name, err))
+	}
+	if !annotations.HasStatic(pod.Metadata.Annotations) && !hasLogicalSwitch(pod.Metadata.Annotations) {
+		return admission.Allowed("")
+	}
+	if v.Synced != nil && !v.Synced() {
+		return admission.Errored(http.StatusServiceUnavailable, errNotReady)
+	}
+	in := validate.PodInput{
+		Namespace:   req.Namespace,
+		Name:        pod.Metadata.Name,
+		Labels:      pod.Metadata.Labels,
+		Annotations: pod.Metadata.Annotations,
+		Ordinal:     statefulSetOrdinal(&pod.Metadata),
+		Meta:        field.NewPath("metadata"),
+	}
+	if in.Name == "" {
+		in.Name = req.Name
+	}
+	dryRun := req.DryRun != nil && *req.DryRun
+
+	v.Reservations.mu.Lock()
+	defer v.Reservations.mu.Unlock()
+	var fs []policy.Finding
+	var claims []validate.Claim
+	v.Store.Read(func(r inventory.Reader) {
+		fs, claims = validate.PodCreate(r, v.Defaults, in, v.Reservations.locked())
+	})
+	d := v.Policy.Decide(fs)
+	if len(d.Deny) == 0 && !dryRun {
+		v.Reservations.reserveLocked(claims, in.Namespace, in.Owner())
+	}
+	return respond(ctx, req, podGK, d)
+}
+
+func hasLogicalSwitch(ann map[string]string) bool {
+	for k := range ann {
+		if key, ok := annotations.ParseKey(k); ok && key.Name == annotations.LogicalSwitch {
+			return true
+		}
+	}
+	return false
+}
+
+// statefulSetOrdinal returns the ordinal of a pod owned by a StatefulSet
+// (the number after the last "-" of its name), or -1.
+func statefulSetOrdinal(m *metav1.ObjectMeta) int {
+	owned := false
+	for _, o := range m.OwnerReferences {
+		if o.Kind == "StatefulSet" && o.Controller != nil && *o.Controller {
+			owned = true
+		}
+	}
+	i := strings.LastIndexByte(m.Name, '-')
+	if !owned || i < 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(m.Name[i+1:])
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+// Reservations remembers addresses claimed by pods admitted in the last
+// ReservationTTL, until the pods show up in the inventory. It lives in
+// this process only: with several replicas, each protects the requests it
+// serves (documented in the operations guide).
+type Reservations struct {
+	mu        sync.Mutex
+	m         map[validate.Claim]reservation
+	ttl       time.Duration
+	now       func() time.Time
+	lastSweep time.Time
+}
+
+type reservation struct {
+	namespace, owner string
+	expires          time.Time
+}
+
+// NewReservations returns an empty table with the given TTL.
+func NewReservations(ttl time.Duration) *Reservations {
+	return &Reservations{m: map[validate.Claim]reservation{}, ttl: ttl, now: time.Now}
+}
+
+// lockedView reads the table while the caller holds its lock.
+type lockedView struct{ r *Reservations }
+
+func (r *Reservations) locked() lockedView { return lockedView{r} }
+
+// Holder implements validate.Reservations.
+func (l lockedView) Holder(subnet string, a netip.Addr) (string, string, bool) {
+	res, ok := l.r.m[validate.Claim{Subnet: subnet, Addr: a}]
+	if !ok || !l.r.now().Before(res.expires) {
+		return "", "", false
+	}
+	return res.namespace, res.owner, true
+}
+
+func (r *Reservations) reserveLocked(claims []validate.Claim, namespace, owner string) {
+	now := r.now()
+	// Expired entries are swept at most once a second, keeping the work
+	// per admission constant under load.
+	if now.Sub(r.lastSweep) >= time.Second {
+		r.lastSweep = now
+		for c, res := range r.m {
+			if !now.Before(res.expires) {
+				delete(r.m, c)
+			}
+		}
+	}
+	for _, c := range claims {
+		r.m[c] = reservation{namespace: namespace, owner: owner, expires: now.Add(r.ttl)}
+	}
+}
+
+// Len returns the number of live reservations.
+func (r *Reservations) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, res := range r.m {
+		if r.now().Before(res.expires) {
+			n++
+		}
+	}
+	return n
+}

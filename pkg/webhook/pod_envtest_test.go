@@ -1,0 +1,177 @@
+package webhook_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+)
+
+func newPod(ns, name string, ann map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: ann},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}},
+	}
+}
+
+// wantPodDenied asserts a Pod denial by vpod.ipamguard.io with a cause on
+// the annotation key.
+func wantPodDenied(t *testing.T, err error, key string, contains ...string) {
+	t.Helper()
+	var se *apierrors.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want a denial", err)
+	}
+	st := se.Status()
+	if st.Code != http.StatusUnprocessableEntity && st.Code != http.StatusForbidden {
+		t.Errorf("code = %d (%s)", st.Code, st.Message)
+	}
+	if !strings.Contains(st.Message, `admission webhook "vpod.ipamguard.io" denied the request`) {
+		t.Errorf("message %q does not name the pod webhook", st.Message)
+	}
+	field := "metadata.annotations[" + key + "]"
+	found := false
+	if st.Details != nil {
+		for _, c := range st.Details.Causes {
+			found = found || c.Field == field
+		}
+	}
+	if !found {
+		t.Errorf("no cause on %s in %+v", field, st.Details)
+	}
+	for _, c := range contains {
+		if !strings.Contains(st.Message, c) {
+			t.Errorf("message %q does not contain %q", st.Message, c)
+		}
+	}
+}
+
+func TestPodAdmissionOnRealAPIServer(t *testing.T) {
+	s := startSuite(t)
+	ctx := t.Context()
+	c := s.c
+	for _, ns := range []string{"apps", "team-a", "other", "race", "vms"} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sn := range []*kubeovnv1.Subnet{
+		newSubnet("team-a", "10.60.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Namespaces = []string{"team-a"} }),
+		newSubnet("dual", "10.80.0.0/24,fd00:80::/64"),
+	} {
+		if err := c.Create(ctx, sn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := &kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "db-1.apps"}, Spec: kubeovnv1.IPSpec{
+		PodName: "db-1", Namespace: "apps", Subnet: "ovn-default", IPAddress: "10.16.0.21", PodType: kubeovnv1.PodTypeStatefulSet}}
+	if err := c.Create(ctx, keep); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "inventory", func() bool {
+		err := c.Create(ctx, newPod("other", "probe", map[string]string{"ovn.kubernetes.io/ip_address": "10.16.0.21"}), client.DryRunAll)
+		return err != nil && strings.Contains(err.Error(), "db-1")
+	})
+	const ipKey = "ovn.kubernetes.io/ip_address"
+
+	t.Run("valid static IPs pass", func(t *testing.T) {
+		for _, p := range []*corev1.Pod{
+			newPod("apps", "web", map[string]string{ipKey: "10.16.0.5"}),
+			newPod("apps", "dualpod", map[string]string{"ovn.kubernetes.io/logical_switch": "dual", ipKey: "10.80.0.9,fd00:80::9"}),
+			newPod("team-a", "t1", map[string]string{ipKey: "10.60.0.9"}),
+			newPod("apps", "plain", nil), // not even sent to the webhook
+		} {
+			if err := c.Create(ctx, p); err != nil {
+				t.Errorf("create %s: %v", p.Name, err)
+			}
+		}
+	})
+
+	t.Run("out of range names the subnet and its CIDR", func(t *testing.T) {
+		wantPodDenied(t, c.Create(ctx, newPod("apps", "oor", map[string]string{ipKey: "10.17.0.5"})), ipKey,
+			"10.17.0.5 is not inside subnet ovn-default (10.16.0.0/16) [pod-ip-out-of-range]")
+	})
+
+	t.Run("gateway is refused", func(t *testing.T) {
+		wantPodDenied(t, c.Create(ctx, newPod("apps", "gw", map[string]string{ipKey: "10.16.0.1"})), ipKey,
+			"the gateway of subnet ovn-default", "[pod-ip-reserved]")
+	})
+
+	t.Run("held by another pod's IP object", func(t *testing.T) {
+		wantPodDenied(t, c.Create(ctx, newPod("other", "db-1", map[string]string{ipKey: "10.16.0.21"})), ipKey,
+			"10.16.0.21 in subnet ovn-default is held by pod apps/db-1 [pod-ip-taken]")
+	})
+
+	t.Run("statefulset pod recreated keeps its IP", func(t *testing.T) {
+		p := newPod("apps", "db-1", map[string]string{ipKey: "10.16.0.21"})
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db", UID: "u1", Controller: ptr.To(true)}}
+		if err := c.Create(ctx, p); err != nil {
+			t.Fatalf("keep-IP recreation refused: %v", err)
+		}
+	})
+
+	t.Run("kubevirt migration target shares its vm's address", func(t *testing.T) {
+		p := newPod("vms", "virt-launcher-x-target", map[string]string{ipKey: "10.16.0.21", "kubevirt.io/migrationJobName": "mig-1"})
+		if err := c.Create(ctx, p); err != nil {
+			t.Fatalf("migration target refused: %v", err)
+		}
+	})
+
+	t.Run("a pod admitted moments ago holds its address", func(t *testing.T) {
+		wantPodDenied(t, c.Create(ctx, newPod("other", "late", map[string]string{ipKey: "10.16.0.5"})), ipKey, "apps/web")
+	})
+
+	t.Run("dry-run reserves nothing", func(t *testing.T) {
+		if err := c.Create(ctx, newPod("apps", "dry", map[string]string{ipKey: "10.16.0.77"}), client.DryRunAll); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Create(ctx, newPod("other", "real", map[string]string{ipKey: "10.16.0.77"})); err != nil {
+			t.Fatalf("a dry-run left a reservation behind: %v", err)
+		}
+	})
+
+	t.Run("tenancy", func(t *testing.T) {
+		wantPodDenied(t, c.Create(ctx, newPod("apps", "sneaky", map[string]string{"ovn.kubernetes.io/logical_switch": "team-a"})),
+			"ovn.kubernetes.io/logical_switch", "subnet team-a is bound to team-a; namespace apps may not use it", "[tenant-subnet]")
+	})
+
+	t.Run("invalid annotation", func(t *testing.T) {
+		wantPodDenied(t, c.Create(ctx, newPod("apps", "bad", map[string]string{ipKey: "10.16.0.5,10.16.0.6"})), ipKey, "more than one IPv4", "[pod-ip-invalid]")
+	})
+
+	t.Run("50 pods racing for one address: exactly one admitted", func(t *testing.T) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		admitted, denied := 0, 0
+		var other []error
+		for i := range 50 {
+			wg.Go(func() {
+				err := c.Create(ctx, newPod("race", fmt.Sprintf("p%d", i), map[string]string{ipKey: "10.16.0.99"}))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					admitted++
+				case strings.Contains(err.Error(), "[pod-ip-taken]"):
+					denied++
+				default:
+					other = append(other, err)
+				}
+			})
+		}
+		wg.Wait()
+		if admitted != 1 || denied != 49 || len(other) > 0 {
+			t.Errorf("admitted %d, denied %d, other errors %v", admitted, denied, other)
+		}
+	})
+}

@@ -66,6 +66,29 @@ verify: generate manifests vet ## Regenerate and fail if generated files or form
 		echo "generated files are out of date; run 'make generate manifests' and commit:"; \
 		git status --porcelain -- pkg/apis config; git diff --stat -- pkg/apis config; exit 1; fi
 
+##@ Deployment
+
+IMG ?= ghcr.io/ipamguard/ipamguard-webhook:latest
+
+.PHONY: deploy-render
+deploy-render: $(KUBECTL) ## Render config/default with image IMG (the cluster needs Kube-OVN and cert-manager).
+	@img='$(IMG)'; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\nimages:\n- name: ghcr.io/ipamguard/ipamguard-webhook\n  newName: %s\n  newTag: %s\n' \
+	  "$$(realpath --relative-to="$$d" $(CURDIR)/config/default)" "$${img%:*}" "$${img##*:}" > "$$d/kustomization.yaml"; \
+	$(KUBECTL) kustomize "$$d"
+
+.PHONY: deploy
+deploy: ## Apply the rendered tree to the current kubectl context.
+	$(MAKE) -s deploy-render | $(KUBECTL) apply -f -
+
+.PHONY: undeploy
+undeploy: ## Delete what deploy applied.
+	$(MAKE) -s deploy-render | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: docker-build
+docker-build: ## Build the image IMG (needs Docker with BuildKit).
+	docker build -t $(IMG) .
+
 ##@ Tools (pinned, built into bin/ from the Go module proxy)
 
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod

@@ -1,0 +1,753 @@
+// Package manifests checks the deployable kustomize tree (config/default) as
+// rendered by the pinned kubectl: the pieces that must agree across files
+// (Service, Certificate, secret, webhooks, RBAC, config) do agree, and the
+// pods meet the restricted Pod Security Standard.
+package manifests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ipamguard/ipamguard/internal/devenv"
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
+	"github.com/ipamguard/ipamguard/pkg/config"
+)
+
+const (
+	// deployTree is the kustomization under test, relative to the repository root.
+	deployTree = "config/default"
+	// placeholderNamespace is what the hand-written and generated bases use;
+	// none of it may survive rendering.
+	placeholderNamespace = "system"
+	// namespaceLabel is the label the API server sets on every Namespace.
+	namespaceLabel = "kubernetes.io/metadata.name"
+	// injectCAAnnotation tells cert-manager's cainjector which Certificate's
+	// CA to copy into a webhook configuration.
+	injectCAAnnotation = "cert-manager.io/inject-ca-from"
+	renderTimeout      = 2 * time.Minute
+)
+
+// TestDefault renders config/default once and checks it from several angles.
+func TestDefault(t *testing.T) {
+	out := render(t, deployTree)
+	objs, err := decode(out)
+	if err != nil {
+		t.Fatalf("decode the output of kubectl kustomize %s: %v", deployTree, err)
+	}
+	r := index(t, objs)
+
+	t.Run("namespace", func(t *testing.T) {
+		t.Parallel()
+		checkNamespace(t, r)
+	})
+	t.Run("no kube-ovn CRDs", func(t *testing.T) {
+		t.Parallel()
+		for _, o := range objs {
+			if o.GetKind() != "CustomResourceDefinition" {
+				continue
+			}
+			group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+			if group == "kubeovn.io" || strings.HasSuffix(o.GetName(), ".kubeovn.io") {
+				t.Errorf("CustomResourceDefinition %s is rendered: the kubeovn.io CRDs belong to Kube-OVN, keep config/crd out of %s", o.GetName(), deployTree)
+			}
+		}
+	})
+	t.Run("no placeholders left", func(t *testing.T) {
+		t.Parallel()
+		checkNoPlaceholders(t, objs)
+	})
+	t.Run("webhooks", func(t *testing.T) {
+		t.Parallel()
+		checkWebhooks(t, r)
+	})
+	t.Run("selectors match the pods", func(t *testing.T) {
+		t.Parallel()
+		checkSelectors(t, r)
+	})
+	t.Run("certificate", func(t *testing.T) {
+		t.Parallel()
+		checkCertificate(t, r)
+	})
+	t.Run("pod security", func(t *testing.T) {
+		t.Parallel()
+		checkPodSecurity(t, r.deployment)
+	})
+	t.Run("probes", func(t *testing.T) {
+		t.Parallel()
+		checkProbes(t, r.deployment)
+	})
+	t.Run("rbac", func(t *testing.T) {
+		t.Parallel()
+		checkRBAC(t, r)
+	})
+	t.Run("network policy", func(t *testing.T) {
+		t.Parallel()
+		checkNetworkPolicy(t, r)
+	})
+	t.Run("config file", func(t *testing.T) {
+		t.Parallel()
+		checkConfig(t, r)
+	})
+}
+
+// render runs the pinned kubectl's kustomize on dir. Without kubectl it skips,
+// unless IPAMGUARD_REQUIRE_ENVTEST=1.
+func render(t *testing.T, dir string) []byte {
+	t.Helper()
+	root, err := devenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets, err := devenv.DefaultAssetsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl := filepath.Join(assets, devenv.KubectlBinary)
+	if fi, err := os.Stat(kubectl); err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		msg := fmt.Sprintf("%s is not an executable file (run make envtest-assets)", kubectl)
+		if os.Getenv(devenvtest.RequireEnv) != "1" {
+			t.Skipf("skipping: %s; set %s=1 to make this a failure", msg, devenvtest.RequireEnv)
+		}
+		t.Fatal(msg)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), renderTimeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, kubectl, "kustomize", filepath.Join(root, dir))
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
+	}
+	if stderr.Len() > 0 {
+		t.Logf("kubectl kustomize %s stderr:\n%s", dir, stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// decode splits a multi-document YAML stream into objects.
+func decode(data []byte) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for i := 0; ; i++ {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		if m == nil {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
+			return nil, fmt.Errorf("document %d: apiVersion, kind or metadata.name missing:\n%s", i, doc)
+		}
+		objs = append(objs, u)
+	}
+}
+
+// rendered holds the objects the checks cross-reference, decoded into their
+// API types.
+type rendered struct {
+	objs         []*unstructured.Unstructured
+	namespace    *corev1.Namespace
+	deployment   *appsv1.Deployment
+	services     []*corev1.Service
+	configMaps   []*corev1.ConfigMap
+	validating   []*admissionregistrationv1.ValidatingWebhookConfiguration
+	mutating     []*admissionregistrationv1.MutatingWebhookConfiguration
+	serviceAccts []*corev1.ServiceAccount
+	clusterRoles []*rbacv1.ClusterRole
+	bindings     []*rbacv1.ClusterRoleBinding
+	pdbs         []*policyv1.PodDisruptionBudget
+	netpols      []*networkingv1.NetworkPolicy
+	certificates []*unstructured.Unstructured
+	issuers      []*unstructured.Unstructured
+}
+
+// index sorts objs by kind; objects of built-in kinds are converted with
+// unknown fields as errors, which catches misspelt or misplaced fields.
+func index(t *testing.T, objs []*unstructured.Unstructured) *rendered {
+	t.Helper()
+	r := &rendered{objs: objs}
+	var namespaces []*corev1.Namespace
+	var deployments []*appsv1.Deployment
+	for _, o := range objs {
+		gk := o.GroupVersionKind().GroupKind()
+		switch gk.String() {
+		case "Namespace":
+			namespaces = append(namespaces, typed[corev1.Namespace](t, o))
+		case "Deployment.apps":
+			deployments = append(deployments, typed[appsv1.Deployment](t, o))
+		case "Service":
+			r.services = append(r.services, typed[corev1.Service](t, o))
+		case "ConfigMap":
+			r.configMaps = append(r.configMaps, typed[corev1.ConfigMap](t, o))
+		case "ServiceAccount":
+			r.serviceAccts = append(r.serviceAccts, typed[corev1.ServiceAccount](t, o))
+		case "ValidatingWebhookConfiguration.admissionregistration.k8s.io":
+			r.validating = append(r.validating, typed[admissionregistrationv1.ValidatingWebhookConfiguration](t, o))
+		case "MutatingWebhookConfiguration.admissionregistration.k8s.io":
+			r.mutating = append(r.mutating, typed[admissionregistrationv1.MutatingWebhookConfiguration](t, o))
+		case "ClusterRole.rbac.authorization.k8s.io":
+			r.clusterRoles = append(r.clusterRoles, typed[rbacv1.ClusterRole](t, o))
+		case "ClusterRoleBinding.rbac.authorization.k8s.io":
+			r.bindings = append(r.bindings, typed[rbacv1.ClusterRoleBinding](t, o))
+		case "PodDisruptionBudget.policy":
+			r.pdbs = append(r.pdbs, typed[policyv1.PodDisruptionBudget](t, o))
+		case "NetworkPolicy.networking.k8s.io":
+			r.netpols = append(r.netpols, typed[networkingv1.NetworkPolicy](t, o))
+		case "Certificate.cert-manager.io":
+			r.certificates = append(r.certificates, o)
+		case "Issuer.cert-manager.io":
+			r.issuers = append(r.issuers, o)
+		}
+	}
+	if len(namespaces) != 1 {
+		t.Fatalf("want exactly 1 Namespace, rendered %d", len(namespaces))
+	}
+	if len(deployments) != 1 {
+		t.Fatalf("want exactly 1 Deployment, rendered %d", len(deployments))
+	}
+	if len(r.certificates) != 1 {
+		t.Fatalf("want exactly 1 cert-manager Certificate, rendered %d", len(r.certificates))
+	}
+	if len(r.validating)+len(r.mutating) == 0 {
+		t.Fatal("no webhook configuration rendered")
+	}
+	r.namespace, r.deployment = namespaces[0], deployments[0]
+	return r
+}
+
+// typed converts o into T, failing on fields T does not have.
+func typed[T any](t *testing.T, o *unstructured.Unstructured) *T {
+	t.Helper()
+	var v T
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, &v, true); err != nil {
+		t.Fatalf("%s %s: %v", o.GetKind(), o.GetName(), err)
+	}
+	return &v
+}
+
+func checkNamespace(t *testing.T, r *rendered) {
+	ns := r.namespace.Name
+	if ns == placeholderNamespace {
+		t.Errorf("the Namespace is still named %q", placeholderNamespace)
+	}
+	if got := r.namespace.Labels["pod-security.kubernetes.io/enforce"]; got != "restricted" {
+		t.Errorf("Namespace %s: label pod-security.kubernetes.io/enforce = %q, want restricted", ns, got)
+	}
+	for _, o := range r.objs {
+		if o.GetKind() == "Namespace" {
+			continue
+		}
+		if got := o.GetNamespace(); got != "" && got != ns {
+			t.Errorf("%s %s is in namespace %q, want %q", o.GetKind(), o.GetName(), got, ns)
+		}
+	}
+	// Every field named namespace, wherever it is (service references,
+	// binding subjects), must name the rendered namespace.
+	for _, o := range r.objs {
+		walk(o.Object, "", func(p string, v any) {
+			if s, ok := v.(string); ok && path.Base(p) == "namespace" && s == placeholderNamespace {
+				t.Errorf("%s %s: %s is %q; kustomize left a placeholder", o.GetKind(), o.GetName(), p, s)
+			}
+		})
+	}
+}
+
+// checkNoPlaceholders fails on the upper-case tokens the bases use as
+// replacement targets, and on kustomize-local objects that leaked.
+func checkNoPlaceholders(t *testing.T, objs []*unstructured.Unstructured) {
+	tokens := []string{"SERVICE_NAME", "SERVICE_NAMESPACE", "CERTIFICATE_NAME", "CERTIFICATE_NAMESPACE", "NAMESPACE"}
+	for _, o := range objs {
+		if o.GetAnnotations()["config.kubernetes.io/local-config"] == "true" {
+			t.Errorf("%s %s is kustomize-local but was rendered", o.GetKind(), o.GetName())
+		}
+		walk(o.Object, "", func(p string, v any) {
+			s, ok := v.(string)
+			if !ok {
+				return
+			}
+			for _, tok := range tokens {
+				if strings.Contains(s, tok) {
+					t.Errorf("%s %s: %s = %q still holds the placeholder %s", o.GetKind(), o.GetName(), p, s, tok)
+				}
+			}
+		})
+	}
+}
+
+// walk calls fn for every value in v with a slash-separated path.
+func walk(v any, p string, fn func(path string, v any)) {
+	fn(p, v)
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			walk(e, p+"/"+k, fn)
+		}
+	case []any:
+		for i, e := range v {
+			walk(e, p+"/"+strconv.Itoa(i), fn)
+		}
+	}
+}
+
+// webhook is what the checks need of a validating or mutating webhook.
+type webhook struct {
+	config, name      string
+	configAnnotations map[string]string
+	clientConfig      admissionregistrationv1.WebhookClientConfig
+	namespaceSelector *metav1.LabelSelector
+}
+
+func (r *rendered) webhooks() []webhook {
+	var out []webhook
+	for _, c := range r.validating {
+		for _, w := range c.Webhooks {
+			out = append(out, webhook{"ValidatingWebhookConfiguration " + c.Name, w.Name, c.Annotations, w.ClientConfig, w.NamespaceSelector})
+		}
+	}
+	for _, c := range r.mutating {
+		for _, w := range c.Webhooks {
+			out = append(out, webhook{"MutatingWebhookConfiguration " + c.Name, w.Name, c.Annotations, w.ClientConfig, w.NamespaceSelector})
+		}
+	}
+	return out
+}
+
+// webhookService returns the Service the webhooks call: the one the first
+// webhook names.
+func (r *rendered) webhookService(t *testing.T) *corev1.Service {
+	t.Helper()
+	ws := r.webhooks()
+	if len(ws) == 0 || ws[0].clientConfig.Service == nil {
+		t.Fatal("no webhook with a clientConfig.service")
+	}
+	ref := ws[0].clientConfig.Service
+	for _, s := range r.services {
+		if s.Name == ref.Name && s.Namespace == ref.Namespace {
+			return s
+		}
+	}
+	t.Fatalf("webhook %s calls Service %s/%s, which is not rendered", ws[0].name, ref.Namespace, ref.Name)
+	return nil
+}
+
+func checkWebhooks(t *testing.T, r *rendered) {
+	svc := r.webhookService(t)
+	cert := r.certificates[0]
+	wantInject := cert.GetNamespace() + "/" + cert.GetName()
+	ns := r.namespace.Name
+	webhookPort := containerPortFromFlag(t, r.deployment, "--webhook-port", "9443")
+	for _, w := range r.webhooks() {
+		where := fmt.Sprintf("%s webhook %s", w.config, w.name)
+		if got := w.configAnnotations[injectCAAnnotation]; got != wantInject {
+			t.Errorf("%s: annotation %s = %q, want %q (the rendered Certificate)", where, injectCAAnnotation, got, wantInject)
+		}
+		cc := w.clientConfig
+		if cc.URL != nil {
+			t.Errorf("%s: clientConfig.url %q is set; the webhook must be called through its Service", where, *cc.URL)
+		}
+		if cc.Service == nil {
+			t.Errorf("%s: no clientConfig.service", where)
+			continue
+		}
+		if cc.Service.Name != svc.Name || cc.Service.Namespace != svc.Namespace {
+			t.Errorf("%s: calls Service %s/%s, want %s/%s", where, cc.Service.Namespace, cc.Service.Name, svc.Namespace, svc.Name)
+		}
+		if cc.Service.Path == nil || !strings.HasPrefix(*cc.Service.Path, "/") {
+			t.Errorf("%s: clientConfig.service.path is missing or not absolute", where)
+		}
+		port := int32(443) // the API's default for clientConfig.service.port
+		if cc.Service.Port != nil {
+			port = *cc.Service.Port
+		}
+		sp := servicePort(svc, port)
+		if sp == nil {
+			t.Errorf("%s: calls port %d, which Service %s does not expose", where, port, svc.Name)
+		} else if got := resolveTargetPort(r.deployment, sp.TargetPort); got != webhookPort {
+			t.Errorf("%s: Service %s port %d reaches container port %d, but the webhook listens on %d", where, svc.Name, port, got, webhookPort)
+		}
+		if !excludesNamespace(w.namespaceSelector, ns) {
+			t.Errorf("%s: namespaceSelector %v does not exclude %s (%s NotIn [%s]); the webhook could block its own pods", where, w.namespaceSelector, ns, namespaceLabel, ns)
+		}
+	}
+}
+
+// excludesNamespace reports whether sel has the expression
+// kubernetes.io/metadata.name NotIn [..., ns, ...].
+func excludesNamespace(sel *metav1.LabelSelector, ns string) bool {
+	if sel == nil {
+		return false
+	}
+	for _, e := range sel.MatchExpressions {
+		if e.Key == namespaceLabel && e.Operator == metav1.LabelSelectorOpNotIn && slices.Contains(e.Values, ns) {
+			return true
+		}
+	}
+	return false
+}
+
+func servicePort(svc *corev1.Service, port int32) *corev1.ServicePort {
+	for i := range svc.Spec.Ports {
+		if svc.Spec.Ports[i].Port == port {
+			return &svc.Spec.Ports[i]
+		}
+	}
+	return nil
+}
+
+// resolveTargetPort returns the container port a Service targetPort names in
+// the Deployment's pods (0 if none).
+func resolveTargetPort(d *appsv1.Deployment, tp intstr.IntOrString) int32 {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		for _, p := range c.Ports {
+			if tp.Type == intstr.String && p.Name == tp.StrVal || tp.Type == intstr.Int && p.ContainerPort == tp.IntVal {
+				return p.ContainerPort
+			}
+		}
+	}
+	return 0
+}
+
+// containerPortFromFlag returns the port a container flag (--x=N or
+// --x=host:N) sets, or def when the flag is absent.
+func containerPortFromFlag(t *testing.T, d *appsv1.Deployment, flag, def string) int32 {
+	t.Helper()
+	v, ok := flagValue(d, flag)
+	if !ok {
+		v = def
+	}
+	if i := strings.LastIndex(v, ":"); i >= 0 {
+		v = v[i+1:]
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		t.Fatalf("Deployment %s: %s=%q is not a port", d.Name, flag, v)
+	}
+	return int32(n)
+}
+
+// flagValue returns the value of --flag=value in the first container's args.
+func flagValue(d *appsv1.Deployment, flag string) (string, bool) {
+	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func checkSelectors(t *testing.T, r *rendered) {
+	d := r.deployment
+	podLabels := labels.Set(d.Spec.Template.Labels)
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil || sel.Empty() || !sel.Matches(podLabels) {
+		t.Errorf("Deployment %s: selector %v does not select its own pod labels %v (err %v)", d.Name, d.Spec.Selector, podLabels, err)
+	}
+	for _, s := range r.services {
+		if len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
+			t.Errorf("Service %s: selector %v does not match the pod labels %v", s.Name, s.Spec.Selector, podLabels)
+		}
+	}
+	for _, p := range r.pdbs {
+		if s, err := metav1.LabelSelectorAsSelector(p.Spec.Selector); err != nil || s.Empty() || !s.Matches(podLabels) {
+			t.Errorf("PodDisruptionBudget %s: selector %v does not match the pod labels %v", p.Name, p.Spec.Selector, podLabels)
+		}
+	}
+	for _, np := range r.netpols {
+		if s, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector); err != nil || s.Empty() || !s.Matches(podLabels) {
+			t.Errorf("NetworkPolicy %s: podSelector %v does not match the pod labels %v", np.Name, np.Spec.PodSelector, podLabels)
+		}
+	}
+}
+
+func checkCertificate(t *testing.T, r *rendered) {
+	cert := r.certificates[0]
+	secretName, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName")
+	if secretName == "" {
+		t.Fatalf("Certificate %s: no spec.secretName", cert.GetName())
+	}
+	certDir, ok := flagValue(r.deployment, "--cert-dir")
+	if !ok {
+		t.Fatalf("Deployment %s: no --cert-dir argument", r.deployment.Name)
+	}
+	v := mountedVolume(t, r.deployment, certDir)
+	if v.Secret == nil || v.Secret.SecretName != secretName {
+		t.Errorf("Deployment %s: --cert-dir %s is volume %s %+v, want the Certificate's secret %q", r.deployment.Name, certDir, v.Name, v.VolumeSource, secretName)
+	}
+	if v.Secret != nil && v.Secret.Optional != nil && *v.Secret.Optional {
+		t.Errorf("Deployment %s: the certificate secret is optional; a pod without it cannot serve", r.deployment.Name)
+	}
+
+	svc := r.webhookService(t)
+	dnsNames, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
+	for _, want := range []string{svc.Name + "." + svc.Namespace + ".svc", svc.Name + "." + svc.Namespace + ".svc.cluster.local"} {
+		if !slices.Contains(dnsNames, want) {
+			t.Errorf("Certificate %s: dnsNames %v lack %s, the name the API server calls", cert.GetName(), dnsNames, want)
+		}
+	}
+
+	kind, _, _ := unstructured.NestedString(cert.Object, "spec", "issuerRef", "kind")
+	issuer, _, _ := unstructured.NestedString(cert.Object, "spec", "issuerRef", "name")
+	if kind != "" && kind != "Issuer" {
+		t.Logf("Certificate %s uses a %s; not checked", cert.GetName(), kind)
+		return
+	}
+	if !slices.ContainsFunc(r.issuers, func(i *unstructured.Unstructured) bool {
+		return i.GetName() == issuer && i.GetNamespace() == cert.GetNamespace()
+	}) {
+		t.Errorf("Certificate %s: issuerRef names Issuer %q, which is not rendered in %s", cert.GetName(), issuer, cert.GetNamespace())
+	}
+}
+
+// mountedVolume returns the volume mounted (without subPath) at dir in the
+// first container.
+func mountedVolume(t *testing.T, d *appsv1.Deployment, dir string) corev1.Volume {
+	t.Helper()
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, m := range c.VolumeMounts {
+		if path.Clean(m.MountPath) != path.Clean(dir) {
+			continue
+		}
+		if m.SubPath != "" || m.SubPathExpr != "" {
+			t.Errorf("Deployment %s: %s is mounted with a subPath; updates of the source would not reach the pod", d.Name, dir)
+		}
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name == m.Name {
+				return v
+			}
+		}
+		t.Fatalf("Deployment %s: mount %s names volume %s, which is not defined", d.Name, dir, m.Name)
+	}
+	t.Fatalf("Deployment %s: container %s mounts nothing at %s", d.Name, c.Name, dir)
+	return corev1.Volume{}
+}
+
+// checkPodSecurity holds every container to the restricted Pod Security
+// Standard and the project's own rules (read-only root, resources).
+func checkPodSecurity(t *testing.T, d *appsv1.Deployment) {
+	spec := d.Spec.Template.Spec
+	pod := spec.SecurityContext
+	if pod == nil {
+		pod = &corev1.PodSecurityContext{}
+	}
+	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+		t.Errorf("Deployment %s: uses host namespaces", d.Name)
+	}
+	containers := slices.Concat(spec.InitContainers, spec.Containers)
+	if len(containers) == 0 {
+		t.Fatalf("Deployment %s: no containers", d.Name)
+	}
+	for _, c := range containers {
+		where := fmt.Sprintf("Deployment %s container %s", d.Name, c.Name)
+		sc := c.SecurityContext
+		if sc == nil {
+			t.Errorf("%s: no securityContext", where)
+			continue
+		}
+		nonRoot := sc.RunAsNonRoot
+		if nonRoot == nil {
+			nonRoot = pod.RunAsNonRoot
+		}
+		if nonRoot == nil || !*nonRoot {
+			t.Errorf("%s: runAsNonRoot is not true", where)
+		}
+		uid := sc.RunAsUser
+		if uid == nil {
+			uid = pod.RunAsUser
+		}
+		if uid != nil && *uid == 0 {
+			t.Errorf("%s: runs as uid 0", where)
+		}
+		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+			t.Errorf("%s: readOnlyRootFilesystem is not true", where)
+		}
+		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Errorf("%s: allowPrivilegeEscalation is not false", where)
+		}
+		if sc.Privileged != nil && *sc.Privileged {
+			t.Errorf("%s: privileged", where)
+		}
+		if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
+			t.Errorf("%s: capabilities.drop lacks ALL", where)
+		} else if len(sc.Capabilities.Add) > 0 {
+			t.Errorf("%s: adds capabilities %v", where, sc.Capabilities.Add)
+		}
+		seccomp := sc.SeccompProfile
+		if seccomp == nil {
+			seccomp = pod.SeccompProfile
+		}
+		if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("%s: seccompProfile is not RuntimeDefault", where)
+		}
+		if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+			t.Errorf("%s: needs cpu and memory requests and a memory limit, has %v", where, c.Resources)
+		}
+	}
+}
+
+func checkProbes(t *testing.T, d *appsv1.Deployment) {
+	c := d.Spec.Template.Spec.Containers[0]
+	healthPort := containerPortFromFlag(t, d, "--health-probe-bind-address", ":8081")
+	for _, p := range []struct {
+		name  string
+		probe *corev1.Probe
+		path  string
+	}{
+		{"livenessProbe", c.LivenessProbe, "/healthz"},
+		{"readinessProbe", c.ReadinessProbe, "/readyz"},
+	} {
+		if p.probe == nil || p.probe.HTTPGet == nil {
+			t.Errorf("Deployment %s: no HTTP %s", d.Name, p.name)
+			continue
+		}
+		if p.probe.HTTPGet.Path != p.path {
+			t.Errorf("Deployment %s: %s path %q, want %s", d.Name, p.name, p.probe.HTTPGet.Path, p.path)
+		}
+		if got := resolveTargetPort(d, p.probe.HTTPGet.Port); got != healthPort {
+			t.Errorf("Deployment %s: %s port %s is container port %d, want %d (--health-probe-bind-address)", d.Name, p.name, p.probe.HTTPGet.Port.String(), got, healthPort)
+		}
+	}
+}
+
+func checkRBAC(t *testing.T, r *rendered) {
+	d := r.deployment
+	sa := d.Spec.Template.Spec.ServiceAccountName
+	if sa == "" || sa == "default" {
+		t.Fatalf("Deployment %s: serviceAccountName %q; it needs its own ServiceAccount", d.Name, sa)
+	}
+	if !slices.ContainsFunc(r.serviceAccts, func(s *corev1.ServiceAccount) bool { return s.Name == sa && s.Namespace == d.Namespace }) {
+		t.Errorf("Deployment %s: ServiceAccount %s/%s is not rendered", d.Name, d.Namespace, sa)
+	}
+	if m := d.Spec.Template.Spec.AutomountServiceAccountToken; m != nil && !*m {
+		t.Errorf("Deployment %s: automountServiceAccountToken is false; the informers need the token", d.Name)
+	}
+	if len(r.clusterRoles) == 0 {
+		t.Fatal("no ClusterRole rendered")
+	}
+	for _, role := range r.clusterRoles {
+		bound := slices.ContainsFunc(r.bindings, func(b *rbacv1.ClusterRoleBinding) bool {
+			return b.RoleRef.APIGroup == rbacv1.GroupName && b.RoleRef.Kind == "ClusterRole" && b.RoleRef.Name == role.Name &&
+				slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
+					return s.Kind == rbacv1.ServiceAccountKind && s.Name == sa && s.Namespace == d.Namespace
+				})
+		})
+		if !bound {
+			t.Errorf("no ClusterRoleBinding binds ClusterRole %s to ServiceAccount %s/%s", role.Name, d.Namespace, sa)
+		}
+		for _, rule := range role.Rules {
+			for _, verb := range rule.Verbs {
+				if !slices.Contains([]string{"get", "list", "watch"}, verb) {
+					t.Errorf("ClusterRole %s: verb %q on %v; the webhook is read-only", role.Name, verb, rule.Resources)
+				}
+			}
+		}
+	}
+	for _, b := range r.bindings {
+		if !slices.ContainsFunc(r.clusterRoles, func(c *rbacv1.ClusterRole) bool { return c.Name == b.RoleRef.Name }) {
+			t.Errorf("ClusterRoleBinding %s: roleRef %s %s is not rendered", b.Name, b.RoleRef.Kind, b.RoleRef.Name)
+		}
+	}
+}
+
+// checkNetworkPolicy requires the webhook port to be open to every source:
+// the API server's address varies, and a blocked port fails Subnet changes.
+func checkNetworkPolicy(t *testing.T, r *rendered) {
+	d := r.deployment
+	webhookPort := containerPortFromFlag(t, d, "--webhook-port", "9443")
+	podLabels := labels.Set(d.Spec.Template.Labels)
+	for _, np := range r.netpols {
+		s, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil || !s.Matches(podLabels) || !slices.Contains(policyTypes(np), networkingv1.PolicyTypeIngress) {
+			continue
+		}
+		open := slices.ContainsFunc(np.Spec.Ingress, func(rule networkingv1.NetworkPolicyIngressRule) bool {
+			return len(rule.From) == 0 && slices.ContainsFunc(rule.Ports, func(p networkingv1.NetworkPolicyPort) bool {
+				return p.Port == nil || resolveTargetPort(d, *p.Port) == webhookPort
+			})
+		})
+		if !open {
+			t.Errorf("NetworkPolicy %s: port %d is not open to all sources; the API server could not call the webhook", np.Name, webhookPort)
+		}
+	}
+}
+
+func policyTypes(np *networkingv1.NetworkPolicy) []networkingv1.PolicyType {
+	if len(np.Spec.PolicyTypes) > 0 {
+		return np.Spec.PolicyTypes
+	}
+	return []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+}
+
+// checkConfig parses the shipped config file with the webhook's own parser
+// and requires it to state the built-in defaults, so the ConfigMap never
+// silently diverges from what the binary does without a file.
+func checkConfig(t *testing.T, r *rendered) {
+	d := r.deployment
+	file, ok := flagValue(d, "--config")
+	if !ok {
+		t.Fatalf("Deployment %s: no --config argument", d.Name)
+	}
+	v := mountedVolume(t, d, path.Dir(file))
+	if v.ConfigMap == nil {
+		t.Fatalf("Deployment %s: %s is not from a ConfigMap", d.Name, path.Dir(file))
+	}
+	key := path.Base(file)
+	if len(v.ConfigMap.Items) > 0 {
+		t.Fatalf("Deployment %s: volume %s selects items; mount the whole ConfigMap", d.Name, v.Name)
+	}
+	i := slices.IndexFunc(r.configMaps, func(c *corev1.ConfigMap) bool { return c.Name == v.ConfigMap.Name && c.Namespace == d.Namespace })
+	if i < 0 {
+		t.Fatalf("Deployment %s: ConfigMap %s is not rendered", d.Name, v.ConfigMap.Name)
+	}
+	data, ok := r.configMaps[i].Data[key]
+	if !ok {
+		t.Fatalf("ConfigMap %s has no key %s (--config=%s)", v.ConfigMap.Name, key, file)
+	}
+	got, err := config.Parse([]byte(data))
+	if err != nil {
+		t.Fatalf("ConfigMap %s key %s: %v", v.ConfigMap.Name, key, err)
+	}
+	want := config.Default()
+	if got.Mode != want.Mode || got.Thresholds != want.Thresholds || !reflect.DeepEqual(got.Defaults, want.Defaults) || len(got.Policy.Actions) != 0 {
+		t.Errorf("ConfigMap %s key %s is not the built-in default configuration:\n got %+v %+v\nwant %+v %+v", v.ConfigMap.Name, key, got.Defaults, got.Policy.Actions, want.Defaults, want.Policy.Actions)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ipamguard/ipamguard/pkg/policy"
@@ -78,21 +79,19 @@ type Exempt struct {
 
 // Config is a validated configuration.
 type Config struct {
-	Mode       policy.Action
 	Thresholds Thresholds
 	Defaults   validate.Defaults
-	Policy     *policy.Policy
-	Exempt     Exempt
+	// Policy carries the mode, per-rule actions and exemptions.
+	Policy *policy.Policy
 }
 
 // Default returns the configuration used without a file: Kube-OVN's fresh
 // install defaults and every rule at its default action.
 func Default() *Config {
 	return &Config{
-		Mode:       policy.Enforce,
 		Thresholds: Thresholds{Warning: 10, Critical: 5},
 		Defaults:   validate.FreshInstallDefaults(),
-		Policy:     &policy.Policy{},
+		Policy:     &policy.Policy{Mode: policy.ModeEnforce},
 	}
 }
 
@@ -122,12 +121,13 @@ func Parse(data []byte) (*Config, error) {
 	}
 	c := Default()
 	var errs []error
-	switch f.Mode {
-	case "":
-	case word(policy.Enforce), "audit", word(policy.Off):
-		c.Mode = policy.Action(f.Mode)
-	default:
-		errs = append(errs, fmt.Errorf("mode: %q is not one of enforce, audit, off", f.Mode))
+	mode := policy.ModeEnforce
+	if f.Mode != "" {
+		m, ok := policy.ParseMode(string(f.Mode))
+		if !ok {
+			errs = append(errs, fmt.Errorf("mode: %q is not one of enforce, audit, off", f.Mode))
+		}
+		mode = m
 	}
 	if f.Thresholds.Warning != 0 {
 		c.Thresholds.Warning = f.Thresholds.Warning
@@ -151,7 +151,12 @@ func Parse(data []byte) (*Config, error) {
 			errs = append(errs, fmt.Errorf("rules.%s: action %q is not one of enforce, warn, off", id, a))
 		}
 	}
-	c.Policy = &policy.Policy{Actions: actions}
+	for _, ns := range f.Exempt.Namespaces {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("exempt.namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; ")))
+		}
+	}
+	c.Policy = &policy.Policy{Mode: mode, Actions: actions, Exempt: policy.Exemptions(f.Exempt)}
 	d := &c.Defaults
 	setIf(&d.VPC, f.Defaults.VPC)
 	setIf(&d.Subnet, f.Defaults.Subnet)
@@ -166,7 +171,6 @@ func Parse(data []byte) (*Config, error) {
 		errs = append(errs, err)
 		d.ServiceCIDR = p
 	}
-	c.Exempt = f.Exempt
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -22,8 +22,8 @@ exempt: {namespaces: [kube-system], users: [admin], groups: [ops]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Mode != "audit" || c.Thresholds.Warning != 20 || c.Thresholds.Critical != 3 {
-		t.Errorf("mode/thresholds = %v %+v", c.Mode, c.Thresholds)
+	if c.Policy.Mode != policy.ModeAudit || c.Thresholds.Warning != 20 || c.Thresholds.Critical != 3 {
+		t.Errorf("mode/thresholds = %v %+v", c.Policy.Mode, c.Thresholds)
 	}
 	if c.Policy.Action(policy.PodIPExcluded) != policy.Enforce || c.Policy.Action(policy.SubnetGatewayInUse) != policy.Off ||
 		c.Policy.Action(policy.SubnetOverlap) != policy.Enforce {
@@ -33,8 +33,8 @@ exempt: {namespaces: [kube-system], users: [admin], groups: [ops]}
 		len(c.Defaults.JoinCIDR) != 2 || c.Defaults.ServiceCIDR[0] != netip.MustParsePrefix("10.100.0.0/16") {
 		t.Errorf("defaults = %+v", c.Defaults)
 	}
-	if len(c.Exempt.Namespaces) != 1 || c.Exempt.Users[0] != "admin" {
-		t.Errorf("exempt = %+v", c.Exempt)
+	if len(c.Policy.Exempt.Namespaces) != 1 || c.Policy.Exempt.Users[0] != "admin" {
+		t.Errorf("exempt = %+v", c.Policy.Exempt)
 	}
 }
 
@@ -68,7 +68,7 @@ func TestParseErrorsNameKeyAndValue(t *testing.T) {
 func TestLoad(t *testing.T) {
 	t.Parallel()
 	c, err := Load("")
-	if err != nil || c.Defaults.VPC != "ovn-cluster" || c.Mode != policy.Enforce {
+	if err != nil || c.Defaults.VPC != "ovn-cluster" || c.Policy.Mode != policy.ModeEnforce {
 		t.Fatalf("Load(\"\") = %+v, %v", c, err)
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
@@ -101,7 +101,7 @@ func TestUnquotedOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Mode != policy.Off || c.Policy.Action(policy.SubnetOverlap) != policy.Off {
-		t.Errorf("mode %q, subnet-overlap %q", c.Mode, c.Policy.Action(policy.SubnetOverlap))
+	if c.Policy.Mode != policy.ModeOff || c.Policy.Action(policy.SubnetOverlap) != policy.Off {
+		t.Errorf("mode %q, subnet-overlap %q", c.Policy.Mode, c.Policy.Action(policy.SubnetOverlap))
 	}
 }

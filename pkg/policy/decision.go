@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"slices"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -11,8 +13,38 @@ type Finding struct {
 	Err  *field.Error
 }
 
+// Mode is how a request is judged: the cluster's mode, or a namespace's
+// from its ModeLabel.
+type Mode string
+
+// Modes.
+const (
+	// ModeEnforce applies each rule's action.
+	ModeEnforce Mode = "enforce"
+	// ModeAudit turns every denial into a warning that says it would be
+	// denied, with an audit annotation: the safe way to roll out.
+	ModeAudit Mode = "audit"
+	// ModeOff judges nothing.
+	ModeOff Mode = "off"
+)
+
+// ModeLabel on a namespace overrides the cluster mode for the objects in
+// it (the Pod Security Admission pattern).
+const ModeLabel = "ipamguard.io/mode"
+
+// ParseMode validates a mode name.
+func ParseMode(s string) (Mode, bool) {
+	switch m := Mode(s); m {
+	case ModeEnforce, ModeAudit, ModeOff:
+		return m, true
+	}
+	return "", false
+}
+
 // Decision is what the webhook answers for one request.
 type Decision struct {
+	// Mode is the mode the request was judged in.
+	Mode Mode
 	// Deny holds the field errors of enforced findings; the request is
 	// refused when it is not empty.
 	Deny field.ErrorList
@@ -22,12 +54,43 @@ type Decision struct {
 	// the webhook name, giving "vsubnet.ipamguard.io/subnet-overlap") to
 	// messages.
 	Audit map[string]string
+	// Applied lists, per finding that was not off, the rule and the action
+	// taken (for metrics).
+	Applied []Applied
+}
+
+// Applied records the action one finding got.
+type Applied struct {
+	Rule RuleID
+	// Action is enforce, warn, or "audit" for a denial turned into a warning.
+	Action string
+}
+
+// Exemptions are requests that are never judged.
+type Exemptions struct {
+	Namespaces []string
+	Users      []string
+	Groups     []string
 }
 
 // Policy turns findings into a decision.
 type Policy struct {
+	// Mode is the cluster-wide mode; empty means enforce.
+	Mode Mode
 	// Actions overrides the default action per rule.
 	Actions map[RuleID]Action
+	// Exempt lists namespaces, users and groups that are never judged.
+	Exempt Exemptions
+}
+
+// Subject is who and where a request is, as far as the policy cares.
+type Subject struct {
+	// Namespace of the object; empty for cluster-scoped objects.
+	Namespace string
+	// NamespaceLabels are the labels of that namespace, if known.
+	NamespaceLabels map[string]string
+	User            string
+	Groups          []string
 }
 
 // Action returns the action in force for a rule.
@@ -43,28 +106,73 @@ func (p *Policy) Action(id RuleID) Action {
 	return Enforce
 }
 
-// Decide applies each finding's action.
-func (p *Policy) Decide(findings []Finding) Decision {
-	var d Decision
+// Exempted reports whether the subject is never judged.
+func (p *Policy) Exempted(s Subject) bool {
+	if p == nil {
+		return false
+	}
+	if s.Namespace != "" && slices.Contains(p.Exempt.Namespaces, s.Namespace) {
+		return true
+	}
+	if slices.Contains(p.Exempt.Users, s.User) {
+		return true
+	}
+	for _, g := range s.Groups {
+		if slices.Contains(p.Exempt.Groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// ModeFor resolves the mode of a subject: a namespaced object follows its
+// namespace's ModeLabel when that holds a valid mode, otherwise the
+// cluster mode.
+func (p *Policy) ModeFor(s Subject) Mode {
+	if s.Namespace != "" {
+		if m, ok := ParseMode(s.NamespaceLabels[ModeLabel]); ok {
+			return m
+		}
+	}
+	if p == nil || p.Mode == "" {
+		return ModeEnforce
+	}
+	return p.Mode
+}
+
+// Decide applies each finding's action under the subject's mode. Exempted
+// subjects and mode off get an empty decision.
+func (p *Policy) Decide(s Subject, findings []Finding) Decision {
+	d := Decision{Mode: p.ModeFor(s)}
+	if d.Mode == ModeOff || len(findings) == 0 || p.Exempted(s) {
+		return d
+	}
 	for _, f := range findings {
-		switch p.Action(f.Rule) {
-		case Off:
+		action := p.Action(f.Rule)
+		if action == Off {
 			continue
-		case Warn:
-			msg := "[" + string(f.Rule) + "] " + f.Err.Error()
-			d.Warnings = append(d.Warnings, msg)
-			if d.Audit == nil {
-				d.Audit = map[string]string{}
-			}
-			d.Audit[AuditKey(f.Rule)] = f.Err.Error()
+		}
+		if d.Audit == nil {
+			d.Audit = map[string]string{}
+		}
+		key := AuditKey(f.Rule)
+		if prev, ok := d.Audit[key]; ok {
+			d.Audit[key] = prev + "; " + f.Err.Error()
+		} else {
+			d.Audit[key] = f.Err.Error()
+		}
+		switch {
+		case action == Warn:
+			d.Warnings = append(d.Warnings, "["+string(f.Rule)+"] "+f.Err.Error())
+			d.Applied = append(d.Applied, Applied{f.Rule, string(Warn)})
+		case d.Mode == ModeAudit:
+			d.Warnings = append(d.Warnings, "["+string(f.Rule)+"] would be denied (audit mode): "+f.Err.Error())
+			d.Applied = append(d.Applied, Applied{f.Rule, string(ModeAudit)})
 		default:
 			e := *f.Err
 			e.Detail += " [" + string(f.Rule) + "]"
 			d.Deny = append(d.Deny, &e)
-			if d.Audit == nil {
-				d.Audit = map[string]string{}
-			}
-			d.Audit[AuditKey(f.Rule)] = f.Err.Error()
+			d.Applied = append(d.Applied, Applied{f.Rule, string(Enforce)})
 		}
 	}
 	return d

@@ -71,7 +71,9 @@ func (v *ObjectValidator[T, PT]) Handle(ctx context.Context, req admission.Reque
 		}
 	}
 	var fs []policy.Finding
+	var sub policy.Subject
 	v.Store.Read(func(r inventory.Reader) {
+		sub = subject(r, req)
 		switch {
 		case req.Operation == admissionv1.Create && v.Rules.Create != nil:
 			fs = v.Rules.Create(r, v.Defaults, &obj)
@@ -81,5 +83,15 @@ func (v *ObjectValidator[T, PT]) Handle(ctx context.Context, req admission.Reque
 			fs = v.Rules.Delete(r, v.Defaults, &old)
 		}
 	})
-	return respond(ctx, req, v.Kind, v.Policy.Decide(fs))
+	return respond(ctx, req, v.Kind, v.Policy.Decide(sub, fs))
+}
+
+// subject describes the request for the policy: user, groups and, for
+// namespaced objects, the namespace and its labels (for the mode label).
+func subject(r inventory.Reader, req admission.Request) policy.Subject {
+	s := policy.Subject{Namespace: req.Namespace, User: req.UserInfo.Username, Groups: req.UserInfo.Groups}
+	if req.Namespace != "" {
+		s.NamespaceLabels, _ = r.Namespace(req.Namespace)
+	}
+	return s
 }

@@ -91,10 +91,12 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 	defer v.Reservations.mu.Unlock()
 	var fs []policy.Finding
 	var claims []validate.Claim
+	var sub policy.Subject
 	v.Store.Read(func(r inventory.Reader) {
+		sub = subject(r, req)
 		fs, claims = validate.PodCreate(r, v.Defaults, in, v.Reservations.locked())
 	})
-	d := v.Policy.Decide(fs)
+	d := v.Policy.Decide(sub, fs)
 	if len(d.Deny) == 0 && !dryRun {
 		v.Reservations.reserveLocked(claims, in.Namespace, in.Owner())
 	}

@@ -747,7 +747,7 @@ func checkConfig(t *testing.T, r *rendered) {
 		t.Fatalf("ConfigMap %s key %s: %v", v.ConfigMap.Name, key, err)
 	}
 	want := config.Default()
-	if got.Mode != want.Mode || got.Thresholds != want.Thresholds || !reflect.DeepEqual(got.Defaults, want.Defaults) || len(got.Policy.Actions) != 0 {
+	if got.Policy.Mode != want.Policy.Mode || got.Thresholds != want.Thresholds || !reflect.DeepEqual(got.Defaults, want.Defaults) || len(got.Policy.Actions) != 0 {
 		t.Errorf("ConfigMap %s key %s is not the built-in default configuration:\n got %+v %+v\nwant %+v %+v", v.ConfigMap.Name, key, got.Defaults, got.Policy.Actions, want.Defaults, want.Policy.Actions)
 	}
 }

@@ -1,0 +1,74 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+func finding(rule RuleID) Finding {
+	return Finding{Rule: rule, Err: field.Invalid(field.NewPath("spec", "cidrBlock"), "10.16.5.0/24", "overlaps subnet ovn-default")}
+}
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	fs := []Finding{finding(SubnetOverlap), finding(PodIPExcluded)}
+	cases := []struct {
+		name            string
+		p               *Policy
+		s               Subject
+		mode            Mode
+		deny, warnings  int
+		warningContains string
+	}{
+		{name: "enforce by default", p: &Policy{}, mode: ModeEnforce, deny: 1, warnings: 1},
+		{name: "cluster audit", p: &Policy{Mode: ModeAudit}, mode: ModeAudit, deny: 0, warnings: 2, warningContains: "would be denied (audit mode)"},
+		{name: "cluster off", p: &Policy{Mode: ModeOff}, mode: ModeOff},
+		{name: "namespace label audit overrides cluster enforce", p: &Policy{},
+			s: Subject{Namespace: "a", NamespaceLabels: map[string]string{ModeLabel: "audit"}}, mode: ModeAudit, warnings: 2},
+		{name: "namespace label enforce overrides cluster audit", p: &Policy{Mode: ModeAudit},
+			s: Subject{Namespace: "a", NamespaceLabels: map[string]string{ModeLabel: "enforce"}}, mode: ModeEnforce, deny: 1, warnings: 1},
+		{name: "namespace label off", p: &Policy{}, s: Subject{Namespace: "a", NamespaceLabels: map[string]string{ModeLabel: "off"}}, mode: ModeOff},
+		{name: "invalid label falls back to cluster mode", p: &Policy{Mode: ModeAudit},
+			s: Subject{Namespace: "a", NamespaceLabels: map[string]string{ModeLabel: "loud"}}, mode: ModeAudit, warnings: 2},
+		{name: "cluster-scoped ignores labels", p: &Policy{}, s: Subject{NamespaceLabels: map[string]string{ModeLabel: "off"}}, mode: ModeEnforce, deny: 1, warnings: 1},
+		{name: "rule off", p: &Policy{Actions: map[RuleID]Action{SubnetOverlap: Off}}, mode: ModeEnforce, warnings: 1},
+		{name: "rule to warn", p: &Policy{Actions: map[RuleID]Action{SubnetOverlap: Warn}}, mode: ModeEnforce, warnings: 2},
+		{name: "exempt namespace", p: &Policy{Exempt: Exemptions{Namespaces: []string{"kube-system"}}}, s: Subject{Namespace: "kube-system"}, mode: ModeEnforce},
+		{name: "exempt user", p: &Policy{Exempt: Exemptions{Users: []string{"system:serviceaccount:kube-system:kube-ovn"}}},
+			s: Subject{User: "system:serviceaccount:kube-system:kube-ovn"}, mode: ModeEnforce},
+		{name: "exempt group", p: &Policy{Exempt: Exemptions{Groups: []string{"ops"}}}, s: Subject{User: "u", Groups: []string{"dev", "ops"}}, mode: ModeEnforce},
+		{name: "nil policy enforces", p: nil, mode: ModeEnforce, deny: 1, warnings: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := tc.p.Decide(tc.s, fs)
+			if d.Mode != tc.mode || len(d.Deny) != tc.deny || len(d.Warnings) != tc.warnings {
+				t.Fatalf("mode %s deny %d warnings %d (%q); want %s %d %d", d.Mode, len(d.Deny), len(d.Warnings), d.Warnings, tc.mode, tc.deny, tc.warnings)
+			}
+			if tc.warningContains != "" && !strings.Contains(strings.Join(d.Warnings, "\n"), tc.warningContains) {
+				t.Errorf("warnings %q lack %q", d.Warnings, tc.warningContains)
+			}
+			if tc.deny+tc.warnings > 0 && len(d.Audit) == 0 {
+				t.Errorf("no audit annotations")
+			}
+			if tc.deny > 0 && !strings.HasSuffix(d.Deny[0].Detail, "[subnet-overlap]") {
+				t.Errorf("denial lacks its rule ID: %q", d.Deny[0].Detail)
+			}
+		})
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	t.Parallel()
+	if len(Rules()) != 23 {
+		t.Errorf("catalogue has %d rules", len(Rules()))
+	}
+	for _, id := range Rules() {
+		if a, ok := DefaultAction(id); !ok || (a != Enforce && a != Warn) {
+			t.Errorf("%s: default %q", id, a)
+		}
+	}
+}

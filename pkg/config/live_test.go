@@ -1,0 +1,81 @@
+package config
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+
+	"github.com/ipamguard/ipamguard/pkg/policy"
+)
+
+func TestWatchReloadsAndKeepsLastGood(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	write := func(s string) {
+		t.Helper()
+		// Like a ConfigMap mount: write elsewhere, then rename into place.
+		tmp := filepath.Join(dir, ".tmp")
+		if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("mode: enforce\n")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := NewLive(c)
+	var ok, failed atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go live.Watch(ctx, path, 10*time.Millisecond, testr.New(t), func(good bool) {
+		if good {
+			ok.Add(1)
+		} else {
+			failed.Add(1)
+		}
+	})
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	write("mode: audit\nrules: {subnet-overlap: warn}\n")
+	waitFor("reload", func() bool { return live.Get().Policy.Mode == policy.ModeAudit })
+	if live.Get().Policy.Action(policy.SubnetOverlap) != policy.Warn {
+		t.Errorf("rule action not reloaded")
+	}
+
+	write("mode: audit\nrules: {no-such-rule: warn}\n")
+	waitFor("rejection", func() bool { return failed.Load() == 1 })
+	if live.Get().Policy.Mode != policy.ModeAudit || live.Get().Policy.Action(policy.SubnetOverlap) != policy.Warn {
+		t.Errorf("an invalid file changed the configuration in force")
+	}
+
+	write("defaults: {vpc: other}\n")
+	waitFor("vpc change rejection", func() bool { return failed.Load() == 2 })
+	if live.Get().Defaults.VPC != "ovn-cluster" {
+		t.Errorf("defaults.vpc changed without a restart")
+	}
+
+	write("mode: off\n")
+	waitFor("second reload", func() bool { return live.Get().Policy.Mode == policy.ModeOff })
+	if ok.Load() != 2 {
+		t.Errorf("successful reloads = %d, want 2", ok.Load())
+	}
+}

@@ -1,0 +1,424 @@
+package validate
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+
+	"go4.org/netipx"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
+	"github.com/ipamguard/ipamguard/pkg/policy"
+)
+
+// Thresholds of the exhaustion rules: warning when available <= Warning,
+// critical when <= Critical.
+type Thresholds struct{ Warning, Critical uint64 }
+
+// DefaultThresholds returns the levels of the Kube-OVN runbook: warning at
+// 10 available addresses, critical at 5.
+func DefaultThresholds() Thresholds { return Thresholds{Warning: 10, Critical: 5} }
+
+// The levels Thresholds.Level reports, from mild to fatal.
+const (
+	LevelWarning   = "warning"
+	LevelCritical  = "critical"
+	LevelExhausted = "exhausted"
+)
+
+// Level returns "" when available is above the warning threshold, else
+// "warning", "critical" (at or under the critical threshold) or
+// "exhausted" (nothing left).
+func (t Thresholds) Level(available uint64) string {
+	switch {
+	case available == 0:
+		return LevelExhausted
+	case available <= t.Critical:
+		return LevelCritical
+	case available <= t.Warning:
+		return LevelWarning
+	}
+	return ""
+}
+
+// describe renders a level with the threshold it crossed, for messages:
+// "warning: <= 10", "critical: <= 5", "exhausted".
+func (t Thresholds) describe(level string) string {
+	switch level {
+	case LevelWarning:
+		return fmt.Sprintf("%s: <= %d", level, t.Warning)
+	case LevelCritical:
+		return fmt.Sprintf("%s: <= %d", level, t.Critical)
+	}
+	return level
+}
+
+// FamilyUsage is one family of one subnet, computed from the inventory
+// (never from status, which lags and is wrong after expansions).
+type FamilyUsage struct {
+	Family ipam.Family
+	Block  netip.Prefix
+	// Total is how many addresses the block can hand out: its capacity
+	// minus the excluded allocatable addresses, the gateway included.
+	Total uint64
+	// Using is how many addresses are held inside the block's allocatable
+	// range, not counting those in excluded ranges other than the gateway.
+	Using uint64
+	// Available is Total - Using, clamped at 0.
+	Available uint64
+}
+
+// Usage computes the usage of each family of sn as the Kube-OVN controller
+// counts it (KUBE-OVN.md, "Capacity and usage"): Total is the capacity of
+// the block minus its excluded allocatable addresses (the gateway counts as
+// excluded); Using is the IP objects and Vips of the subnet (InUseCount)
+// minus those inside non-gateway excludeIps. Using also leaves out addresses
+// held outside the block's allocatable range (left over from an earlier
+// CIDR, or under a candidate spec that moves the block): the controller
+// drops those allocations, so they take nothing from the block.
+//
+// The subnet is looked up by sn.Name, so sn may be a candidate record for a
+// spec that is not stored yet. Cost: O(r log n + k) for r excluded ranges
+// and k held addresses inside excluded ranges or outside the block.
+func Usage(r inventory.Reader, sn *inventory.Subnet) []FamilyUsage {
+	if len(sn.Spec.Blocks) == 0 {
+		return nil
+	}
+	excluded := sn.Spec.Exclude.Ranges()
+	out := make([]FamilyUsage, 0, len(sn.Spec.Blocks))
+	// One counter and its callbacks serve every query: the callbacks escape
+	// through the Reader interface, so they are made once.
+	var c struct {
+		n  int
+		gw netip.Addr
+	}
+	all := func(inventory.Holder) bool { c.n++; return true }
+	notGateway := func(h inventory.Holder) bool {
+		if h.Addr != c.gw {
+			c.n++
+		}
+		return true
+	}
+	for _, b := range sn.Spec.Blocks {
+		f := ipam.FamilyOfPrefix(b)
+		u := FamilyUsage{Family: f, Block: b, Total: sn.Spec.Capacity(f)}
+		held := r.InUseCount(sn.Name, f)
+		if held > 0 {
+			c.n = 0
+			c.gw, _ = sn.Spec.Gateway(f)
+			countNotUsing(r, sn.Name, b, excluded, all, notGateway)
+			held -= c.n
+		}
+		u.Using = uint64(max(held, 0))
+		if u.Using < u.Total {
+			u.Available = u.Total - u.Using
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// countNotUsing visits the holders of the subnet in block b's family that do
+// not take an address of the block: with all, those outside its allocatable
+// range; with notGateway, those inside an excluded range (static IPs may sit
+// there; notGateway leaves out the gateway, which counts as using).
+func countNotUsing(r inventory.Reader, name string, b netip.Prefix, excluded []netipx.IPRange, all, notGateway func(inventory.Holder) bool) {
+	alloc := ipam.Allocatable(b)
+	lo, hi := familyBounds(ipam.FamilyOfPrefix(b))
+	if alloc.From() != lo {
+		r.InUse(name, lo, alloc.From().Prev(), all)
+	}
+	if alloc.To() != hi {
+		r.InUse(name, alloc.To().Next(), hi, all)
+	}
+	for _, x := range excluded {
+		// Clip to the allocatable range so that an excluded network or
+		// broadcast address is not subtracted twice.
+		from, to := x.From(), x.To()
+		if from.BitLen() != alloc.From().BitLen() || to.Less(alloc.From()) || alloc.To().Less(from) {
+			continue
+		}
+		if from.Less(alloc.From()) {
+			from = alloc.From()
+		}
+		if alloc.To().Less(to) {
+			to = alloc.To()
+		}
+		r.InUse(name, from, to, notGateway)
+	}
+}
+
+// Available is what a consumer can take from a subnet: the minimum over its
+// families (a dual-stack pod needs one address of each), and the family
+// that limits it (IPv4 on a tie). It is 0, 0 without any family.
+func Available(us []FamilyUsage) (uint64, ipam.Family) {
+	if len(us) == 0 {
+		return 0, 0
+	}
+	best := us[0]
+	for _, u := range us[1:] {
+		if u.Available < best.Available {
+			best = u
+		}
+	}
+	return best.Available, best.Family
+}
+
+// usageOf returns the usage of family f in us.
+func usageOf(us []FamilyUsage, f ipam.Family) FamilyUsage {
+	for _, u := range us {
+		if u.Family == f {
+			return u
+		}
+	}
+	return FamilyUsage{Family: f}
+}
+
+// maxExpansionSteps bounds how far Remedy looks: /n-1 … /n-8, that is up to
+// 256 times the block.
+const maxExpansionSteps = 8
+
+// Remedy names a concrete fix for a subnet running dry: the smallest
+// expansion of its block of family f (parent prefixes /n-1, /n-2, … up to 8
+// steps) that adds addresses and whose new range overlaps no other subnet of
+// its scope (VPC and VLAN), and in the default VPC neither the join nor the
+// service CIDRs nor a node InternalIP (underlay subnets, with a VLAN, may
+// contain nodes, as in the overlap rule). It reads
+// "expand 10.70.0.0/24 to 10.70.0.0/23 (256 more addresses)". When the
+// expansion moves the network address and the gateway is not written in
+// spec.gateway, the remedy says to keep it, because the default gateway
+// would move with the network address.
+//
+// Containment makes the search short: a range that overlaps something is
+// inside every larger parent too, so the first blocked parent ends it. Then
+// the remedy names what blocks it and suggests another subnet. Cost:
+// O(steps * (bits + k)) with k the subnets and nodes reported, at most one
+// per step.
+func Remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family) string {
+	return remedy(r, d, sn, f, 1)
+}
+
+// remedy is Remedy looking for an expansion that adds at least want
+// addresses; when no free one does, it offers the largest free one (if any)
+// and suggests another subnet as well.
+func remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family, want uint64) string {
+	block, ok := sn.Spec.Block(f)
+	if !ok {
+		return ""
+	}
+	want = max(want, 1)
+	var best netip.Prefix
+	var bestMore uint64
+	blocker := ""
+	for step := 1; step <= maxExpansionSteps && block.Bits()-step >= 0; step++ {
+		parent := netip.PrefixFrom(block.Addr(), block.Bits()-step).Masked()
+		if blocker = expansionBlocker(r, d, sn, parent); blocker != "" {
+			break
+		}
+		more := ipam.Capacity(parent) - ipam.Capacity(block)
+		if ipam.Capacity(parent) == math.MaxUint64 {
+			// Saturated: the parent has 2^65 addresses or more, so it adds
+			// at least 2^64.
+			more = math.MaxUint64
+		}
+		if more == 0 {
+			// A /31 grown to a /30 loses both ends to network and
+			// broadcast: no gain.
+			continue
+		}
+		best, bestMore = parent, more
+		if more >= want {
+			return expandText(sn, f, block, parent, more)
+		}
+	}
+	another := "create another subnet"
+	if sn.Bound() {
+		another += " bound to the same namespaces"
+	}
+	switch {
+	case best.IsValid() && blocker != "":
+		return fmt.Sprintf("%s; for more room %s (%s)", expandText(sn, f, block, best, bestMore), another, blocker)
+	case best.IsValid():
+		return fmt.Sprintf("%s; for more room %s", expandText(sn, f, block, best, bestMore), another)
+	case blocker != "":
+		return fmt.Sprintf("%s: %s cannot grow (%s)", another, block, blocker)
+	}
+	return fmt.Sprintf("%s: %s cannot grow within %d steps", another, block, maxExpansionSteps)
+}
+
+// expandText renders one expansion.
+func expandText(sn *inventory.Subnet, f ipam.Family, block, parent netip.Prefix, more uint64) string {
+	count := fmt.Sprintf("%d more addresses", more)
+	switch {
+	case more == 1:
+		count = "1 more address"
+	case more == math.MaxUint64:
+		count = "at least 2^64 more addresses"
+	}
+	s := fmt.Sprintf("expand %s to %s (%s", block, parent, count)
+	if gw, ok := sn.Spec.Gateway(f); ok && parent.Addr() != block.Addr() &&
+		gw != ipam.Allocatable(parent).From() && !explicitGateway(sn.Gateway, gw) {
+		s += fmt.Sprintf("; set spec.gateway to keep %s", gw)
+	}
+	return s + ")"
+}
+
+// explicitGateway reports whether spec.gateway names gw.
+func explicitGateway(spec string, gw netip.Addr) bool {
+	for part := range strings.SplitSeq(spec, ",") {
+		if a, err := netip.ParseAddr(strings.TrimSpace(part)); err == nil && a == gw {
+			return true
+		}
+	}
+	return false
+}
+
+// expansionBlocker says why sn's block cannot grow to parent ("" when it
+// can): a range that cannot be a subnet, another subnet of the scope, and
+// in the default VPC the join and service CIDRs and node addresses.
+func expansionBlocker(r inventory.Reader, d Defaults, sn *inventory.Subnet, parent netip.Prefix) string {
+	if _, err := ipam.ParsePrefix(parent.String()); err != nil {
+		return fmt.Sprintf("%s: %s", parent, err.Msg)
+	}
+	scope := sn.Scope()
+	if scope.VPC == "" {
+		scope.VPC = r.DefaultVPC()
+	}
+	blocker := ""
+	r.OverlappingSubnets(scope, parent, func(other *inventory.Subnet, b netip.Prefix) bool {
+		if other.Name == sn.Name {
+			return true
+		}
+		where := "vpc " + scope.VPC
+		if scope.VLAN != "" {
+			where += " vlan " + scope.VLAN
+		}
+		blocker = fmt.Sprintf("%s would overlap subnet %s %s in %s", parent, other.Name, b, where)
+		return false
+	})
+	if blocker != "" || scope.VPC != r.DefaultVPC() {
+		return blocker
+	}
+	if sn.Name != d.JoinSubnet {
+		for _, j := range d.JoinCIDR {
+			if j.Overlaps(parent) {
+				return fmt.Sprintf("%s would overlap the join subnet CIDR %s", parent, j)
+			}
+		}
+	}
+	for _, s := range d.ServiceCIDR {
+		if s.Overlaps(parent) {
+			return fmt.Sprintf("%s would overlap the service CIDR %s", parent, s)
+		}
+	}
+	if sn.VLAN == "" {
+		r.NodeAddresses(parent, func(node string, a netip.Addr) bool {
+			blocker = fmt.Sprintf("%s would contain the InternalIP of node %s (%s)", parent, node, a)
+			return false
+		})
+	}
+	return blocker
+}
+
+// shortfall is how many more addresses lift available - need above the
+// warning threshold.
+func (t Thresholds) shortfall(available, need uint64) uint64 {
+	target := satAdd(satAdd(t.Warning, 1), need)
+	if available >= target {
+		return 0
+	}
+	return target - available
+}
+
+func satAdd(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
+// SubnetExhaustion judges a Subnet create or update: a subnet-exhaustion
+// finding on spec.cidrBlock when the resulting spec leaves the subnet at or
+// under the warning threshold. Usage is computed for the candidate spec
+// against the addresses held in the subnet now (by name), so a shrink,
+// a new excludeIps range or an expansion is judged as it will be. The
+// remedy aims to lift the subnet above the warning threshold. An unusable
+// cidrBlock yields nothing: the syntax rule reports it.
+func SubnetExhaustion(r inventory.Reader, d Defaults, t Thresholds, obj *kubeovnv1.Subnet) []policy.Finding {
+	sn := inventory.NewSubnetRecord(obj, d.VPC)
+	us := Usage(r, sn)
+	if len(us) == 0 {
+		return nil
+	}
+	avail, f := Available(us)
+	level := t.Level(avail)
+	if level == "" {
+		return nil
+	}
+	u := usageOf(us, f)
+	msg := fmt.Sprintf("subnet %s has %d of %d %s addresses available (%s)", sn.Name, avail, u.Total, f, t.describe(level))
+	if fix := remedy(r, d, sn, f, t.shortfall(avail, 0)); fix != "" {
+		msg += "; " + fix
+	}
+	return []policy.Finding{{
+		Rule: policy.SubnetExhaustion,
+		Err:  field.Invalid(cidrPath, obj.Spec.CIDRBlock, msg),
+	}}
+}
+
+// PodExhaustion judges a request that takes need addresses (1 for a pod
+// without a fixed IP, the replicas for a workload scale) from subnet sn: a
+// pod-subnet-exhausted finding on path p when the subnet would be at or
+// under the warning threshold afterwards. The level reported is the one
+// after the request. When the subnet cannot serve every address, the
+// message says the pods left over will hang in ContainerCreating with
+// "Failed to allocate IP". need 0 takes nothing and yields nothing.
+func PodExhaustion(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.Subnet, need uint64, p *field.Path) []policy.Finding {
+	if need == 0 {
+		return nil
+	}
+	us := Usage(r, sn)
+	if len(us) == 0 {
+		return nil
+	}
+	avail, f := Available(us)
+	after := uint64(0)
+	if avail > need {
+		after = avail - need
+	}
+	level := t.Level(after)
+	if level == "" {
+		return nil
+	}
+	u := usageOf(us, f)
+	var msg string
+	switch {
+	case avail == 0 && need == 1:
+		msg = fmt.Sprintf("subnet %s has no %s address left (0 of %d available); the pod will hang in ContainerCreating with \"Failed to allocate IP\"",
+			sn.Name, f, u.Total)
+	case avail == 0:
+		msg = fmt.Sprintf("subnet %s has no %s address left (0 of %d available); all %d pods will hang in ContainerCreating with \"Failed to allocate IP\"",
+			sn.Name, f, u.Total, need)
+	case need > avail:
+		msg = fmt.Sprintf("subnet %s has %d of %d %s addresses available but %d are needed; %s will hang in ContainerCreating with \"Failed to allocate IP\"",
+			sn.Name, avail, u.Total, f, need, plural(int(min(need-avail, math.MaxInt)), "pod", "pods"))
+	default:
+		who := "this pod"
+		if need > 1 {
+			who = fmt.Sprintf("these %d pods", need)
+		}
+		msg = fmt.Sprintf("subnet %s will have %d of %d %s addresses available after %s (%s)",
+			sn.Name, after, u.Total, f, who, t.describe(level))
+	}
+	if fix := remedy(r, d, sn, f, t.shortfall(avail, need)); fix != "" {
+		msg += "; " + fix
+	}
+	return []policy.Finding{{
+		Rule: policy.PodSubnetExhausted,
+		Err:  field.Invalid(p, sn.Name, msg),
+	}}
+}

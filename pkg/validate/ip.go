@@ -1,0 +1,401 @@
+package validate
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
+	"github.com/ipamguard/ipamguard/pkg/policy"
+)
+
+var (
+	ipSubnetPath        = specPath.Child("subnet")
+	ipAddressPath       = specPath.Child("ipAddress")
+	ipV4Path            = specPath.Child("v4IpAddress")
+	ipV6Path            = specPath.Child("v6IpAddress")
+	ipPodNamePath       = specPath.Child("podName")
+	ipNamespacePath     = specPath.Child("namespace")
+	ipPodTypePath       = specPath.Child("podType")
+	ipAttachSubnetsPath = specPath.Child("attachSubnets")
+	ipAttachIPsPath     = specPath.Child("attachIps")
+)
+
+// IPCreate judges a new IP object (users pre-create them to reserve
+// addresses; the Kube-OVN controller creates one per pod): its subnet
+// exists, its addresses parse, agree with each other and can be held in
+// the subnet, and no other IP object or Vip holds them.
+func IPCreate(r inventory.Reader, _ Defaults, obj *kubeovnv1.IP) []policy.Finding {
+	var fs findings
+	addrs := checkIPSyntax(&fs, r, nil, obj)
+	checkIPTaken(&fs, r, obj, addrs)
+	return fs
+}
+
+// IPUpdate judges a change to an IP object. Addresses, subnet, owner and
+// attachments are immutable once set: moving an IP object would leave the
+// controller's IPAM and the logical switch port behind.
+//
+// The Kube-OVN controller rewrites these fields itself in a few flows (a
+// keep-IP StatefulSet pod or VM coming back, dual-stack conversion); this
+// rule cannot see who asks, so operators exempt the controller's service
+// account with exempt.users in the config file (docs/operations.md).
+//
+// Syntax and conflicts are ratcheted: only changed fields and newly held
+// addresses are judged, so an old object still takes unrelated edits
+// (finalizers, labels, nodeName, containerID).
+func IPUpdate(r inventory.Reader, _ Defaults, oldObj, obj *kubeovnv1.IP) []policy.Finding {
+	var fs findings
+	checkIPImmutable(&fs, oldObj, obj)
+	addrs := checkIPSyntax(&fs, r, oldObj, obj)
+	old := map[heldAddr]bool{}
+	for _, a := range ipAddrs(oldObj) {
+		old[heldAddr{a.subnet, a.addr}] = true
+	}
+	addrs = slices.DeleteFunc(addrs, func(a ipAddr) bool { return old[heldAddr{a.subnet, a.addr}] })
+	checkIPTaken(&fs, r, obj, addrs)
+	return fs
+}
+
+// ipAddr is one address an IP object asks to hold, with the field it
+// came from.
+type ipAddr struct {
+	subnet string
+	addr   netip.Addr
+	path   *field.Path
+	value  string
+}
+
+type heldAddr struct {
+	subnet string
+	addr   netip.Addr
+}
+
+// ipAddrs returns every address the object names, leniently: the union of
+// ipAddress, v4IpAddress and v6IpAddress in spec.subnet, and each attachIps
+// entry in its attachSubnets entry. The family fields come first so that a
+// finding names them rather than ipAddress.
+func ipAddrs(obj *kubeovnv1.IP) []ipAddr {
+	var out []ipAddr
+	seen := map[heldAddr]bool{}
+	add := func(subnet string, p *field.Path, list string) {
+		if subnet == "" {
+			return
+		}
+		for part := range strings.SplitSeq(list, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil || seen[heldAddr{subnet, a}] {
+				continue
+			}
+			seen[heldAddr{subnet, a}] = true
+			out = append(out, ipAddr{subnet: subnet, addr: a, path: p, value: list})
+		}
+	}
+	s := obj.Spec
+	add(s.Subnet, ipV4Path, s.V4IPAddress)
+	add(s.Subnet, ipV6Path, s.V6IPAddress)
+	add(s.Subnet, ipAddressPath, s.IPAddress)
+	for i, sn := range s.AttachSubnets {
+		if i < len(s.AttachIPs) {
+			add(sn, ipAttachIPsPath.Index(i), s.AttachIPs[i])
+		}
+	}
+	return out
+}
+
+// checkIPSyntax reports ip-invalid findings and returns the addresses
+// that are well-formed, for the conflict check. With old set, fields that
+// did not change are not judged again.
+func checkIPSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IP) []ipAddr {
+	s := obj.Spec
+	var o kubeovnv1.IPSpec
+	if old != nil {
+		o = old.Spec
+	}
+	primaryChanged := old == nil || o.Subnet != s.Subnet || o.IPAddress != s.IPAddress ||
+		o.V4IPAddress != s.V4IPAddress || o.V6IPAddress != s.V6IPAddress
+	attachChanged := old == nil || !slices.Equal(o.AttachSubnets, s.AttachSubnets) || !slices.Equal(o.AttachIPs, s.AttachIPs)
+
+	var out []ipAddr
+	if primaryChanged {
+		out = append(out, checkIPPrimary(fs, r, obj)...)
+	}
+	if attachChanged {
+		out = append(out, checkIPAttachments(fs, r, obj)...)
+	}
+	return out
+}
+
+func checkIPPrimary(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) []ipAddr {
+	s := obj.Spec
+	var sn *inventory.Subnet
+	if s.Subnet == "" {
+		fs.add(policy.IPInvalid, field.Required(ipSubnetPath, "an IP object needs the subnet its addresses belong to"))
+	} else if found, ok := r.Subnet(s.Subnet); ok {
+		sn = found
+	} else {
+		fs.add(policy.IPInvalid, field.Invalid(ipSubnetPath, s.Subnet,
+			fmt.Sprintf("subnet %s does not exist; create it first or name an existing subnet", s.Subnet)))
+	}
+
+	// The family fields: one address of their family each.
+	var v4, v6 netip.Addr
+	var out []ipAddr
+	for _, f := range []struct {
+		fam   ipam.Family
+		path  *field.Path
+		value string
+		addr  *netip.Addr
+	}{{ipam.IPv4, ipV4Path, s.V4IPAddress, &v4}, {ipam.IPv6, ipV6Path, s.V6IPAddress, &v6}} {
+		if f.value == "" {
+			continue
+		}
+		a, err := parseIPAddr(f.value)
+		if err != nil {
+			fs.add(policy.IPInvalid, field.Invalid(f.path, f.value, err.Msg))
+			continue
+		}
+		if ipam.FamilyOf(a) != f.fam {
+			fs.add(policy.IPInvalid, field.Invalid(f.path, f.value,
+				fmt.Sprintf("is an %s address; %s takes an %s address", ipam.FamilyOf(a), f.path.String(), f.fam)))
+			continue
+		}
+		*f.addr = a
+		out = append(out, ipAddr{subnet: s.Subnet, addr: a, path: f.path, value: f.value})
+	}
+
+	// ipAddress: "v4", "v6" or "v4,v6", and the same addresses as the
+	// family fields when those are set (the controller fills it in from
+	// them for reserved IPs).
+	if s.IPAddress != "" {
+		list, ok := parseAddrList(fs, policy.IPInvalid, ipAddressPath, s.IPAddress)
+		if ok {
+			var got [2]netip.Addr
+			for _, a := range list {
+				got[famIdx(a)] = a
+			}
+			familyGiven := s.V4IPAddress != "" || s.V6IPAddress != ""
+			familyParsed := v4.IsValid() == (s.V4IPAddress != "") && v6.IsValid() == (s.V6IPAddress != "")
+			if familyGiven && familyParsed && (got[0] != v4 || got[1] != v6) {
+				want := joinAddrs(v4, v6)
+				fs.add(policy.IPInvalid, field.Invalid(ipAddressPath, s.IPAddress, fmt.Sprintf(
+					"does not match v4IpAddress %q and v6IpAddress %q; set it to %q or leave it empty", s.V4IPAddress, s.V6IPAddress, want)))
+			}
+			for _, a := range list {
+				if (famIdx(a) == 0 && s.V4IPAddress != "") || (famIdx(a) == 1 && s.V6IPAddress != "") {
+					continue // judged, or reported, through its family field
+				}
+				out = append(out, ipAddr{subnet: s.Subnet, addr: a, path: ipAddressPath, value: s.IPAddress})
+			}
+		}
+	}
+
+	if sn == nil {
+		return nil
+	}
+	usableOut := out[:0]
+	for _, a := range out {
+		if msg := unusableIn(sn, a.addr); msg != "" {
+			fs.add(policy.IPInvalid, field.Invalid(a.path, a.value, msg))
+			continue
+		}
+		usableOut = append(usableOut, a)
+	}
+	return usableOut
+}
+
+func checkIPAttachments(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) []ipAddr {
+	s := obj.Spec
+	if len(s.AttachSubnets) != len(s.AttachIPs) {
+		fs.add(policy.IPInvalid, field.Invalid(ipAttachIPsPath, s.AttachIPs, fmt.Sprintf(
+			"has %d entries but attachSubnets has %d; they pair up by position", len(s.AttachIPs), len(s.AttachSubnets))))
+	}
+	var out []ipAddr
+	for i, name := range s.AttachSubnets {
+		var sn *inventory.Subnet
+		switch found, ok := r.Subnet(name); {
+		case name == "":
+			fs.add(policy.IPInvalid, field.Required(ipAttachSubnetsPath.Index(i), "an attachment needs its subnet"))
+		case !ok:
+			fs.add(policy.IPInvalid, field.Invalid(ipAttachSubnetsPath.Index(i), name,
+				fmt.Sprintf("subnet %s does not exist; create it first or name an existing subnet", name)))
+		default:
+			sn = found
+		}
+		if i >= len(s.AttachIPs) || s.AttachIPs[i] == "" {
+			continue
+		}
+		p := ipAttachIPsPath.Index(i)
+		list, ok := parseAddrList(fs, policy.IPInvalid, p, s.AttachIPs[i])
+		if !ok || sn == nil {
+			continue
+		}
+		for _, a := range list {
+			if msg := unusableIn(sn, a); msg != "" {
+				fs.add(policy.IPInvalid, field.Invalid(p, s.AttachIPs[i], msg))
+				continue
+			}
+			out = append(out, ipAddr{subnet: name, addr: a, path: p, value: s.AttachIPs[i]})
+		}
+	}
+	return out
+}
+
+// parseIPAddr parses one address strictly (no CIDR, no zone, no spaces,
+// no IPv4-mapped form), with ipam's messages.
+func parseIPAddr(s string) (netip.Addr, *ipam.Error) {
+	if strings.Contains(s, "/") {
+		return netip.Addr{}, &ipam.Error{Value: s, Msg: "is a CIDR; write the address alone, without a prefix length"}
+	}
+	if strings.Contains(s, "..") {
+		return netip.Addr{}, &ipam.Error{Value: s, Msg: "is a range; an IP object holds one address per family"}
+	}
+	r, err := ipam.ParseExcludeEntry(s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return r.From(), nil
+}
+
+// parseAddrList parses "a" or "a,b" with at most one address per family,
+// reporting problems on p. ok is false when anything was wrong.
+func parseAddrList(fs *findings, rule policy.RuleID, p *field.Path, s string) ([]netip.Addr, bool) {
+	parts := strings.Split(s, ",")
+	if len(parts) > 2 {
+		fs.add(rule, field.Invalid(p, s, fmt.Sprintf("%d addresses given; at most one IPv4 and one IPv6 address are allowed", len(parts))))
+		return nil, false
+	}
+	var out []netip.Addr
+	ok := true
+	for _, part := range parts {
+		a, err := parseIPAddr(part)
+		if err != nil {
+			msg := err.Msg
+			if part == "" {
+				msg = "empty address; remove the extra comma"
+			} else if len(parts) > 1 {
+				msg = fmt.Sprintf("%q: %s", part, msg)
+			}
+			fs.add(rule, field.Invalid(p, s, msg))
+			ok = false
+			continue
+		}
+		out = append(out, a)
+	}
+	if ok && len(out) == 2 && famIdx(out[0]) == famIdx(out[1]) {
+		fs.add(rule, field.Invalid(p, s, fmt.Sprintf("gives two %s addresses; at most one per family is allowed", ipam.FamilyOf(out[0]))))
+		return nil, false
+	}
+	return out, ok
+}
+
+// unusableIn says why a cannot be held in the subnet, or "" when it can.
+// Excluded addresses can: Kube-OVN lets static IPs take them. The gateway,
+// network and broadcast addresses cannot.
+func unusableIn(sn *inventory.Subnet, a netip.Addr) string {
+	if usable(sn.Spec, a) {
+		return ""
+	}
+	f := ipam.FamilyOf(a)
+	block, ok := sn.Spec.Block(f)
+	if !ok {
+		return fmt.Sprintf("is %s but subnet %s (%s) has no %s block", f, sn.Name, sn.CIDRBlock, f)
+	}
+	_, reason := sn.Spec.Allocatable(a)
+	if !block.Contains(a) {
+		return fmt.Sprintf("is outside subnet %s (%s)", sn.Name, block)
+	}
+	if reason == "the gateway" {
+		return fmt.Sprintf("is the gateway of subnet %s; Kube-OVN never hands it out", sn.Name)
+	}
+	return fmt.Sprintf("is %s (subnet %s) and can never be held", reason, sn.Name)
+}
+
+// checkIPTaken reports ip-taken: another IP object (by name) or a Vip
+// already holds one of the addresses in the same subnet. The same object
+// name is the same owner: a keep-IP StatefulSet pod or VM whose IP object
+// is recreated, or a reservation the controller is filling in.
+func checkIPTaken(fs *findings, r inventory.Reader, obj *kubeovnv1.IP, addrs []ipAddr) {
+	for _, a := range addrs {
+		var list []string
+		n := 0
+		r.InUse(a.subnet, a.addr, a.addr, func(h inventory.Holder) bool {
+			if h.Kind == inventory.HolderIP && h.Name == obj.Name {
+				return true
+			}
+			n++
+			if len(list) < maxListedItems {
+				owner := h.Owner()
+				if h.Kind == inventory.HolderIP && !strings.HasPrefix(owner, "IP object ") {
+					owner += " (IP object " + h.Name + ")"
+				}
+				list = append(list, owner)
+			}
+			return true
+		})
+		if n == 0 {
+			continue
+		}
+		fs.add(policy.IPTaken, field.Invalid(a.path, a.value, fmt.Sprintf(
+			"%s is already held by %s in subnet %s; pick a free address or delete the holder first",
+			a.addr, joinCapped(list, n), a.subnet)))
+	}
+}
+
+// checkIPImmutable reports ip-immutable: a field that was set changed.
+func checkIPImmutable(fs *findings, old, obj *kubeovnv1.IP) {
+	o, s := old.Spec, obj.Spec
+	for _, f := range []struct {
+		path     *field.Path
+		was, now string
+	}{
+		{ipSubnetPath, o.Subnet, s.Subnet},
+		{ipAddressPath, o.IPAddress, s.IPAddress},
+		{ipV4Path, o.V4IPAddress, s.V4IPAddress},
+		{ipV6Path, o.V6IPAddress, s.V6IPAddress},
+		{ipPodNamePath, o.PodName, s.PodName},
+		{ipNamespacePath, o.Namespace, s.Namespace},
+		{ipPodTypePath, o.PodType, s.PodType},
+	} {
+		if f.was != "" && f.was != f.now {
+			fs.add(policy.IPImmutable, field.Invalid(f.path, f.now, immutableMsg(fmt.Sprintf("%q", f.was))))
+		}
+	}
+	for _, f := range []struct {
+		path     *field.Path
+		was, now []string
+	}{
+		{ipAttachSubnetsPath, o.AttachSubnets, s.AttachSubnets},
+		{ipAttachIPsPath, o.AttachIPs, s.AttachIPs},
+	} {
+		if len(f.was) > 0 && !slices.Equal(f.was, f.now) {
+			fs.add(policy.IPImmutable, field.Invalid(f.path, f.now, immutableMsg(fmt.Sprintf("%q", f.was))))
+		}
+	}
+}
+
+func immutableMsg(was string) string {
+	return fmt.Sprintf("is immutable once set (was %s); delete and recreate the IP object to move it", was)
+}
+
+func famIdx(a netip.Addr) int {
+	if ipam.FamilyOf(a) == ipam.IPv6 {
+		return 1
+	}
+	return 0
+}
+
+func joinAddrs(v4, v6 netip.Addr) string {
+	var parts []string
+	for _, a := range []netip.Addr{v4, v6} {
+		if a.IsValid() {
+			parts = append(parts, a.String())
+		}
+	}
+	return strings.Join(parts, ",")
+}

@@ -99,9 +99,15 @@ func newSubnet(name, cidr string, mutate ...func(*kubeovnv1.Subnet)) *kubeovnv1.
 	return s
 }
 
-// wantDenied asserts err is the webhook's denial: the status code, the
-// reason, the field of the first cause and the text.
+// wantDenied asserts err is the Subnet webhook's denial: the status code,
+// the reason, the field of the first cause and the text.
 func wantDenied(t *testing.T, err error, code int32, field string, contains ...string) {
+	t.Helper()
+	wantDeniedBy(t, "vsubnet.ipamguard.io", err, code, field, contains...)
+}
+
+// wantDeniedBy is wantDenied for the webhook with the given name.
+func wantDeniedBy(t *testing.T, webhookName string, err error, code int32, field string, contains ...string) {
 	t.Helper()
 	var se *apierrors.StatusError
 	if !errors.As(err, &se) {
@@ -111,7 +117,7 @@ func wantDenied(t *testing.T, err error, code int32, field string, contains ...s
 	if st.Code != code {
 		t.Errorf("code = %d, want %d (%s)", st.Code, code, st.Message)
 	}
-	if !strings.Contains(st.Message, `admission webhook "vsubnet.ipamguard.io" denied the request`) {
+	if !strings.Contains(st.Message, `admission webhook "`+webhookName+`" denied the request`) {
 		t.Errorf("message %q does not say which webhook denied it", st.Message)
 	}
 	if field != "" {

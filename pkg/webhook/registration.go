@@ -26,6 +26,35 @@ var staticIPCondition = admissionregv1.MatchCondition{
 		"k.contains('.kubernetes.io/logical_switch'))",
 }
 
+// workloadTemplateCondition lets the API server skip every workload whose
+// pod template carries no Kube-OVN static-IP or subnet annotations, before
+// or after the change: a CronJob's template is under spec.jobTemplate, and
+// oldObject is null on CREATE. Like staticIPCondition it is a superset the
+// handler narrows.
+var workloadTemplateCondition = admissionregv1.MatchCondition{
+	Name: "kube-ovn-template-annotations",
+	Expression: templateAnnotated("object") + " || " +
+		"(oldObject != null && (" + templateAnnotated("oldObject") + "))",
+}
+
+// templateAnnotated is CEL that is true when the pod template of obj (at
+// spec.template, or spec.jobTemplate.spec.template for a CronJob) has a
+// Kube-OVN static-IP or subnet annotation. Every step is guarded by has(),
+// since a missing map key is an error in CEL.
+func templateAnnotated(obj string) string {
+	at := func(path ...string) string {
+		cur, out := obj, ""
+		for _, p := range path {
+			cur += "." + p
+			out += "has(" + cur + ") && "
+		}
+		return "(" + out + cur + ".exists(k, k.contains('.kubernetes.io/ip_address') || " +
+			"k.contains('.kubernetes.io/ip_pool') || k.contains('.kubernetes.io/logical_switch')))"
+	}
+	return at("spec", "template", "metadata", "annotations") + " || " +
+		at("spec", "jobTemplate", "spec", "template", "metadata", "annotations")
+}
+
 // notOwnNamespace excludes ipamguard's own namespace.
 var notOwnNamespace = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 	Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{OwnNamespace},
@@ -36,6 +65,10 @@ func Registrations() map[string]Registration {
 	return map[string]Registration{
 		"vpod.ipamguard.io": {
 			MatchConditions:   []admissionregv1.MatchCondition{staticIPCondition},
+			NamespaceSelector: notOwnNamespace,
+		},
+		"vworkload.ipamguard.io": {
+			MatchConditions:   []admissionregv1.MatchCondition{workloadTemplateCondition},
 			NamespaceSelector: notOwnNamespace,
 		},
 	}

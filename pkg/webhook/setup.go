@@ -60,7 +60,10 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, erro
 // handlers maps each served path to its handler.
 func handlers(d Deps) map[string]admission.Handler {
 	return map[string]admission.Handler{
-		SubnetPath: NewSubnetValidator(d),
-		PodPath:    NewPodValidator(d, NewReservations(ReservationTTL)),
+		SubnetPath:   NewSubnetValidator(d),
+		IPPath:       NewIPValidator(d),
+		IPPoolPath:   NewIPPoolValidator(d),
+		PodPath:      NewPodValidator(d, NewReservations(ReservationTTL)),
+		WorkloadPath: NewWorkloadValidator(d),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,12 +19,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/metrics"
 	ipamwebhook "github.com/ipamguard/ipamguard/pkg/webhook"
 )
 
@@ -43,11 +46,13 @@ func run() error {
 		metricsAddr string
 		probeAddr   string
 		enableHTTP2 bool
+		configPoll  time.Duration
 	)
 	flag.StringVar(&host, "webhook-host", "", "address the webhook server listens on (empty: all)")
 	flag.IntVar(&port, "webhook-port", 9443, "port the webhook server listens on")
 	flag.StringVar(&certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key; changes are picked up without a restart")
 	flag.StringVar(&configPath, "config", "", "path of the ipamguard config file (empty: built-in defaults)")
+	flag.DurationVar(&configPoll, "config-poll-interval", 5*time.Second, "how often the config file is checked for changes")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the /metrics endpoint (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid-reset and stream-cancel attacks, CVE-2023-44487)")
@@ -58,10 +63,11 @@ func run() error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
-	cfg, err := config.Load(configPath)
+	live, err := config.LoadLive(configPath)
 	if err != nil {
 		return err
 	}
+	cfg := live.Get()
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -107,9 +113,20 @@ func run() error {
 		return fmt.Errorf("add health check: %w", err)
 	}
 
+	m, err := metrics.New(crmetrics.Registry)
+	if err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	m.ObserveReload(true, time.Now())
+
 	ctx := ctrl.SetupSignalHandler()
-	if _, err := ipamwebhook.Setup(ctx, mgr, ipamwebhook.Options{Defaults: cfg.Defaults, Policy: cfg.Policy}); err != nil {
+	h, err := ipamwebhook.Setup(ctx, mgr, ipamwebhook.Options{Config: live, Metrics: m})
+	if err != nil {
 		return err
+	}
+	m.SetSubnetSource(h.SubnetUsage)
+	if configPath != "" {
+		go live.Watch(ctx, configPath, configPoll, ctrl.Log.WithName("config"), func(ok bool) { m.ObserveReload(ok, time.Now()) })
 	}
 	log.Info("starting", "webhookPort", port, "certDir", certDir, "config", configPath, "defaultVPC", cfg.Defaults.VPC)
 	if err := mgr.Start(ctx); err != nil {

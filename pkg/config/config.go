@@ -198,3 +198,8 @@ func parseCIDRs(key, s string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// Levels returns the thresholds as the exhaustion rules take them.
+func (t Thresholds) Levels() validate.Thresholds {
+	return validate.Thresholds{Warning: uint64(max(t.Warning, 0)), Critical: uint64(max(t.Critical, 0))}
+}

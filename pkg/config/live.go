@@ -15,6 +15,28 @@ import (
 // Watch swaps it when the file changes.
 type Live struct {
 	p atomic.Pointer[Config]
+	// loaded is the file content the configuration in force came from,
+	// the baseline Watch compares against.
+	loaded []byte
+}
+
+// LoadLive reads and validates the file at path (empty path: Default())
+// and returns a Live holding it, ready to Watch.
+func LoadLive(path string) (*Live, error) {
+	if path == "" {
+		return NewLive(Default()), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	l := NewLive(c)
+	l.loaded = data
+	return l, nil
 }
 
 // NewLive returns a Live holding c.
@@ -33,7 +55,7 @@ func (l *Live) Get() *Config { return l.p.Load() }
 // nil) learns of each attempt. ConfigMap mounts swap a symlink, so polling
 // the content is more reliable than file events.
 func (l *Live) Watch(ctx context.Context, path string, interval time.Duration, log logr.Logger, onReload func(ok bool)) {
-	last, _ := os.ReadFile(path)
+	last := l.loaded
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -29,11 +29,10 @@ func TestWatchReloadsAndKeepsLastGood(t *testing.T) {
 		}
 	}
 	write("mode: enforce\n")
-	c, err := Load(path)
+	live, err := LoadLive(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := NewLive(c)
 	var ok, failed atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

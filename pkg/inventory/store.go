@@ -510,6 +510,10 @@ type Reader interface {
 	// InUseCount returns how many addresses of a family the subnet holds.
 	InUseCount(subnet string, f ipam.Family) int
 
+	// Subnets calls fn for every subnet, in no particular order. Only for
+	// whole-cluster views (metrics scrapes, diagnosis), never per request.
+	Subnets(fn func(*Subnet) bool)
+
 	// Namespace returns a namespace's labels and whether it is known.
 	Namespace(name string) (labels.Set, bool)
 	// SubnetsBoundTo calls fn, in name order, for every subnet bound to
@@ -535,6 +539,14 @@ type Reader interface {
 type view struct{ s *Store }
 
 func (v view) DefaultVPC() string { return v.s.defaultVPC }
+
+func (v view) Subnets(fn func(*Subnet) bool) {
+	for _, sn := range v.s.subnets {
+		if !fn(sn) {
+			return
+		}
+	}
+}
 
 func (v view) Subnet(name string) (*Subnet, bool) {
 	sn, ok := v.s.subnets[name]

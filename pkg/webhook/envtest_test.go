@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,10 +25,10 @@ import (
 	"github.com/ipamguard/ipamguard/internal/devenv"
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
-	"github.com/ipamguard/ipamguard/pkg/policy"
-	"github.com/ipamguard/ipamguard/pkg/validate"
+	"github.com/ipamguard/ipamguard/pkg/metrics"
 	"github.com/ipamguard/ipamguard/pkg/webhook"
 )
 
@@ -37,6 +38,10 @@ type suite struct {
 	env *devenv.Env
 	c   client.Client
 	h   *webhook.Handlers
+	// live is the webhook's configuration; tests swap it to change modes.
+	live *config.Live
+	// reg holds the webhook's metrics.
+	reg *prometheus.Registry
 }
 
 func startSuite(t *testing.T) *suite {
@@ -59,7 +64,13 @@ func startSuite(t *testing.T) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := webhook.Setup(ctx, mgr, webhook.Options{Defaults: validate.FreshInstallDefaults(), Policy: &policy.Policy{}})
+	live := config.NewLive(config.Default())
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := webhook.Setup(ctx, mgr, webhook.Options{Config: live, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +88,7 @@ func startSuite(t *testing.T) *suite {
 	if err := devenv.Seed(t.Context(), env.Client); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	return &suite{env: env, c: env.Client, h: h}
+	return &suite{env: env, c: env.Client, h: h, live: live, reg: reg}
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {

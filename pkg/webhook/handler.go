@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/metrics"
 	"github.com/ipamguard/ipamguard/pkg/policy"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
@@ -23,20 +26,78 @@ type Deps struct {
 	// requests are answered with an error so the failure policy applies
 	// instead of a judgement made from an empty view.
 	Synced func() bool
-	// Defaults are the Kube-OVN settings the rules agree with.
-	Defaults validate.Defaults
-	// Policy turns findings into decisions.
-	Policy *policy.Policy
+	// Config is the configuration in force (defaults, thresholds,
+	// policy); read once per request.
+	Config *config.Live
+	// Metrics records requests and decisions; nil records nothing.
+	Metrics *metrics.Metrics
 	// Decoder decodes objects from requests.
 	Decoder admission.Decoder
+}
+
+// judge runs the rules in fn against one consistent view of the inventory
+// and the configuration in force, decides, records metrics and writes the
+// response. It also returns the decision.
+func (d Deps) judge(ctx context.Context, req admission.Request, gk schema.GroupKind, start time.Time,
+	fn func(r inventory.Reader, cfg *config.Config) []policy.Finding) (admission.Response, policy.Decision) {
+	if d.Synced != nil && !d.Synced() {
+		return d.fail(req, gk, start, http.StatusServiceUnavailable, errNotReady), policy.Decision{}
+	}
+	cfg := d.Config.Get()
+	var fs []policy.Finding
+	var sub policy.Subject
+	d.Store.Read(func(r inventory.Reader) {
+		sub = subject(r, req)
+		if cfg.Policy.Exempted(sub) || cfg.Policy.ModeFor(sub) == policy.ModeOff {
+			return
+		}
+		fs = fn(r, cfg)
+	})
+	dec := cfg.Policy.Decide(sub, fs)
+	for _, a := range dec.Applied {
+		d.Metrics.ObserveDecision(string(a.Rule), a.Action, string(dec.Mode))
+	}
+	result := metrics.ResultAllowed
+	switch {
+	case len(dec.Deny) > 0:
+		result = metrics.ResultDenied
+	case len(dec.Warnings) > 0:
+		result = metrics.ResultWarned
+	}
+	d.Metrics.ObserveAdmission(gk.Kind, string(req.Operation), result, time.Since(start))
+	return respond(ctx, req, gk, dec), dec
+}
+
+// fail answers a request that could not be judged.
+func (d Deps) fail(req admission.Request, gk schema.GroupKind, start time.Time, code int32, err error) admission.Response {
+	d.Metrics.ObserveAdmission(gk.Kind, string(req.Operation), metrics.ResultError, time.Since(start))
+	return admission.Errored(code, err)
+}
+
+// allow answers a request the rules do not look at.
+func (d Deps) allow(req admission.Request, gk schema.GroupKind, start time.Time) admission.Response {
+	d.Metrics.ObserveAdmission(gk.Kind, string(req.Operation), metrics.ResultAllowed, time.Since(start))
+	return admission.Allowed("")
 }
 
 // Rules are the pure rule functions of one kind. A nil function allows
 // that operation.
 type Rules[T any] struct {
-	Create func(r inventory.Reader, d validate.Defaults, obj *T) []policy.Finding
-	Update func(r inventory.Reader, d validate.Defaults, old, obj *T) []policy.Finding
-	Delete func(r inventory.Reader, d validate.Defaults, old *T) []policy.Finding
+	Create func(r inventory.Reader, cfg *config.Config, obj *T) []policy.Finding
+	Update func(r inventory.Reader, cfg *config.Config, old, obj *T) []policy.Finding
+	Delete func(r inventory.Reader, cfg *config.Config, old *T) []policy.Finding
+}
+
+// defaultsOnly adapts a rule that reads only the Kube-OVN defaults.
+func defaultsOnly[F any](f func(inventory.Reader, validate.Defaults, F) []policy.Finding) func(inventory.Reader, *config.Config, F) []policy.Finding {
+	return func(r inventory.Reader, cfg *config.Config, obj F) []policy.Finding { return f(r, cfg.Defaults, obj) }
+}
+
+// defaultsOnly2 is defaultsOnly for update rules.
+func defaultsOnly2[F any](f func(inventory.Reader, validate.Defaults, F, F) []policy.Finding) func(inventory.Reader, *config.Config, F, F) []policy.Finding {
+	return func(r inventory.Reader, cfg *config.Config, old, obj F) []policy.Finding {
+		return f(r, cfg.Defaults, old, obj)
+	}
 }
 
 // ObjectValidator admits creations, updates and deletions of one kind by
@@ -54,36 +115,32 @@ type ObjectValidator[T any, PT interface {
 
 // Handle implements admission.Handler.
 func (v *ObjectValidator[T, PT]) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if v.Synced != nil && !v.Synced() {
-		return admission.Errored(http.StatusServiceUnavailable, errNotReady)
-	}
+	start := time.Now()
 	var obj, old T
 	switch req.Operation {
 	case admissionv1.Create, admissionv1.Update:
 		if err := v.Decoder.DecodeRaw(req.Object, PT(&obj)); err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode %s %s: %w", v.Kind.Kind, req.Name, err))
+			return v.fail(req, v.Kind, start, http.StatusBadRequest, fmt.Errorf("decode %s %s: %w", v.Kind.Kind, req.Name, err))
 		}
 	}
 	switch req.Operation {
 	case admissionv1.Update, admissionv1.Delete:
 		if err := v.Decoder.DecodeRaw(req.OldObject, PT(&old)); err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode old %s %s: %w", v.Kind.Kind, req.Name, err))
+			return v.fail(req, v.Kind, start, http.StatusBadRequest, fmt.Errorf("decode old %s %s: %w", v.Kind.Kind, req.Name, err))
 		}
 	}
-	var fs []policy.Finding
-	var sub policy.Subject
-	v.Store.Read(func(r inventory.Reader) {
-		sub = subject(r, req)
+	resp, _ := v.judge(ctx, req, v.Kind, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
 		switch {
 		case req.Operation == admissionv1.Create && v.Rules.Create != nil:
-			fs = v.Rules.Create(r, v.Defaults, &obj)
+			return v.Rules.Create(r, cfg, &obj)
 		case req.Operation == admissionv1.Update && v.Rules.Update != nil:
-			fs = v.Rules.Update(r, v.Defaults, &old, &obj)
+			return v.Rules.Update(r, cfg, &old, &obj)
 		case req.Operation == admissionv1.Delete && v.Rules.Delete != nil:
-			fs = v.Rules.Delete(r, v.Defaults, &old)
+			return v.Rules.Delete(r, cfg, &old)
 		}
+		return nil
 	})
-	return respond(ctx, req, v.Kind, v.Policy.Decide(sub, fs))
+	return resp
 }
 
 // subject describes the request for the policy: user, groups and, for

@@ -29,7 +29,7 @@ type IPValidator = ObjectValidator[kubeovnv1.IP, *kubeovnv1.IP]
 // NewIPValidator returns the IP object validator.
 func NewIPValidator(d Deps) *IPValidator {
 	return &IPValidator{Deps: d, Kind: ipGK, Rules: Rules[kubeovnv1.IP]{
-		Create: validate.IPCreate,
-		Update: validate.IPUpdate,
+		Create: defaultsOnly(validate.IPCreate),
+		Update: defaultsOnly2(validate.IPUpdate),
 	}}
 }

@@ -24,7 +24,7 @@ type IPPoolValidator = ObjectValidator[kubeovnv1.IPPool, *kubeovnv1.IPPool]
 // NewIPPoolValidator returns the IPPool validator.
 func NewIPPoolValidator(d Deps) *IPPoolValidator {
 	return &IPPoolValidator{Deps: d, Kind: ippoolGK, Rules: Rules[kubeovnv1.IPPool]{
-		Create: validate.IPPoolCreate,
-		Update: validate.IPPoolUpdate,
+		Create: defaultsOnly(validate.IPPoolCreate),
+		Update: defaultsOnly2(validate.IPPoolUpdate),
 	}}
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ipamguard/ipamguard/pkg/annotations"
+	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
 	"github.com/ipamguard/ipamguard/pkg/validate"
@@ -33,6 +34,14 @@ const PodPath = "/validate-v1-pod"
 // hack/webhookgen). sideEffects=NoneOnDryRun: an admitted pod's addresses
 // are reserved in memory for a few seconds, never for dry-run requests.
 // +kubebuilder:webhook:path=/validate-v1-pod,mutating=false,failurePolicy=ignore,sideEffects=NoneOnDryRun,groups="",resources=pods,verbs=create,versions=v1,name=vpod.ipamguard.io,admissionReviewVersions=v1,timeoutSeconds=3
+
+// PodCapacityPath serves the pods without static-IP annotations (the
+// complement of vpod's matchConditions), which only get exhaustion
+// warnings: a subnet running dry is reported when the pod is created, not
+// when it hangs in ContainerCreating. Fails open with a short timeout.
+const PodCapacityPath = "/validate-v1-pod-capacity"
+
+// +kubebuilder:webhook:path=/validate-v1-pod-capacity,mutating=false,failurePolicy=ignore,sideEffects=None,groups="",resources=pods,verbs=create,versions=v1,name=vpodcapacity.ipamguard.io,admissionReviewVersions=v1,timeoutSeconds=2
 
 var podGK = schema.GroupKind{Kind: "Pod"}
 
@@ -61,18 +70,16 @@ type podMeta struct {
 
 // Handle implements admission.Handler.
 func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
 	if req.Operation != admissionv1.Create {
-		return admission.Allowed("")
+		return v.allow(req, podGK, start)
 	}
 	var pod podMeta
 	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode Pod %s/%s: %w", req.Namespace, req.Name, err))
+		return v.fail(req, podGK, start, http.StatusBadRequest, fmt.Errorf("decode Pod %s/%s: %w", req.Namespace, req.Name, err))
 	}
 	if !annotations.HasStatic(pod.Metadata.Annotations) && !hasLogicalSwitch(pod.Metadata.Annotations) {
-		return admission.Allowed("")
-	}
-	if v.Synced != nil && !v.Synced() {
-		return admission.Errored(http.StatusServiceUnavailable, errNotReady)
+		return v.capacity(ctx, req, &pod.Metadata, start)
 	}
 	in := validate.PodInput{
 		Namespace:   req.Namespace,
@@ -89,18 +96,25 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 
 	v.Reservations.mu.Lock()
 	defer v.Reservations.mu.Unlock()
-	var fs []policy.Finding
 	var claims []validate.Claim
-	var sub policy.Subject
-	v.Store.Read(func(r inventory.Reader) {
-		sub = subject(r, req)
-		fs, claims = validate.PodCreate(r, v.Defaults, in, v.Reservations.locked())
+	resp, d := v.judge(ctx, req, podGK, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
+		var fs []policy.Finding
+		fs, claims = validate.PodCreate(r, cfg.Defaults, in, v.Reservations.locked())
+		return fs
 	})
-	d := v.Policy.Decide(sub, fs)
-	if len(d.Deny) == 0 && !dryRun {
+	if resp.Allowed && len(d.Deny) == 0 && !dryRun {
 		v.Reservations.reserveLocked(claims, in.Namespace, in.Owner())
 	}
-	return respond(ctx, req, podGK, d)
+	return resp
+}
+
+// capacity judges a pod without fixed addresses: only whether the subnet
+// it will land in is running out of addresses.
+func (v *PodValidator) capacity(ctx context.Context, req admission.Request, meta *metav1.ObjectMeta, start time.Time) admission.Response {
+	resp, _ := v.judge(ctx, req, podGK, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
+		return validate.PodCapacity(r, cfg.Defaults, cfg.Thresholds.Levels(), req.Namespace, field.NewPath("metadata"))
+	})
+	return resp
 }
 
 func hasLogicalSwitch(ann map[string]string) bool {

@@ -55,6 +55,13 @@ func templateAnnotated(obj string) string {
 		at("spec", "jobTemplate", "spec", "template", "metadata", "annotations")
 }
 
+// noStaticIPCondition is the complement of staticIPCondition: every pod
+// reaches exactly one of vpod and vpodcapacity.
+var noStaticIPCondition = admissionregv1.MatchCondition{
+	Name:       "no-kube-ovn-static-ip-annotations",
+	Expression: "!(" + staticIPCondition.Expression + ")",
+}
+
 // notOwnNamespace excludes ipamguard's own namespace.
 var notOwnNamespace = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 	Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{OwnNamespace},
@@ -65,6 +72,10 @@ func Registrations() map[string]Registration {
 	return map[string]Registration{
 		"vpod.ipamguard.io": {
 			MatchConditions:   []admissionregv1.MatchCondition{staticIPCondition},
+			NamespaceSelector: notOwnNamespace,
+		},
+		"vpodcapacity.ipamguard.io": {
+			MatchConditions:   []admissionregv1.MatchCondition{noStaticIPCondition},
 			NamespaceSelector: notOwnNamespace,
 		},
 		"vworkload.ipamguard.io": {

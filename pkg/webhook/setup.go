@@ -7,8 +7,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
-	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/metrics"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -17,22 +18,66 @@ import (
 
 // Options are what the handlers need, set by main.
 type Options struct {
-	Defaults validate.Defaults
-	Policy   *policy.Policy
+	// Config is the configuration in force.
+	Config *config.Live
+	// Metrics records requests and decisions; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Handlers is what Setup wired: the inventory and the feed keeping it
 // current, for callers (tests, diagnostics) that want to inspect them.
 type Handlers struct {
-	Store *inventory.Store
-	Feed  *inventory.Feed
+	Store  *inventory.Store
+	Feed   *inventory.Feed
+	config *config.Live
+}
+
+// SubnetUsage yields every subnet's usage per family, computed from the
+// inventory with the thresholds in force; nothing before the first sync.
+// It is the metrics collector's source, called once per scrape.
+func (h *Handlers) SubnetUsage(yield func(metrics.SubnetUsage) bool) {
+	if !h.Feed.HasSynced() {
+		return
+	}
+	cfg := h.config.Get()
+	t := cfg.Thresholds.Levels()
+	var out []metrics.SubnetUsage
+	h.Store.Read(func(r inventory.Reader) {
+		r.Subnets(func(sn *inventory.Subnet) bool {
+			for _, u := range validate.Usage(r, sn) {
+				out = append(out, metrics.SubnetUsage{
+					Subnet: sn.Name, VPC: sn.VPC, Family: u.Family.String(),
+					Total: u.Total, Using: u.Using, Available: u.Available,
+					Level: levelNumber(t.Level(u.Available)),
+				})
+			}
+			return true
+		})
+	})
+	for _, u := range out {
+		if !yield(u) {
+			return
+		}
+	}
+}
+
+func levelNumber(level string) int {
+	switch level {
+	case validate.LevelWarning:
+		return metrics.LevelWarning
+	case validate.LevelCritical:
+		return metrics.LevelCritical
+	case validate.LevelExhausted:
+		return metrics.LevelExhausted
+	}
+	return metrics.LevelOK
 }
 
 // Setup builds the inventory on the manager's cache, registers the
 // handlers on its webhook server and a readiness check gated on the
 // inventory's initial sync.
 func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, error) {
-	store := inventory.New(o.Defaults.VPC)
+	store := inventory.New(o.Config.Get().Defaults.VPC)
 	feed, err := inventory.Watch(ctx, mgr.GetCache(), store)
 	if err != nil {
 		return nil, fmt.Errorf("watch inventory: %w", err)
@@ -41,11 +86,11 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, erro
 		return nil, fmt.Errorf("add readiness check: %w", err)
 	}
 	deps := Deps{
-		Store:    store,
-		Synced:   feed.HasSynced,
-		Defaults: o.Defaults,
-		Policy:   o.Policy,
-		Decoder:  admission.NewDecoder(mgr.GetScheme()),
+		Store:   store,
+		Synced:  feed.HasSynced,
+		Config:  o.Config,
+		Metrics: o.Metrics,
+		Decoder: admission.NewDecoder(mgr.GetScheme()),
 	}
 	srv := mgr.GetWebhookServer()
 	for path, h := range handlers(deps) {
@@ -54,16 +99,18 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, erro
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		return nil, fmt.Errorf("add webhook readiness check: %w", err)
 	}
-	return &Handlers{Store: store, Feed: feed}, nil
+	return &Handlers{Store: store, Feed: feed, config: o.Config}, nil
 }
 
 // handlers maps each served path to its handler.
 func handlers(d Deps) map[string]admission.Handler {
+	pods := NewPodValidator(d, NewReservations(ReservationTTL))
 	return map[string]admission.Handler{
-		SubnetPath:   NewSubnetValidator(d),
-		IPPath:       NewIPValidator(d),
-		IPPoolPath:   NewIPPoolValidator(d),
-		PodPath:      NewPodValidator(d, NewReservations(ReservationTTL)),
-		WorkloadPath: NewWorkloadValidator(d),
+		SubnetPath:      NewSubnetValidator(d),
+		IPPath:          NewIPValidator(d),
+		IPPoolPath:      NewIPPoolValidator(d),
+		PodPath:         pods,
+		PodCapacityPath: pods,
+		WorkloadPath:    NewWorkloadValidator(d),
 	}
 }

@@ -13,9 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
-	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
 func newValidator(t *testing.T, synced bool) *SubnetValidator {
@@ -30,11 +30,10 @@ func newValidator(t *testing.T, synced bool) *SubnetValidator {
 	store.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "web-0.default"},
 		Spec: kubeovnv1.IPSpec{PodName: "web-0", Namespace: "default", Subnet: "ovn-default", IPAddress: "10.16.0.9"}})
 	return NewSubnetValidator(Deps{
-		Store:    store,
-		Synced:   func() bool { return synced },
-		Defaults: validate.FreshInstallDefaults(),
-		Policy:   &policy.Policy{},
-		Decoder:  admission.NewDecoder(scheme),
+		Store:   store,
+		Synced:  func() bool { return synced },
+		Config:  config.NewLive(config.Default()),
+		Decoder: admission.NewDecoder(scheme),
 	})
 }
 
@@ -141,7 +140,9 @@ func TestSubnetHandler(t *testing.T) {
 func TestSubnetHandlerWarnAction(t *testing.T) {
 	t.Parallel()
 	v := newValidator(t, true)
-	v.Policy = &policy.Policy{Actions: map[policy.RuleID]policy.Action{policy.SubnetOverlap: policy.Warn}}
+	cfg := config.Default()
+	cfg.Policy = &policy.Policy{Actions: map[policy.RuleID]policy.Action{policy.SubnetOverlap: policy.Warn}}
+	v.Config = config.NewLive(cfg)
 	resp := v.Handle(context.Background(), request(admissionv1.Create, "dup", subnetJSON("dup", "10.16.5.0/24"), ""))
 	if !resp.Allowed {
 		t.Fatalf("denied although subnet-overlap is warn: %+v", resp.Result)

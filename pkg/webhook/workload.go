@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ipamguard/ipamguard/pkg/annotations"
+	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
 	"github.com/ipamguard/ipamguard/pkg/validate"
@@ -101,13 +103,15 @@ func (o *workloadObject) derived(kind string) bool {
 
 // Handle implements admission.Handler.
 func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
 	kind := req.Kind.Kind
+	gk := schema.GroupKind{Group: req.Kind.Group, Kind: kind}
 	if !validate.IsWorkloadKind(kind) || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
 		return admission.Allowed("")
 	}
 	var obj, old workloadObject
 	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode %s %s/%s: %w", kind, req.Namespace, req.Name, err))
+		return v.fail(req, gk, start, http.StatusBadRequest, fmt.Errorf("decode %s %s/%s: %w", kind, req.Namespace, req.Name, err))
 	}
 	if obj.derived(kind) {
 		return admission.Allowed("")
@@ -116,28 +120,20 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 	var oldIn validate.WorkloadInput
 	if req.Operation == admissionv1.Update {
 		if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode old %s %s/%s: %w", kind, req.Namespace, req.Name, err))
+			return v.fail(req, gk, start, http.StatusBadRequest, fmt.Errorf("decode old %s %s/%s: %w", kind, req.Namespace, req.Name, err))
 		}
 		oldIn = old.input(kind, req.Namespace, req.Name)
 	}
 	if !judged(in.Annotations) && !judged(oldIn.Annotations) {
 		return admission.Allowed("")
 	}
-	if v.Synced != nil && !v.Synced() {
-		return admission.Errored(http.StatusServiceUnavailable, errNotReady)
-	}
-	var fs []policy.Finding
-	var sub policy.Subject
-	v.Store.Read(func(r inventory.Reader) {
-		sub = subject(r, req)
+	resp, _ := v.judge(ctx, req, gk, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
 		if req.Operation == admissionv1.Create {
-			fs = validate.WorkloadCreate(r, v.Defaults, in)
-		} else {
-			fs = validate.WorkloadUpdate(r, v.Defaults, oldIn, in)
+			return validate.WorkloadCreate(r, cfg.Defaults, in)
 		}
+		return validate.WorkloadUpdate(r, cfg.Defaults, oldIn, in)
 	})
-	gk := schema.GroupKind{Group: req.Kind.Group, Kind: kind}
-	return respond(ctx, req, gk, v.Policy.Decide(sub, fs))
+	return resp
 }
 
 // judged reports whether a template carries annotations the rules read.

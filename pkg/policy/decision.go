@@ -11,6 +11,10 @@ import (
 type Finding struct {
 	Rule RuleID
 	Err  *field.Error
+	// Advisory findings never deny: an enforce action acts as warn. The
+	// exhaustion rules use it so that "enforce" refuses only requests that
+	// cannot be served, not every threshold crossing.
+	Advisory bool
 }
 
 // Mode is how a request is judged: the cluster's mode, or a namespace's
@@ -151,6 +155,9 @@ func (p *Policy) Decide(s Subject, findings []Finding) Decision {
 		action := p.Action(f.Rule)
 		if action == Off {
 			continue
+		}
+		if action == Enforce && f.Advisory {
+			action = Warn
 		}
 		if d.Audit == nil {
 			d.Audit = map[string]string{}

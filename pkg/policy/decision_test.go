@@ -72,3 +72,16 @@ func TestCatalogue(t *testing.T) {
 		}
 	}
 }
+
+func TestAdvisoryNeverDenies(t *testing.T) {
+	t.Parallel()
+	p := &Policy{Actions: map[RuleID]Action{PodSubnetExhausted: Enforce}}
+	adv := Finding{Rule: PodSubnetExhausted, Err: field.Invalid(field.NewPath("metadata"), "s", "5 left"), Advisory: true}
+	hard := Finding{Rule: PodSubnetExhausted, Err: field.Invalid(field.NewPath("metadata"), "s", "none left")}
+	if d := p.Decide(Subject{}, []Finding{adv}); len(d.Deny) != 0 || len(d.Warnings) != 1 {
+		t.Errorf("advisory finding: %+v", d)
+	}
+	if d := p.Decide(Subject{}, []Finding{hard}); len(d.Deny) != 1 {
+		t.Errorf("enforced exhaustion at zero did not deny: %+v", d)
+	}
+}

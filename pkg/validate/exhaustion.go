@@ -9,7 +9,6 @@ import (
 	"go4.org/netipx"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/ipamguard/ipamguard/pkg/annotations"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
@@ -368,6 +367,9 @@ func SubnetExhaustion(r inventory.Reader, d Defaults, t Thresholds, obj *kubeovn
 	return []policy.Finding{{
 		Rule: policy.SubnetExhaustion,
 		Err:  field.Invalid(cidrPath, obj.Spec.CIDRBlock, msg),
+		// A subnet left low is worth knowing, never worth refusing:
+		// refusing would not add addresses.
+		Advisory: true,
 	}}
 }
 
@@ -421,24 +423,8 @@ func PodExhaustion(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.S
 	return []policy.Finding{{
 		Rule: policy.PodSubnetExhausted,
 		Err:  field.Invalid(p, sn.Name, msg),
+		// Only a request the subnet cannot serve may be refused (when
+		// the rule is set to enforce); threshold crossings stay warnings.
+		Advisory: need <= avail,
 	}}
-}
-
-// PodCapacity warns when a pod without a fixed address lands in a subnet
-// at or below the thresholds. The landing subnet is chosen like the
-// controller: the namespace's bound subnets in order, skipping full ones,
-// then the VPC default and the default subnet.
-func PodCapacity(r inventory.Reader, d Defaults, t Thresholds, namespace string, p *field.Path) []policy.Finding {
-	cands := resolveDefault(r, d, namespace, annotations.DefaultProvider)
-	if len(cands) == 0 {
-		return nil
-	}
-	landing := cands[0]
-	for _, sn := range cands {
-		if avail, _ := Available(Usage(r, sn)); avail > 0 {
-			landing = sn
-			break
-		}
-	}
-	return PodExhaustion(r, d, t, landing, 1, p)
 }

@@ -78,6 +78,9 @@ func Registrations() map[string]Registration {
 			MatchConditions:   []admissionregv1.MatchCondition{noStaticIPCondition},
 			NamespaceSelector: notOwnNamespace,
 		},
+		"vworkloadcapacity.ipamguard.io": {
+			NamespaceSelector: notOwnNamespace,
+		},
 		"vworkload.ipamguard.io": {
 			MatchConditions:   []admissionregv1.MatchCondition{workloadTemplateCondition},
 			NamespaceSelector: notOwnNamespace,

@@ -106,11 +106,12 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, erro
 func handlers(d Deps) map[string]admission.Handler {
 	pods := NewPodValidator(d, NewReservations(ReservationTTL))
 	return map[string]admission.Handler{
-		SubnetPath:      NewSubnetValidator(d),
-		IPPath:          NewIPValidator(d),
-		IPPoolPath:      NewIPPoolValidator(d),
-		PodPath:         pods,
-		PodCapacityPath: pods,
-		WorkloadPath:    NewWorkloadValidator(d),
+		SubnetPath:           NewSubnetValidator(d),
+		IPPath:               NewIPValidator(d),
+		IPPoolPath:           NewIPPoolValidator(d),
+		PodPath:              pods,
+		PodCapacityPath:      pods,
+		WorkloadPath:         NewWorkloadValidator(d),
+		WorkloadCapacityPath: NewCapacityValidator(d),
 	}
 }

@@ -1,0 +1,53 @@
+package validate
+
+import (
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/ipamguard/ipamguard/pkg/annotations"
+	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/policy"
+)
+
+// PodCapacity warns when a pod without a fixed address lands in a subnet
+// at or below the thresholds. The landing subnet is chosen like the
+// controller: the namespace's bound subnets in order, skipping full ones,
+// then the VPC default and the default subnet.
+func PodCapacity(r inventory.Reader, d Defaults, t Thresholds, namespace string, p *field.Path) []policy.Finding {
+	sn := landingSubnet(r, d, namespace, "")
+	if sn == nil {
+		return nil
+	}
+	return PodExhaustion(r, d, t, sn, 1, p)
+}
+
+// landingSubnet picks the subnet pods without a fixed address land in: the
+// named logical switch, else the namespace's bound subnets in order,
+// skipping full ones (as the controller does), then the VPC default and the
+// default subnet.
+func landingSubnet(r inventory.Reader, d Defaults, namespace, logicalSwitch string) *inventory.Subnet {
+	if logicalSwitch != "" {
+		sn, _ := r.Subnet(logicalSwitch)
+		return sn
+	}
+	cands := resolveDefault(r, d, namespace, annotations.DefaultProvider)
+	if len(cands) == 0 {
+		return nil
+	}
+	for _, sn := range cands {
+		if avail, _ := Available(Usage(r, sn)); avail > 0 {
+			return sn
+		}
+	}
+	return cands[0]
+}
+
+// WorkloadCapacity warns when a workload created or scaled up needs more
+// addresses (need: the added replicas) than its subnet has left, or leaves
+// it at or below the thresholds.
+func WorkloadCapacity(r inventory.Reader, d Defaults, t Thresholds, namespace, logicalSwitch string, need uint64, p *field.Path) []policy.Finding {
+	sn := landingSubnet(r, d, namespace, logicalSwitch)
+	if sn == nil {
+		return nil
+	}
+	return PodExhaustion(r, d, t, sn, need, p)
+}

@@ -74,6 +74,7 @@ func startSuite(t *testing.T) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.SetSubnetSource(h.SubnetUsage)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	t.Cleanup(func() {

@@ -54,8 +54,14 @@ func (d Deps) judge(ctx context.Context, req admission.Request, gk schema.GroupK
 		fs = fn(r, cfg)
 	})
 	dec := cfg.Policy.Decide(sub, fs)
-	for _, a := range dec.Applied {
-		d.Metrics.ObserveDecision(string(a.Rule), a.Action, string(dec.Mode))
+	if req.DryRun != nil && *req.DryRun {
+		// Judged the same, but a dry run leaves no trace beyond the
+		// response: no audit annotations, no decision counts.
+		dec.Audit = nil
+	} else {
+		for _, a := range dec.Applied {
+			d.Metrics.ObserveDecision(string(a.Rule), a.Action, string(dec.Mode))
+		}
 	}
 	result := metrics.ResultAllowed
 	switch {

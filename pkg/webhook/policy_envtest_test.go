@@ -240,6 +240,36 @@ func TestExhaustionWarningsOnRealAPIServer(t *testing.T) {
 		})
 	}
 
+	t.Run("subnet gauges come from the inventory", func(t *testing.T) {
+		mfs, err := s.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := map[string]float64{}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				if hasLabel(m, "subnet", "small") {
+					state := ""
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "state" {
+							state = l.GetValue()
+						}
+					}
+					found[mf.GetName()+"/"+state] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		want := map[string]float64{
+			"ipamguard_subnet_addresses/total": 13, "ipamguard_subnet_addresses/using": 13,
+			"ipamguard_subnet_addresses/available": 0, "ipamguard_subnet_threshold_state/": 3,
+		}
+		for k, v := range want {
+			if found[k] != v {
+				t.Errorf("%s = %v, want %v (all: %v)", k, found[k], v, found)
+			}
+		}
+	})
+
 	t.Run("enforce at zero turns the hang into an error", func(t *testing.T) {
 		s.setConfig(t, "rules: {pod-subnet-exhausted: enforce}\n")
 		defer s.setConfig(t, "mode: enforce\n")

@@ -120,6 +120,17 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("statefulset ';' pool: each ordinal takes its group", func(t *testing.T) {
+		pool := "10.80.0.20,fd00:80::20;10.80.0.21,fd00:80::21;10.80.0.22,fd00:80::22"
+		for i := range 3 {
+			p := newPod("apps", fmt.Sprintf("ss-%d", i), map[string]string{"ovn.kubernetes.io/logical_switch": "dual", "ovn.kubernetes.io/ip_pool": pool})
+			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "ss", UID: "u2", Controller: ptr.To(true)}}
+			if err := c.Create(ctx, p); err != nil {
+				t.Fatalf("ordinal %d refused: %v", i, err)
+			}
+		}
+	})
+
 	t.Run("kubevirt migration target shares its vm's address", func(t *testing.T) {
 		p := newPod("vms", "virt-launcher-x-target", map[string]string{ipKey: "10.16.0.21", "kubevirt.io/migrationJobName": "mig-1"})
 		if err := c.Create(ctx, p); err != nil {

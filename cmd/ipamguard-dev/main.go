@@ -1,7 +1,9 @@
 // Command ipamguard-dev is `make run`: it starts a local kube-apiserver and
 // etcd with the Kube-OVN CRDs and the generated ipamguard webhook
 // configuration, runs the webhook binary against it, seeds a fresh-install
-// shape, prints how to use it, and stays in the foreground until Ctrl-C.
+// shape, starts a simulated Kube-OVN IP allocation (internal/simovn, unless
+// --simulate-kube-ovn=false) so that pods get addresses and IP objects,
+// prints how to use it, and stays in the foreground until Ctrl-C.
 //
 // The last line it prints on stdout once everything is up is exactly
 // "ipamguard-dev: ready"; tests wait for it.
@@ -49,6 +51,9 @@ type config struct {
 	webhookPort   int
 	metricsPort   int
 	healthPort    int
+	// simulate runs internal/simovn, a stand-in for the Kube-OVN
+	// controller's IP allocation.
+	simulate bool
 }
 
 func main() {
@@ -60,6 +65,7 @@ func main() {
 	fs.IntVar(&cfg.webhookPort, "webhook-port", 9443, "webhook HTTPS port on "+loopback)
 	fs.IntVar(&cfg.metricsPort, "metrics-port", 8080, "webhook metrics port on "+loopback)
 	fs.IntVar(&cfg.healthPort, "health-port", 8081, "webhook health probe port on "+loopback)
+	fs.BoolVar(&cfg.simulate, "simulate-kube-ovn", true, "give pods addresses and IP objects like the Kube-OVN controller would (a simulation for demos and tests; there is no OVN)")
 	// Console output for people; info level keeps envtest's debug chatter out.
 	opts := zap.Options{Development: true, Level: zapcore.InfoLevel}
 	opts.BindFlags(fs)
@@ -164,9 +170,22 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, tailSection(webhookLog))
 	}
+	var sim *simulator
+	if cfg.simulate {
+		if sim, err = startSimulator(ctx, env.Config, log.WithName("simovn")); err != nil {
+			return err
+		}
+		// Registered after the webhook's and the control plane's stops, so
+		// it runs first: the simulator goes before what it talks to.
+		defer func() {
+			if err := sim.stop(); err != nil {
+				retErr = errors.Join(retErr, err)
+			}
+		}()
+	}
 	log.Info("environment ready", "took", time.Since(began).Round(time.Millisecond).String())
 
-	printBanner(out, kubeconfig, "http://"+metricsAddr+"/metrics", webhookLog)
+	printBanner(out, kubeconfig, "http://"+metricsAddr+"/metrics", webhookLog, cfg.simulate)
 	fmt.Fprintln(out, ReadyLine)
 
 	select {
@@ -175,6 +194,9 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 		return nil
 	case <-child.done:
 		return fmt.Errorf("webhook exited unexpectedly: %w\n%s", child.exitErr(), tailSection(webhookLog))
+	case <-sim.exited():
+		// The deferred stop adds the simulator's error.
+		return errors.New("simulated Kube-OVN exited unexpectedly")
 	}
 }
 
@@ -215,7 +237,7 @@ func checkExecutable(path string) (string, error) {
 }
 
 // printBanner tells the user how to reach the environment.
-func printBanner(w io.Writer, kubeconfig, metricsURL, webhookLog string) {
+func printBanner(w io.Writer, kubeconfig, metricsURL, webhookLog string, simulate bool) {
 	fmt.Fprintf(w, `
 ipamguard is running on a local control plane with a fresh Kube-OVN install shape
 (vpc ovn-cluster, subnets ovn-default 10.16.0.0/16 and join 100.64.0.0/16).
@@ -232,7 +254,24 @@ Try (kubectl from bin/):
   # shrink, checked against the addresses in use
   kubectl patch subnet tenant-a --type merge -p '{"spec":{"cidrBlock":"10.70.0.0/25"}}'
   kubectl get subnets
-
-Ctrl-C stops everything.
 `, kubeconfig, metricsURL, webhookLog)
+	if simulate {
+		fmt.Fprint(w, `
+Pods get addresses from a simulated Kube-OVN controller (demo only; --simulate-kube-ovn=false
+turns it off). Fill a small subnet and watch the warnings at 10 and 5 available:
+  kubectl create namespace demo
+  echo '{"apiVersion":"kubeovn.io/v1","kind":"Subnet","metadata":{"name":"demo"},"spec":{"cidrBlock":"10.71.0.0/28","namespaces":["demo"]}}' | kubectl apply -f -
+  for i in $(seq 1 14); do kubectl -n demo run p$i --image=registry.k8s.io/pause:3.10; done
+  kubectl get ips -l ovn.kubernetes.io/subnet=demo
+  kubectl -n demo get events --field-selector reason=AcquireAddressFailed   # p14: no available IP
+  kubectl -n demo delete pod p3   # frees 10.71.0.4; p14 takes it
+`)
+	} else {
+		fmt.Fprint(w, `
+No Kube-OVN controller runs here (--simulate-kube-ovn=false): pods get no addresses and no IP objects.
+`)
+	}
+	fmt.Fprint(w, `
+Ctrl-C stops everything.
+`)
 }

@@ -74,6 +74,10 @@ func Registrations() map[string]Registration {
 			MatchConditions:   []admissionregv1.MatchCondition{staticIPCondition},
 			NamespaceSelector: notOwnNamespace,
 		},
+		"mpod.ipamguard.io": {
+			MatchConditions:   []admissionregv1.MatchCondition{staticIPCondition},
+			NamespaceSelector: notOwnNamespace,
+		},
 		"vpodcapacity.ipamguard.io": {
 			MatchConditions:   []admissionregv1.MatchCondition{noStaticIPCondition},
 			NamespaceSelector: notOwnNamespace,

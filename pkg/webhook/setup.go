@@ -113,5 +113,7 @@ func handlers(d Deps) map[string]admission.Handler {
 		PodCapacityPath:      pods,
 		WorkloadPath:         NewWorkloadValidator(d),
 		WorkloadCapacityPath: NewCapacityValidator(d),
+		SubnetDefaulterPath:  NewSubnetDefaulter(d),
+		PodDefaulterPath:     NewPodDefaulter(d),
 	}
 }

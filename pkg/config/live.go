@@ -49,6 +49,9 @@ func NewLive(c *Config) *Live {
 // Get returns the configuration in force.
 func (l *Live) Get() *Config { return l.p.Load() }
 
+// Set puts c in force, as a reload would.
+func (l *Live) Set(c *Config) { l.p.Store(c) }
+
 // Watch re-reads path every interval until ctx ends. A changed file that
 // parses replaces the configuration; one that does not is logged with its
 // error and the last good configuration stays in force. onReload (may be

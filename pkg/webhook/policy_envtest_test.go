@@ -45,7 +45,7 @@ func (s *suite) setConfig(t *testing.T, yaml string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	*s.live = *config.NewLive(c)
+	s.live.Set(c)
 }
 
 // counter reads one labelled counter from the webhook's registry.

@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -114,14 +115,17 @@ func isPoolName(v string) bool {
 // bound to the namespace, the namespace VPC's default subnet, the default
 // subnet. Attachment interfaces use their provider's subnets.
 func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) {
+	var ls *inventory.Subnet
 	if req.LogicalSwitch != "" {
 		sn, ok := c.r.Subnet(req.LogicalSwitch)
 		if !ok {
-			c.fs.add(policy.PodIPInvalid, field.NotFound(c.annPath(req.LogicalSwitchKey), req.LogicalSwitch))
+			c.fs.add(policy.PodIPInvalid, field.Invalid(c.annPath(req.LogicalSwitchKey), req.LogicalSwitch, "names a subnet that does not exist"))
 			return nil, false
 		}
-		return []*inventory.Subnet{sn}, true
+		ls = sn
 	}
+	// A named IPPool is judged whether or not logical_switch is set, so
+	// naming both cannot bypass the pool's tenancy.
 	if req.IPPool != "" && isPoolName(req.IPPool) {
 		pool, ok := c.r.IPPool(req.IPPool)
 		p := c.annPath(req.IPPoolKey)
@@ -129,7 +133,7 @@ func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) 
 			c.fs.add(policy.PodIPInvalid, field.Invalid(p, req.IPPool, "names an IPPool that does not exist"))
 			return nil, false
 		}
-		if pool.Bound() && !contains(pool.Namespaces, c.in.Namespace) {
+		if pool.Bound() && !slices.Contains(pool.Namespaces, c.in.Namespace) {
 			c.fs.add(policy.TenantIPPool, field.Forbidden(p, fmt.Sprintf(
 				"IPPool %s is reserved for namespaces %s; namespace %s may not use it", pool.Name, strings.Join(pool.Namespaces, ", "), c.in.Namespace)))
 		}
@@ -138,7 +142,20 @@ func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) 
 			c.fs.add(policy.PodIPInvalid, field.Invalid(p, req.IPPool, fmt.Sprintf("IPPool %s belongs to subnet %s, which does not exist", pool.Name, pool.Subnet)))
 			return nil, false
 		}
+		if ls != nil && ls.Name != sn.Name {
+			c.fs.add(policy.PodIPInvalid, field.Invalid(p, req.IPPool, fmt.Sprintf(
+				"IPPool %s belongs to subnet %s but logical_switch names subnet %s", pool.Name, sn.Name, ls.Name)))
+			return nil, false
+		}
+		if ls == nil {
+			// The pool's subnet is where the pod lands: its tenancy
+			// applies as if the pod had named it.
+			c.checkTenancy(sn, p, req.IPPool)
+		}
 		return []*inventory.Subnet{sn}, true
+	}
+	if ls != nil {
+		return []*inventory.Subnet{ls}, true
 	}
 	return resolveDefault(c.r, c.d, c.in.Namespace, req.Provider), true
 }
@@ -201,7 +218,8 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 			mine = -1
 		}
 	}
-	var freeInPool, checkedInPool int
+	// For a flat pool, per family: addresses checked and addresses free.
+	var freeInPool, checkedInPool [2]int
 	for gi, g := range groups {
 		addrs, ok := c.parseGroup(p, value, g, !pool || strings.Contains(value, ";"))
 		if !ok {
@@ -227,16 +245,32 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 				c.claims = append(c.claims, Claim{Subnet: sn.Name, Addr: a})
 			}
 			if pool && mine < 0 {
-				checkedInPool++
+				fi := familySlot(a)
+				checkedInPool[fi]++
 				if holder == "" {
-					freeInPool++
+					freeInPool[fi]++
 				}
 			}
 		}
 	}
-	if pool && mine < 0 && checkedInPool > 0 && freeInPool == 0 {
-		c.fs.add(policy.PodIPTaken, field.Invalid(p, value, "every address of the pool is already held; the pod would wait for an address forever"))
+	for fi := range checkedInPool {
+		if pool && mine < 0 && checkedInPool[fi] > 0 && freeInPool[fi] == 0 {
+			f := ipam.IPv4
+			if fi == 1 {
+				f = ipam.IPv6
+			}
+			c.fs.add(policy.PodIPTaken, field.Invalid(p, value, fmt.Sprintf(
+				"every %s address of the pool is already held; the pod would wait for an address forever", f)))
+		}
 	}
+}
+
+// familySlot is 0 for IPv4 and 1 for IPv6.
+func familySlot(a netip.Addr) int {
+	if ipam.FamilyOf(a) == ipam.IPv6 {
+		return 1
+	}
+	return 0
 }
 
 // parseGroup parses one comma-separated group of addresses. With perFamily,
@@ -264,10 +298,7 @@ func (c *podCheck) parseGroup(p *field.Path, value, g string, perFamily bool) ([
 			ok = false
 			continue
 		}
-		fi := 0
-		if ipam.FamilyOf(a) == ipam.IPv6 {
-			fi = 1
-		}
+		fi := familySlot(a)
 		if perFamily && seen[fi] {
 			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
 				"has more than one %s address in %q; a pod takes at most one per family", ipam.FamilyOf(a), g)))
@@ -400,11 +431,3 @@ func requestLandsIn(r inventory.Reader, d Defaults, pr inventory.PodRequest, sn 
 	return false
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}

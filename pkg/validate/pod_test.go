@@ -41,6 +41,7 @@ func podFixture() *inventory.Store {
 	s.UpsertNamespace(&metav1.ObjectMeta{Name: "default"})
 	s.UpsertVpc(&kubeovnv1.Vpc{ObjectMeta: metav1.ObjectMeta{Name: "vpc1"}, Spec: kubeovnv1.VpcSpec{Namespaces: []string{"vpc1-ns"}, DefaultSubnet: "vpc1-net"}})
 	s.UpsertIPPool(&kubeovnv1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "pool-a"}, Spec: kubeovnv1.IPPoolSpec{Subnet: "tenant-a", IPs: []string{"10.70.0.50..10.70.0.60"}, Namespaces: []string{"apps"}}})
+	s.UpsertIPPool(&kubeovnv1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "team-pool"}, Spec: kubeovnv1.IPPoolSpec{Subnet: "team-a", IPs: []string{"10.60.0.50..10.60.0.60"}}})
 	s.UpsertIPPool(&kubeovnv1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "open-pool"}, Spec: kubeovnv1.IPPoolSpec{Subnet: "tenant-a", IPs: []string{"10.70.0.70..10.70.0.80"}}})
 	// A StatefulSet pod's IP object (keep-IP) and a KubeVirt VM's.
 	s.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "db-1.apps"}, Spec: kubeovnv1.IPSpec{PodName: "db-1", Namespace: "apps", Subnet: "ovn-default", IPAddress: "10.16.0.21", PodType: kubeovnv1.PodTypeStatefulSet}})
@@ -137,7 +138,17 @@ func TestPodCreate(t *testing.T) {
 		{name: "ip_address resolved through a named ippool", in: pod("other", "x", map[string]string{poolKey: "open-pool", ipKey: "10.70.0.71"}), claims: 1},
 		{name: "flat pool list with one free address", in: pod("web", "x", map[string]string{poolKey: "10.16.0.21,10.16.0.22"})},
 		{name: "flat pool list fully taken", in: pod("web", "x", map[string]string{poolKey: "10.16.0.21,10.16.0.31"}),
-			want: []want{{policy.PodIPTaken, annPath(poolKey), []string{"every address of the pool"}}}},
+			want: []want{{policy.PodIPTaken, annPath(poolKey), []string{"every IPv4 address of the pool"}}}},
+		{name: "open pool in another tenant's subnet", in: pod("apps", "x", map[string]string{poolKey: "team-pool"}),
+			want: []want{{policy.TenantSubnet, annPath(poolKey), []string{"subnet team-a is bound to team-a"}}}},
+		{name: "logical_switch cannot bypass the pool's tenancy", in: pod("default", "x", map[string]string{lsKey: "tenant-a", poolKey: "pool-a"}),
+			want: []want{{policy.TenantIPPool, annPath(poolKey), []string{"IPPool pool-a is reserved for namespaces apps"}}}},
+		{name: "logical_switch and a pool of another subnet", in: pod("apps", "x", map[string]string{lsKey: "dual", poolKey: "pool-a"}),
+			want: []want{{policy.PodIPInvalid, annPath(poolKey), []string{"belongs to subnet tenant-a but logical_switch names subnet dual"}}}},
+		{name: "missing logical switch explains itself", in: pod("apps", "x", map[string]string{lsKey: "gone"}),
+			want: []want{{policy.PodIPInvalid, annPath(lsKey), []string{"names a subnet that does not exist"}}}},
+		{name: "flat dual-stack pool with every ipv6 address held", in: pod("web", "x", map[string]string{lsKey: "dual", poolKey: "10.80.0.30,10.80.0.31,fd00:80::5"}),
+			want: []want{{policy.PodIPTaken, annPath(poolKey), []string{"every IPv6 address of the pool"}}}},
 		{name: "statefulset ; groups take the ordinal's group", in: pod("apps", "db-2", map[string]string{lsKey: "dual", poolKey: "10.80.0.10,fd00:80::10;10.80.0.11,fd00:80::11;10.80.0.12,fd00:80::12"}, func(in *PodInput) { in.Ordinal = 2 }), claims: 2},
 		{name: "statefulset ; groups: other groups may be taken", in: pod("apps", "db-0", map[string]string{poolKey: "10.16.0.60;10.16.0.21"}, func(in *PodInput) { in.Ordinal = 0 }), claims: 1},
 		{name: "statefulset ; groups: own group taken", in: pod("apps", "db-0", map[string]string{poolKey: "10.16.0.21;10.16.0.60"}, func(in *PodInput) { in.Ordinal = 0 }),

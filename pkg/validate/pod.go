@@ -430,4 +430,3 @@ func requestLandsIn(r inventory.Reader, d Defaults, pr inventory.PodRequest, sn 
 	}
 	return false
 }
-

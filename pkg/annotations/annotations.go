@@ -49,14 +49,14 @@ func (k Key) String() string {
 }
 
 // ParseKey parses "<provider>.kubernetes.io/<name>[.<ifname>]" for the
-// static-IP annotation names. Other keys return false.
+// static-IP annotation names and "allocated". Other keys return false.
 func ParseKey(key string) (Key, bool) {
 	i := strings.Index(key, domain)
 	if i <= 0 || strings.IndexByte(key[:i], '/') >= 0 {
 		return Key{}, false
 	}
 	provider, rest := key[:i], key[i+len(domain):]
-	for _, name := range []string{IPAddress, IPPool, LogicalSwitch, MacAddress, IPFamily} {
+	for _, name := range []string{IPAddress, IPPool, LogicalSwitch, MacAddress, IPFamily, Allocated} {
 		if rest == name {
 			return Key{Provider: provider, Name: name}, true
 		}
@@ -75,6 +75,9 @@ type Request struct {
 	// paths in messages).
 	IPAddress, IPPool, LogicalSwitch, IPFamily string
 	IPAddressKey, IPPoolKey, LogicalSwitchKey  string
+	// Allocated is set once the controller has allocated the interface
+	// (its addresses are then held by an IP object, or were released).
+	Allocated bool
 }
 
 // Static reports whether the request asks for fixed addresses.
@@ -108,6 +111,8 @@ func Requests(ann map[string]string) []Request {
 			r.LogicalSwitch, r.LogicalSwitchKey = v, k
 		case IPFamily:
 			r.IPFamily = v
+		case Allocated:
+			r.Allocated = v == "true"
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -22,7 +22,7 @@ type File struct {
 	// Mode is the cluster-wide mode: enforce (default), audit or off.
 	Mode word `json:"mode,omitempty"`
 	// Thresholds of the exhaustion rules.
-	Thresholds Thresholds `json:"thresholds,omitempty"`
+	Thresholds thresholdsFile `json:"thresholds,omitempty"`
 	// Rules overrides the default action of rules by ID.
 	Rules map[string]word `json:"rules,omitempty"`
 	// Defaults mirror the Kube-OVN controller's flags.
@@ -57,8 +57,14 @@ func (w *word) UnmarshalJSON(b []byte) error {
 
 // Thresholds are the available-address levels of the exhaustion rules.
 type Thresholds struct {
-	Warning  int `json:"warning,omitempty"`
-	Critical int `json:"critical,omitempty"`
+	Warning  int `json:"warning"`
+	Critical int `json:"critical"`
+}
+
+// thresholdsFile distinguishes an absent threshold from 0.
+type thresholdsFile struct {
+	Warning  *int `json:"warning,omitempty"`
+	Critical *int `json:"critical,omitempty"`
 }
 
 // DefaultsFile is the defaults section of the file.
@@ -129,11 +135,11 @@ func Parse(data []byte) (*Config, error) {
 		}
 		mode = m
 	}
-	if f.Thresholds.Warning != 0 {
-		c.Thresholds.Warning = f.Thresholds.Warning
+	if f.Thresholds.Warning != nil {
+		c.Thresholds.Warning = *f.Thresholds.Warning
 	}
-	if f.Thresholds.Critical != 0 {
-		c.Thresholds.Critical = f.Thresholds.Critical
+	if f.Thresholds.Critical != nil {
+		c.Thresholds.Critical = *f.Thresholds.Critical
 	}
 	if c.Thresholds.Critical < 0 || c.Thresholds.Warning < c.Thresholds.Critical {
 		errs = append(errs, fmt.Errorf("thresholds: need 0 <= critical (%d) <= warning (%d)", c.Thresholds.Critical, c.Thresholds.Warning))

@@ -105,3 +105,14 @@ func TestUnquotedOff(t *testing.T) {
 		t.Errorf("mode %q, subnet-overlap %q", c.Policy.Mode, c.Policy.Action(policy.SubnetOverlap))
 	}
 }
+
+func TestThresholdZero(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte("thresholds: {warning: 3, critical: 0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Thresholds.Warning != 3 || c.Thresholds.Critical != 0 {
+		t.Errorf("thresholds = %+v", c.Thresholds)
+	}
+}

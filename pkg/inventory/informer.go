@@ -71,39 +71,43 @@ func Watch(ctx context.Context, c cache.Cache, s *Store) (*Feed, error) {
 		obj    client.Object
 		upsert func(client.Object)
 		remove func(client.Object)
+		// statusSubresource kinds bump metadata.generation only on spec
+		// changes; status-only updates (Kube-OVN writes subnet status on
+		// every allocation) are skipped.
+		statusSubresource bool
 	}
 	kinds := []kind{
 		{&kubeovnv1.Subnet{},
 			func(o client.Object) { s.UpsertSubnet(o.(*kubeovnv1.Subnet)) },
-			func(o client.Object) { s.DeleteSubnet(o.GetName()) }},
+			func(o client.Object) { s.DeleteSubnet(o.GetName()) }, true},
 		{&kubeovnv1.IP{},
 			func(o client.Object) { s.UpsertIP(o.(*kubeovnv1.IP)) },
-			func(o client.Object) { s.DeleteIP(o.GetName()) }},
+			func(o client.Object) { s.DeleteIP(o.GetName()) }, false},
 		{&kubeovnv1.Vip{},
 			func(o client.Object) { s.UpsertVip(o.(*kubeovnv1.Vip)) },
-			func(o client.Object) { s.DeleteVip(o.GetName()) }},
+			func(o client.Object) { s.DeleteVip(o.GetName()) }, false},
 		{&corev1.Node{},
 			func(o client.Object) { s.UpsertNode(o.(*corev1.Node)) },
-			func(o client.Object) { s.DeleteNode(o.GetName()) }},
+			func(o client.Object) { s.DeleteNode(o.GetName()) }, false},
 		{&kubeovnv1.Vpc{},
 			func(o client.Object) { s.UpsertVpc(o.(*kubeovnv1.Vpc)) },
-			func(o client.Object) { s.DeleteVpc(o.GetName()) }},
+			func(o client.Object) { s.DeleteVpc(o.GetName()) }, true},
 		{&kubeovnv1.IPPool{},
 			func(o client.Object) { s.UpsertIPPool(o.(*kubeovnv1.IPPool)) },
-			func(o client.Object) { s.DeleteIPPool(o.GetName()) }},
+			func(o client.Object) { s.DeleteIPPool(o.GetName()) }, true},
 		{PodMetadata(),
 			func(o client.Object) { s.UpsertPod(o) },
-			func(o client.Object) { s.DeletePod(o.GetNamespace(), o.GetName()) }},
+			func(o client.Object) { s.DeletePod(o.GetNamespace(), o.GetName()) }, false},
 		{NamespaceMetadata(),
 			func(o client.Object) { s.UpsertNamespace(o) },
-			func(o client.Object) { s.DeleteNamespace(o.GetName()) }},
+			func(o client.Object) { s.DeleteNamespace(o.GetName()) }, false},
 	}
 	for _, k := range kinds {
 		inf, err := c.GetInformer(ctx, k.obj)
 		if err != nil {
 			return nil, fmt.Errorf("get informer for %T: %w", k.obj, err)
 		}
-		reg, err := inf.AddEventHandler(handler(k.upsert, k.remove))
+		reg, err := inf.AddEventHandler(handler(k.upsert, k.remove, k.statusSubresource))
 		if err != nil {
 			return nil, fmt.Errorf("add event handler for %T: %w", k.obj, err)
 		}
@@ -112,17 +116,23 @@ func Watch(ctx context.Context, c cache.Cache, s *Store) (*Feed, error) {
 	return f, nil
 }
 
-func handler(upsert, remove func(client.Object)) toolscache.ResourceEventHandler {
+func handler(upsert, remove func(client.Object), statusSubresource bool) toolscache.ResourceEventHandler {
 	return toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if o, ok := obj.(client.Object); ok {
 				upsert(o)
 			}
 		},
-		UpdateFunc: func(_, obj any) {
-			if o, ok := obj.(client.Object); ok {
-				upsert(o)
+		UpdateFunc: func(oldObj, obj any) {
+			o, ok := obj.(client.Object)
+			if !ok {
+				return
 			}
+			if old, ok := oldObj.(client.Object); ok && statusSubresource &&
+				o.GetGeneration() != 0 && o.GetGeneration() == old.GetGeneration() {
+				return
+			}
+			upsert(o)
 		},
 		DeleteFunc: func(obj any) {
 			if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {

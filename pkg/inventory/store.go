@@ -458,6 +458,12 @@ func (s *Store) UpsertNode(obj *corev1.Node) {
 			addrs = append(addrs, ip.Unmap())
 		}
 	}
+	s.mu.RLock()
+	same := slices.Equal(s.nodes[obj.Name], addrs)
+	s.mu.RUnlock()
+	if same {
+		return // status heartbeats rarely change addresses
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.removeNodeLocked(obj.Name)

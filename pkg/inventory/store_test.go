@@ -226,3 +226,30 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAllocatedPodsAreNotPending: a finished pod keeps its annotations but
+// Kube-OVN released its address; only unallocated pods are pending.
+func TestAllocatedPodsAreNotPending(t *testing.T) {
+	t.Parallel()
+	s := New("ovn-cluster")
+	s.UpsertPod(&metav1.ObjectMeta{Namespace: "a", Name: "job-1", Annotations: map[string]string{"ovn.kubernetes.io/ip_address": "10.16.0.9"}})
+	count := func() (n int) {
+		s.Read(func(r Reader) {
+			r.PodRequests(netip.MustParseAddr("10.16.0.9"), func(PodRequest) bool { n++; return true })
+		})
+		return n
+	}
+	if count() != 1 {
+		t.Fatalf("pending pod not indexed")
+	}
+	s.UpsertPod(&metav1.ObjectMeta{Namespace: "a", Name: "job-1", Annotations: map[string]string{
+		"ovn.kubernetes.io/ip_address": "10.16.0.9", "ovn.kubernetes.io/allocated": "true"}})
+	if count() != 0 {
+		t.Errorf("allocated pod still pending")
+	}
+	stripped, _ := StripPod(&metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: map[string]string{
+		"ovn.kubernetes.io/allocated": "true", "ovn.kubernetes.io/ip_address": "10.16.0.9", "unrelated": "x"}}})
+	if a := stripped.(*metav1.PartialObjectMetadata).Annotations; len(a) != 2 || a["ovn.kubernetes.io/allocated"] != "true" {
+		t.Errorf("StripPod kept %v", a)
+	}
+}

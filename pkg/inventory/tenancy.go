@@ -167,7 +167,9 @@ func PodRequestsOf(obj metav1.Object) []PodRequest {
 	owner := annotations.Owner(obj.GetName(), obj.GetLabels())
 	var out []PodRequest
 	for _, r := range annotations.Requests(ann) {
-		if r.IPAddress == "" {
+		// Once allocated, the addresses are held by an IP object (or were
+		// released when the pod finished): the pod is no longer pending.
+		if r.IPAddress == "" || r.Allocated {
 			continue
 		}
 		for part := range strings.SplitSeq(r.IPAddress, ",") {
@@ -193,6 +195,16 @@ func PodRequestsOf(obj metav1.Object) []PodRequest {
 func (s *Store) UpsertPod(obj metav1.Object) {
 	reqs := PodRequestsOf(obj)
 	key := podKey{obj.GetNamespace(), obj.GetName()}
+	if len(reqs) == 0 {
+		// Most pods ask for nothing; their events must not take the
+		// write lock that admissions wait behind.
+		s.mu.RLock()
+		_, known := s.podRequests[key]
+		s.mu.RUnlock()
+		if !known {
+			return
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.removePodLocked(key)

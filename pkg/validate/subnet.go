@@ -44,8 +44,11 @@ func SubnetCreate(r inventory.Reader, d Defaults, obj *kubeovnv1.Subnet) []polic
 func SubnetUpdate(r inventory.Reader, d Defaults, oldObj, obj *kubeovnv1.Subnet) []policy.Finding {
 	var fs findings
 	blocks := checkSubnetSyntax(&fs, oldObj, obj)
-	if blocks != nil && (oldObj.Spec.CIDRBlock != obj.Spec.CIDRBlock ||
-		oldObj.Spec.Vpc != obj.Spec.Vpc || oldObj.Spec.Vlan != obj.Spec.Vlan) {
+	// The scope is compared resolved: filling in an empty vpc with the
+	// default VPC moves nothing.
+	oldScope := inventory.NewSubnetRecord(oldObj, r.DefaultVPC()).Scope()
+	newScope := inventory.NewSubnetRecord(obj, r.DefaultVPC()).Scope()
+	if blocks != nil && (oldObj.Spec.CIDRBlock != obj.Spec.CIDRBlock || oldScope != newScope) {
 		checkOverlap(&fs, r, d, obj, blocks)
 	}
 	if len(fs) == 0 || blocks != nil {

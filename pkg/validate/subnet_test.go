@@ -179,6 +179,10 @@ func TestSubnetUpdate(t *testing.T) {
 		want     []want
 	}{
 		{name: "expansion", old: tenantA, obj: subnet("tenant-a", "10.70.0.0/23")},
+		{name: "filling in the default vpc moves nothing (an old overlap is not re-judged)",
+			old: subnet("legacy-dup", "10.16.5.0/24"), obj: subnet("legacy-dup", "10.16.5.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Vpc = "ovn-cluster" })},
+		{name: "moving to another vpc is judged", old: subnet("moving", "10.95.0.0/24"), obj: subnet("moving", "10.16.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Vpc = "vpc1" }),
+			want: []want{{policy.SubnetOverlap, "spec.cidrBlock", []string{"vpc1-net"}}}},
 		{name: "label-only edit of an invalid old object is not re-judged",
 			old: subnet("legacy", "10.99.0.5/24"), obj: subnet("legacy", "10.99.0.5/24", func(s *kubeovnv1.Subnet) { s.Labels = map[string]string{"a": "b"} })},
 		{name: "shrink strands addresses with owners", old: tenantA, obj: subnet("tenant-a", "10.70.0.0/25"),

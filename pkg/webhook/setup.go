@@ -41,22 +41,28 @@ func (h *Handlers) SubnetUsage(yield func(metrics.SubnetUsage) bool) {
 	}
 	cfg := h.config.Get()
 	t := cfg.Thresholds.Levels()
-	var out []metrics.SubnetUsage
+	// Take the subnet list under one short read, then compute each usage
+	// under its own: a scrape never holds the lock for a pass over the
+	// whole cluster, so informer writes (and the admissions queued behind
+	// them) never wait for it.
+	var subnets []*inventory.Subnet
 	h.Store.Read(func(r inventory.Reader) {
 		r.Subnets(func(sn *inventory.Subnet) bool {
-			for _, u := range validate.Usage(r, sn) {
-				out = append(out, metrics.SubnetUsage{
-					Subnet: sn.Name, VPC: sn.VPC, Family: u.Family.String(),
-					Total: u.Total, Using: u.Using, Available: u.Available,
-					Level: levelNumber(t.Level(u.Available)),
-				})
-			}
+			subnets = append(subnets, sn)
 			return true
 		})
 	})
-	for _, u := range out {
-		if !yield(u) {
-			return
+	var us []validate.FamilyUsage
+	for _, sn := range subnets {
+		h.Store.Read(func(r inventory.Reader) { us = validate.Usage(r, sn) })
+		for _, u := range us {
+			if !yield(metrics.SubnetUsage{
+				Subnet: sn.Name, VPC: sn.VPC, Family: u.Family.String(),
+				Total: u.Total, Using: u.Using, Available: u.Available,
+				Level: levelNumber(t.Level(u.Available)),
+			}) {
+				return
+			}
 		}
 	}
 }

@@ -12,12 +12,47 @@ import (
 // at or below the thresholds. The landing subnet is chosen like the
 // controller: the namespace's bound subnets in order, skipping full ones,
 // then the VPC default and the default subnet.
-func PodCapacity(r inventory.Reader, d Defaults, t Thresholds, namespace string, p *field.Path) []policy.Finding {
+//
+// The finding is reported on metadata.namespace: the namespace decides
+// the subnet.
+func PodCapacity(r inventory.Reader, d Defaults, t Thresholds, namespace string) []policy.Finding {
 	sn := landingSubnet(r, d, namespace, "")
 	if sn == nil {
 		return nil
 	}
-	return PodExhaustion(r, d, t, sn, 1, p)
+	return PodExhaustion(r, d, t, sn, 1, field.NewPath("metadata", "namespace"), namespace)
+}
+
+// PodCapacityNamed warns like PodCapacity for a pod without a fixed
+// address that names its subnet with logical_switch or a named IPPool
+// (the static-IP webhook judges those pods). The finding is reported on
+// the naming annotation.
+func PodCapacityNamed(r inventory.Reader, d Defaults, t Thresholds, in PodInput) []policy.Finding {
+	for _, req := range annotations.Requests(in.Annotations) {
+		if req.Provider != annotations.DefaultProvider || req.IPAddress != "" {
+			continue
+		}
+		key, value, subnet := req.LogicalSwitchKey, req.LogicalSwitch, req.LogicalSwitch
+		if req.IPPool != "" {
+			if !isPoolName(req.IPPool) {
+				continue // fixed addresses from a list
+			}
+			pool, ok := r.IPPool(req.IPPool)
+			if !ok {
+				continue // reported by the static-IP rules
+			}
+			key, value, subnet = req.IPPoolKey, req.IPPool, pool.Subnet
+		}
+		if subnet == "" {
+			continue
+		}
+		sn, ok := r.Subnet(subnet)
+		if !ok {
+			continue
+		}
+		return PodExhaustion(r, d, t, sn, 1, in.Meta.Child("annotations").Key(key), value)
+	}
+	return nil
 }
 
 // landingSubnet picks the subnet pods without a fixed address land in: the
@@ -44,10 +79,12 @@ func landingSubnet(r inventory.Reader, d Defaults, namespace, logicalSwitch stri
 // WorkloadCapacity warns when a workload created or scaled up needs more
 // addresses (need: the added replicas) than its subnet has left, or leaves
 // it at or below the thresholds.
-func WorkloadCapacity(r inventory.Reader, d Defaults, t Thresholds, namespace, logicalSwitch string, need uint64, p *field.Path) []policy.Finding {
+//
+// The finding is reported on p with value replicas.
+func WorkloadCapacity(r inventory.Reader, d Defaults, t Thresholds, namespace, logicalSwitch string, need uint64, p *field.Path, replicas int64) []policy.Finding {
 	sn := landingSubnet(r, d, namespace, logicalSwitch)
 	if sn == nil {
 		return nil
 	}
-	return PodExhaustion(r, d, t, sn, need, p)
+	return PodExhaustion(r, d, t, sn, need, p, replicas)
 }

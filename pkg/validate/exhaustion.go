@@ -380,7 +380,10 @@ func SubnetExhaustion(r inventory.Reader, d Defaults, t Thresholds, obj *kubeovn
 // after the request. When the subnet cannot serve every address, the
 // message says the pods left over will hang in ContainerCreating with
 // "Failed to allocate IP". need 0 takes nothing and yields nothing.
-func PodExhaustion(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.Subnet, need uint64, p *field.Path) []policy.Finding {
+//
+// The finding is reported on field p with value (the namespace for a pod,
+// the replicas for a workload).
+func PodExhaustion(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.Subnet, need uint64, p *field.Path, value any) []policy.Finding {
 	if need == 0 {
 		return nil
 	}
@@ -422,7 +425,7 @@ func PodExhaustion(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.S
 	}
 	return []policy.Finding{{
 		Rule: policy.PodSubnetExhausted,
-		Err:  field.Invalid(p, sn.Name, msg),
+		Err:  field.Invalid(p, value, msg),
 		// Only a request the subnet cannot serve may be refused (when
 		// the rule is set to enforce); threshold crossings stay warnings.
 		Advisory: need <= avail,

@@ -368,7 +368,9 @@ func TestPodExhaustion(t *testing.T) {
 			t.Parallel()
 			sn := exhRecord(t, s, tc.subnet)
 			var got []policy.Finding
-			s.Read(func(r inventory.Reader) { got = PodExhaustion(r, d, DefaultThresholds(), sn, tc.need, tc.path) })
+			s.Read(func(r inventory.Reader) {
+				got = PodExhaustion(r, d, DefaultThresholds(), sn, tc.need, tc.path, sn.Name)
+			})
 			check(t, got, tc.want)
 			for _, f := range got {
 				if f.Err.Type != field.ErrorTypeInvalid || f.Err.BadValue != tc.subnet {
@@ -410,7 +412,7 @@ func BenchmarkExhaustion(b *testing.B) {
 		b.Run("PodExhaustion/quiet", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				PodExhaustion(r, d, th, sn, 1, p)
+				PodExhaustion(r, d, th, sn, 1, p, sn.Name)
 			}
 		})
 	})

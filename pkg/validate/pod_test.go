@@ -189,3 +189,25 @@ func TestPodTemplateSkipsTaken(t *testing.T) {
 		t.Errorf("field = %s", got[0].Err.Field)
 	}
 }
+
+func TestPodCapacityNamed(t *testing.T) {
+	t.Parallel()
+	store := inventory.New("ovn-cluster")
+	store.UpsertSubnet(subnet("tiny", "10.121.0.0/29")) // 6 addresses, gateway: 5 for pods
+	store.UpsertIPPool(&kubeovnv1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "tiny-pool"}, Spec: kubeovnv1.IPPoolSpec{Subnet: "tiny", IPs: []string{"10.121.0.2..10.121.0.6"}}})
+	d := FreshInstallDefaults()
+	th := DefaultThresholds()
+	var got []policy.Finding
+	store.Read(func(r inventory.Reader) {
+		got = PodCapacityNamed(r, d, th, pod("apps", "x", map[string]string{lsKey: "tiny"}))
+	})
+	check(t, got, []want{{policy.PodSubnetExhausted, annPath(lsKey), []string{"subnet tiny will have 4 of 5"}}})
+	store.Read(func(r inventory.Reader) {
+		got = PodCapacityNamed(r, d, th, pod("apps", "x", map[string]string{poolKey: "tiny-pool"}))
+	})
+	check(t, got, []want{{policy.PodSubnetExhausted, annPath(poolKey), []string{"subnet tiny"}}})
+	store.Read(func(r inventory.Reader) {
+		got = PodCapacityNamed(r, d, th, pod("apps", "x", map[string]string{lsKey: "tiny", ipKey: "10.121.0.3"}))
+	})
+	check(t, got, nil)
+}

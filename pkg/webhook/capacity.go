@@ -97,8 +97,17 @@ func (v *CapacityValidator) Handle(ctx context.Context, req admission.Request) a
 	resp, _ := v.judge(ctx, req, gk, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
 		// A scale request carries no template; the pods land where the
 		// namespace's pods land.
-		return validate.WorkloadCapacity(r, cfg.Defaults, cfg.Thresholds.Levels(), req.Namespace,
-			ann[annotations.DefaultProvider+".kubernetes.io/"+annotations.LogicalSwitch], uint64(added), p)
+		fs := validate.WorkloadCapacity(r, cfg.Defaults, cfg.Thresholds.Levels(), req.Namespace,
+			ann[annotations.DefaultProvider+".kubernetes.io/"+annotations.LogicalSwitch], uint64(added), p, obj.replicas(scale))
+		if scale {
+			// A Scale carries no template: the subnet is the namespace's,
+			// which a logical_switch in the real template may override.
+			// Never refuse on that guess.
+			for i := range fs {
+				fs[i].Advisory = true
+			}
+		}
+		return fs
 	})
 	return resp
 }

@@ -100,7 +100,7 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 	resp, d := v.judge(ctx, req, podGK, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
 		var fs []policy.Finding
 		fs, claims = validate.PodCreate(r, cfg.Defaults, in, v.Reservations.locked())
-		return fs
+		return append(fs, validate.PodCapacityNamed(r, cfg.Defaults, cfg.Thresholds.Levels(), in)...)
 	})
 	if resp.Allowed && len(d.Deny) == 0 && !dryRun {
 		v.Reservations.reserveLocked(claims, in.Namespace, in.Owner())
@@ -112,7 +112,7 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 // it will land in is running out of addresses.
 func (v *PodValidator) capacity(ctx context.Context, req admission.Request, meta *metav1.ObjectMeta, start time.Time) admission.Response {
 	resp, _ := v.judge(ctx, req, podGK, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
-		return validate.PodCapacity(r, cfg.Defaults, cfg.Thresholds.Levels(), req.Namespace, field.NewPath("metadata"))
+		return validate.PodCapacity(r, cfg.Defaults, cfg.Thresholds.Levels(), req.Namespace)
 	})
 	return resp
 }

@@ -39,7 +39,7 @@ func respond(ctx context.Context, req admission.Request, gk schema.GroupKind, d 
 			for _, e := range d.Deny {
 				msgs = append(msgs, e.Detail)
 			}
-			gr := schema.GroupResource{Group: gk.Group, Resource: strings.ToLower(gk.Kind) + "s"}
+			gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
 			status = apierrors.NewForbidden(gr, req.Name, errors.New(strings.Join(msgs, "; ")))
 		} else {
 			status = apierrors.NewInvalid(gk, req.Name, d.Deny)

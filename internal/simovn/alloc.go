@@ -75,17 +75,6 @@ func statefulSetOrdinal(name string) int {
 	return n
 }
 
-// isPoolName tells an ip_pool value that names an IPPool from one that
-// lists addresses.
-func isPoolName(v string) bool {
-	if strings.ContainsAny(v, ",;") {
-		return false
-	}
-	first, _, _ := strings.Cut(strings.TrimSpace(v), "/")
-	_, err := netip.ParseAddr(first)
-	return err != nil
-}
-
 // resolve returns the candidate subnets of the pod in the controller's
 // order (KUBE-OVN.md, "Which subnet a pod lands in"): the logical_switch
 // annotation; the subnet of the IPPool named by ip_pool; the subnets bound
@@ -100,7 +89,7 @@ func resolve(r inventory.Reader, defaultSubnet string, p podInfo) ([]*inventory.
 		}
 		return []*inventory.Subnet{sn}, nil, nil
 	}
-	if pool := p.Req.IPPool; pool != "" && isPoolName(pool) {
+	if pool := p.Req.IPPool; pool != "" && annotations.IsPoolName(pool) {
 		ipp, ok := r.IPPool(pool)
 		if !ok {
 			return nil, nil, failf("IPPool %s named by %s does not exist", pool, p.Req.IPPoolKey)
@@ -164,7 +153,7 @@ func allocate(r inventory.Reader, defaultSubnet string, p podInfo, ipName string
 	}
 
 	var list []netipx.IPRange // ip_pool given as addresses
-	if v := p.Req.IPPool; v != "" && !isPoolName(v) {
+	if v := p.Req.IPPool; v != "" && !annotations.IsPoolName(v) {
 		for e := range strings.SplitSeq(v, ",") {
 			if rg, err := inventory.ParsePoolEntry(strings.TrimSpace(e)); err == nil {
 				list = append(list, rg)

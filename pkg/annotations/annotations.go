@@ -6,6 +6,7 @@
 package annotations
 
 import (
+	"net/netip"
 	"sort"
 	"strings"
 )
@@ -147,4 +148,15 @@ func Owner(name string, labels map[string]string) string {
 		return vm
 	}
 	return name
+}
+
+// IsPoolName tells an ip_pool value that names an IPPool from one listing
+// addresses: a single element that is not an address (or CIDR).
+func IsPoolName(v string) bool {
+	if strings.ContainsAny(v, ",;") {
+		return false
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(v), "/")
+	_, err := netip.ParseAddr(first)
+	return err != nil
 }

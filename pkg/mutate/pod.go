@@ -61,7 +61,7 @@ func DefaultPodAnnotations(ann map[string]string, resolve Resolver) ([]Annotatio
 			key, value string
 			pool       bool
 		}{{req.IPAddressKey, req.IPAddress, false}, {req.IPPoolKey, req.IPPool, true}} {
-			if kv.key == "" || kv.value == "" || (kv.pool && isPoolName(kv.value)) {
+			if kv.key == "" || kv.value == "" || (kv.pool && annotations.IsPoolName(kv.value)) {
 				continue
 			}
 			canon, ok := canonicalAddresses(kv.value, kv.pool, blocksOf)
@@ -73,18 +73,6 @@ func DefaultPodAnnotations(ann map[string]string, resolve Resolver) ([]Annotatio
 		}
 	}
 	return out, changes
-}
-
-// isPoolName tells an ip_pool that names an IPPool from one listing
-// addresses, as the validator does: a single element that is not an address
-// (or CIDR).
-func isPoolName(v string) bool {
-	if strings.ContainsAny(v, ",;") {
-		return false
-	}
-	first, _, _ := strings.Cut(strings.TrimSpace(v), "/")
-	_, err := netip.ParseAddr(first)
-	return err != nil
 }
 
 // canonicalAddresses rewrites an ip_address (pool false) or an ip_pool

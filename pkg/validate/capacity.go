@@ -34,7 +34,7 @@ func PodCapacityNamed(r inventory.Reader, d Defaults, t Thresholds, in PodInput)
 		}
 		key, value, subnet := req.LogicalSwitchKey, req.LogicalSwitch, req.LogicalSwitch
 		if req.IPPool != "" {
-			if !isPoolName(req.IPPool) {
+			if !annotations.IsPoolName(req.IPPool) {
 				continue // fixed addresses from a list
 			}
 			pool, ok := r.IPPool(req.IPPool)

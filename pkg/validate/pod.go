@@ -93,21 +93,10 @@ func (c *podCheck) run() {
 		if req.IPAddress != "" {
 			c.checkAddresses(req, cands, req.IPAddressKey, req.IPAddress, false)
 		}
-		if req.IPPool != "" && !isPoolName(req.IPPool) {
+		if req.IPPool != "" && !annotations.IsPoolName(req.IPPool) {
 			c.checkAddresses(req, cands, req.IPPoolKey, req.IPPool, true)
 		}
 	}
-}
-
-// isPoolName tells an ip_pool that names an IPPool from one listing
-// addresses: a single element that is not an address (or CIDR).
-func isPoolName(v string) bool {
-	if strings.ContainsAny(v, ",;") {
-		return false
-	}
-	first, _, _ := strings.Cut(strings.TrimSpace(v), "/")
-	_, err := netip.ParseAddr(first)
-	return err != nil
 }
 
 // resolve finds the subnets a pod interface may land in, in the
@@ -126,7 +115,7 @@ func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) 
 	}
 	// A named IPPool is judged whether or not logical_switch is set, so
 	// naming both cannot bypass the pool's tenancy.
-	if req.IPPool != "" && isPoolName(req.IPPool) {
+	if req.IPPool != "" && annotations.IsPoolName(req.IPPool) {
 		pool, ok := c.r.IPPool(req.IPPool)
 		p := c.annPath(req.IPPoolKey)
 		if !ok {
@@ -419,7 +408,7 @@ func requestLandsIn(r inventory.Reader, d Defaults, pr inventory.PodRequest, sn 
 	switch {
 	case pr.LogicalSwitch != "":
 		return pr.LogicalSwitch == sn.Name
-	case pr.IPPool != "" && isPoolName(pr.IPPool):
+	case pr.IPPool != "" && annotations.IsPoolName(pr.IPPool):
 		pool, ok := r.IPPool(pr.IPPool)
 		return ok && pool.Subnet == sn.Name
 	}

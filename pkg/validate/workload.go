@@ -279,7 +279,7 @@ func poolShortfall(r inventory.Reader, kind, value string, n int) string {
 	}
 	var counts [2]uint64 // IPv4, IPv6
 	what := "ip_pool"
-	if isPoolName(value) {
+	if annotations.IsPoolName(value) {
 		pool, ok := r.IPPool(strings.TrimSpace(value))
 		if !ok || pool.Set == nil {
 			return "" // reported by the template check when it changed

@@ -73,8 +73,12 @@ func TestWatchReloadsAndKeepsLastGood(t *testing.T) {
 	}
 
 	write("mode: off\n")
-	waitFor("second reload", func() bool { return live.Get().Policy.Mode == policy.ModeOff })
-	if ok.Load() != 2 {
-		t.Errorf("successful reloads = %d, want 2", ok.Load())
+	// The callback runs after the swap: wait for it, not for the swap.
+	waitFor("second reload reported", func() bool { return ok.Load() == 2 })
+	if live.Get().Policy.Mode != policy.ModeOff {
+		t.Errorf("mode after reload = %s", live.Get().Policy.Mode)
+	}
+	if failed.Load() != 2 {
+		t.Errorf("rejected reloads = %d, want 2", failed.Load())
 	}
 }

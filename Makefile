@@ -33,6 +33,10 @@ run: build envtest-assets ## Run the webhook on an embedded local control plane 
 test: verify envtest-assets ## Run every test: unit, fuzz seeds, envtest against a real API server, e2e with kubectl.
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
+.PHONY: bench
+bench: ## Measure: handler benchmarks vs a list-and-scan baseline, percentiles, HTTPS load test, memory; writes docs/perf and docs/performance.md (~25 min).
+	$(GO) run ./hack/bench
+
 ##@ Development
 
 .PHONY: build

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -28,7 +29,11 @@ var (
 // (Forbidden) for deletes; warnings and audit annotations ride along either
 // way.
 func respond(ctx context.Context, req admission.Request, gk schema.GroupKind, d policy.Decision) admission.Response {
-	log := logf.FromContext(ctx).WithValues("kind", gk.Kind, "name", req.Name, "operation", req.Operation, "user", req.UserInfo.Username)
+	// The request logger is built only when something is logged: most
+	// requests are allowed silently, and WithValues allocates.
+	log := func() logr.Logger {
+		return logf.FromContext(ctx).WithValues("kind", gk.Kind, "name", req.Name, "operation", req.Operation, "user", req.UserInfo.Username)
+	}
 	var resp admission.Response
 	if len(d.Deny) == 0 {
 		resp = admission.Allowed("")
@@ -46,12 +51,14 @@ func respond(ctx context.Context, req admission.Request, gk schema.GroupKind, d 
 		}
 		s := status.Status()
 		resp = admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &s}}
-		log.Info("denied", "reason", status.Error())
+		log().Info("denied", "reason", status.Error())
 	}
 	resp.Warnings = d.Warnings
 	resp.AuditAnnotations = d.Audit
 	if len(d.Warnings) > 0 {
-		log.V(1).Info("warned", "warnings", d.Warnings)
+		if l := logf.FromContext(ctx); l.V(1).Enabled() {
+			log().V(1).Info("warned", "warnings", d.Warnings)
+		}
 	}
 	return resp
 }

@@ -103,6 +103,7 @@ func run() error {
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.Node{}:          {Transform: inventory.StripNode},
 				inventory.PodMetadata(): {Transform: inventory.StripPod},
+				&kubeovnv1.IP{}:         {Transform: inventory.StripIP},
 			},
 		},
 	})

@@ -190,3 +190,32 @@ func StripNode(obj any) (any, error) {
 		Status: corev1.NodeStatus{Addresses: n.Status.Addresses},
 	}, nil
 }
+
+// StripIP is a cache transform for IP objects that keeps only what
+// IPHolders reads (owner, subnets, addresses, pod type). MACs, container
+// IDs, labels and annotations are most of an IP object's bytes, and there
+// is one IP object per pod.
+func StripIP(obj any) (any, error) {
+	ip, ok := obj.(*kubeovnv1.IP)
+	if !ok {
+		return obj, nil
+	}
+	return &kubeovnv1.IP{
+		TypeMeta: ip.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ip.Name, UID: ip.UID, ResourceVersion: ip.ResourceVersion, Generation: ip.Generation,
+		},
+		Spec: kubeovnv1.IPSpec{
+			PodName:       ip.Spec.PodName,
+			Namespace:     ip.Spec.Namespace,
+			Subnet:        ip.Spec.Subnet,
+			AttachSubnets: ip.Spec.AttachSubnets,
+			NodeName:      ip.Spec.NodeName,
+			IPAddress:     ip.Spec.IPAddress,
+			V4IPAddress:   ip.Spec.V4IPAddress,
+			V6IPAddress:   ip.Spec.V6IPAddress,
+			AttachIPs:     ip.Spec.AttachIPs,
+			PodType:       ip.Spec.PodType,
+		},
+	}, nil
+}

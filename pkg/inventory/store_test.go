@@ -253,3 +253,18 @@ func TestAllocatedPodsAreNotPending(t *testing.T) {
 		t.Errorf("StripPod kept %v", a)
 	}
 }
+
+func TestStripIPKeepsWhatHoldersRead(t *testing.T) {
+	t.Parallel()
+	ip := &kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "web-0.default", Labels: map[string]string{"a": "b"}}, Spec: kubeovnv1.IPSpec{
+		PodName: "web-0", Namespace: "default", Subnet: "a", IPAddress: "10.16.0.5,fd00::5", V4IPAddress: "10.16.0.5", V6IPAddress: "fd00::5",
+		AttachSubnets: []string{"att"}, AttachIPs: []string{"192.168.0.5"}, MacAddress: "00:00:00:00:00:01", ContainerID: "abc", PodType: "StatefulSet"}}
+	out, _ := StripIP(ip)
+	stripped := out.(*kubeovnv1.IP)
+	if !slices.Equal(IPHolders(ip), IPHolders(stripped)) {
+		t.Errorf("holders differ: %v vs %v", IPHolders(ip), IPHolders(stripped))
+	}
+	if stripped.Spec.MacAddress != "" || stripped.Spec.ContainerID != "" || stripped.Labels != nil {
+		t.Errorf("kept bytes the rules never read: %+v", stripped)
+	}
+}

@@ -128,7 +128,7 @@ func MeasureMemory(sz fixture.Size, pods int, informers bool) MemReport {
 		kinds := []kind{
 			{"subnets", &kubeovnv1.SubnetList{Items: derefs(f.Subnets)}, &kubeovnv1.Subnet{}, stripManaged,
 				func(o client.Object) { store.UpsertSubnet(o.(*kubeovnv1.Subnet)) }},
-			{"ips", &kubeovnv1.IPList{Items: derefs(f.IPs)}, &kubeovnv1.IP{}, stripManaged,
+			{"ips", &kubeovnv1.IPList{Items: derefs(f.IPs)}, &kubeovnv1.IP{}, inventory.StripIP,
 				func(o client.Object) { store.UpsertIP(o.(*kubeovnv1.IP)) }},
 			{"vips", &kubeovnv1.VipList{}, &kubeovnv1.Vip{}, stripManaged,
 				func(o client.Object) { store.UpsertVip(o.(*kubeovnv1.Vip)) }},

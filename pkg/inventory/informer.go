@@ -47,6 +47,11 @@ func StripPod(obj any) (any, error) {
 	out := &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
 		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
 	}}
+	if len(PodRequestsOf(m)) == 0 {
+		// Nothing pending: pods without fixed addresses, and pods the
+		// controller has allocated (their IP objects hold the addresses).
+		return out, nil
+	}
 	for k, v := range m.Annotations {
 		if _, ok := annotations.ParseKey(k); ok {
 			if out.Annotations == nil {

@@ -249,8 +249,13 @@ func TestAllocatedPodsAreNotPending(t *testing.T) {
 	}
 	stripped, _ := StripPod(&metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: map[string]string{
 		"ovn.kubernetes.io/allocated": "true", "ovn.kubernetes.io/ip_address": "10.16.0.9", "unrelated": "x"}}})
-	if a := stripped.(*metav1.PartialObjectMetadata).Annotations; len(a) != 2 || a["ovn.kubernetes.io/allocated"] != "true" {
-		t.Errorf("StripPod kept %v", a)
+	if a := stripped.(*metav1.PartialObjectMetadata).Annotations; len(a) != 0 {
+		t.Errorf("StripPod kept %v of an allocated pod", a)
+	}
+	pending, _ := StripPod(&metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: map[string]string{
+		"ovn.kubernetes.io/ip_address": "10.16.0.9", "unrelated": "x"}}})
+	if a := pending.(*metav1.PartialObjectMetadata).Annotations; len(a) != 1 || a["ovn.kubernetes.io/ip_address"] != "10.16.0.9" {
+		t.Errorf("StripPod kept %v of a pending pod", a)
 	}
 }
 

@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,36 +22,11 @@ func newPod(ns, name string, ann map[string]string) *corev1.Pod {
 	}
 }
 
-// wantPodDenied asserts a Pod denial by vpod.ipamguard.io with a cause on
-// the annotation key.
+// wantPodDenied asserts a 422 from vpod.ipamguard.io with a cause on the
+// annotation key.
 func wantPodDenied(t *testing.T, err error, key string, contains ...string) {
 	t.Helper()
-	var se *apierrors.StatusError
-	if !errors.As(err, &se) {
-		t.Fatalf("got %v, want a denial", err)
-	}
-	st := se.Status()
-	if st.Code != http.StatusUnprocessableEntity && st.Code != http.StatusForbidden {
-		t.Errorf("code = %d (%s)", st.Code, st.Message)
-	}
-	if !strings.Contains(st.Message, `admission webhook "vpod.ipamguard.io" denied the request`) {
-		t.Errorf("message %q does not name the pod webhook", st.Message)
-	}
-	field := "metadata.annotations[" + key + "]"
-	found := false
-	if st.Details != nil {
-		for _, c := range st.Details.Causes {
-			found = found || c.Field == field
-		}
-	}
-	if !found {
-		t.Errorf("no cause on %s in %+v", field, st.Details)
-	}
-	for _, c := range contains {
-		if !strings.Contains(st.Message, c) {
-			t.Errorf("message %q does not contain %q", st.Message, c)
-		}
-	}
+	wantDeniedBy(t, "vpod.ipamguard.io", err, http.StatusUnprocessableEntity, "metadata.annotations["+key+"]", contains...)
 }
 
 func TestPodAdmissionOnRealAPIServer(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -94,31 +92,7 @@ func newCronJob(name string, policy batchv1.ConcurrencyPolicy, ann map[string]st
 // on field and the texts.
 func wantWorkloadDenied(t *testing.T, err error, field string, contains ...string) {
 	t.Helper()
-	var se *apierrors.StatusError
-	if !errors.As(err, &se) {
-		t.Fatalf("got %v, want a denial by %s", err, workloadWebhook)
-	}
-	st := se.Status()
-	if st.Code != http.StatusUnprocessableEntity {
-		t.Errorf("code = %d, want 422 (%s)", st.Code, st.Message)
-	}
-	if !strings.Contains(st.Message, `admission webhook "`+workloadWebhook+`" denied the request`) {
-		t.Errorf("message %q does not name the workload webhook", st.Message)
-	}
-	found := false
-	if st.Details != nil {
-		for _, c := range st.Details.Causes {
-			found = found || c.Field == field
-		}
-	}
-	if !found {
-		t.Errorf("no cause on %s in %+v", field, st.Details)
-	}
-	for _, c := range contains {
-		if !strings.Contains(st.Message, c) {
-			t.Errorf("message %q does not contain %q", st.Message, c)
-		}
-	}
+	wantDeniedBy(t, workloadWebhook, err, http.StatusUnprocessableEntity, field, contains...)
 }
 
 func TestWorkloadAdmissionOnRealAPIServer(t *testing.T) {

@@ -104,17 +104,67 @@ func (h Holder) Owner() string {
 	}
 }
 
-func holderLess(a, b Holder) bool {
-	if a.Subnet != b.Subnet {
-		return a.Subnet < b.Subnet
+// holderKey is where a holder sits in the Store's B-tree: a subnet and an
+// address.
+type holderKey struct {
+	subnet string
+	addr   netip.Addr
+}
+
+// holderOwner is the Store's record of one IP or Vip object: the fields all
+// of its holders share, kept once, and the keys of its B-tree entries, so
+// an update or delete removes exactly what the object added.
+type holderOwner struct {
+	kind                                           HolderKind
+	name, podNamespace, podName, nodeName, podType string
+	keys                                           []holderKey
+}
+
+// newHolderOwner builds the record of the holders of one object, as
+// IPHolders and VipHolders return them (same owner, distinct keys).
+func newHolderOwner(hs []Holder) *holderOwner {
+	h := hs[0]
+	o := &holderOwner{kind: h.Kind, name: h.Name, podNamespace: h.PodNamespace, podName: h.PodName,
+		nodeName: h.NodeName, podType: h.PodType, keys: make([]holderKey, len(hs))}
+	for i, h := range hs {
+		o.keys[i] = holderKey{subnet: h.Subnet, addr: h.Addr}
 	}
-	if c := a.Addr.Compare(b.Addr); c != 0 {
+	return o
+}
+
+// holderEntry is one B-tree entry: 48 bytes instead of a 128-byte Holder,
+// with the owner's fields shared by all of its addresses.
+type holderEntry struct {
+	holderKey
+	owner *holderOwner // nil only in search pivots
+}
+
+func (e holderEntry) holder() Holder {
+	o := e.owner
+	return Holder{Subnet: e.subnet, Addr: e.addr, Kind: o.kind, Name: o.name,
+		PodNamespace: o.podNamespace, PodName: o.podName, NodeName: o.nodeName, PodType: o.podType}
+}
+
+// entryLess orders entries by (subnet, address, kind, name): InUse is one
+// range scan, and holders of one address have a stable order. A pivot
+// without owner sorts first among the entries of its key.
+func entryLess(a, b holderEntry) bool {
+	if a.subnet != b.subnet {
+		return a.subnet < b.subnet
+	}
+	if c := a.addr.Compare(b.addr); c != 0 {
 		return c < 0
 	}
-	if a.Kind != b.Kind {
-		return a.Kind < b.Kind
+	switch {
+	case b.owner == nil:
+		return false
+	case a.owner == nil:
+		return true
+	case a.owner.kind != b.owner.kind:
+		return a.owner.kind < b.owner.kind
+	default:
+		return a.owner.name < b.owner.name
 	}
-	return a.Name < b.Name
 }
 
 type subnetCounts [2]int // index 0: IPv4, 1: IPv6
@@ -143,12 +193,12 @@ type Store struct {
 
 	// holders is ordered by (subnet, address, kind, name), which answers
 	// "in-use addresses of subnet N in range R" with one range scan.
-	holders *btree.BTreeG[Holder]
+	holders *btree.BTreeG[holderEntry]
 	counts  map[string]*subnetCounts
-	// byObject remembers what each IP/Vip object contributed so an update
-	// or delete removes exactly that.
-	byIP  map[string][]Holder
-	byVip map[string][]Holder
+	// byIP and byVip hold each object's record, whose keys say which
+	// entries an update or delete removes.
+	byIP  map[string]*holderOwner
+	byVip map[string]*holderOwner
 
 	nodes   map[string][]netip.Addr
 	nodeIdx *ipam.PrefixIndex[string]
@@ -177,10 +227,10 @@ func New(defaultVPC string) *Store {
 		defaultVPC: defaultVPC,
 		subnets:    map[string]*Subnet{},
 		scopes:     map[Scope]*ipam.PrefixIndex[*Subnet]{},
-		holders:    btree.NewG(32, holderLess),
+		holders:    btree.NewG(32, entryLess),
 		counts:     map[string]*subnetCounts{},
-		byIP:       map[string][]Holder{},
-		byVip:      map[string][]Holder{},
+		byIP:       map[string]*holderOwner{},
+		byVip:      map[string]*holderOwner{},
 		nodes:      map[string][]netip.Addr{},
 
 		byNamespace:    map[string][]string{},
@@ -417,33 +467,36 @@ func (s *Store) DeleteVip(name string) {
 	s.replaceHoldersLocked(s.byVip, name, nil)
 }
 
-func (s *Store) replaceHoldersLocked(by map[string][]Holder, name string, hs []Holder) {
-	for _, h := range by[name] {
-		if _, ok := s.holders.Delete(h); ok {
-			s.countLocked(h, -1)
+func (s *Store) replaceHoldersLocked(by map[string]*holderOwner, name string, hs []Holder) {
+	if old := by[name]; old != nil {
+		for _, k := range old.keys {
+			if _, ok := s.holders.Delete(holderEntry{k, old}); ok {
+				s.countLocked(k, -1)
+			}
 		}
 	}
 	if len(hs) == 0 {
 		delete(by, name)
 		return
 	}
-	by[name] = hs
-	for _, h := range hs {
-		if _, replaced := s.holders.ReplaceOrInsert(h); !replaced {
-			s.countLocked(h, +1)
+	o := newHolderOwner(hs)
+	by[name] = o
+	for _, k := range o.keys {
+		if _, replaced := s.holders.ReplaceOrInsert(holderEntry{k, o}); !replaced {
+			s.countLocked(k, +1)
 		}
 	}
 }
 
-func (s *Store) countLocked(h Holder, delta int) {
-	c := s.counts[h.Subnet]
+func (s *Store) countLocked(k holderKey, delta int) {
+	c := s.counts[k.subnet]
 	if c == nil {
 		c = &subnetCounts{}
-		s.counts[h.Subnet] = c
+		s.counts[k.subnet] = c
 	}
-	c[familyIndex(h.Addr)] += delta
+	c[familyIndex(k.addr)] += delta
 	if c[0] == 0 && c[1] == 0 {
-		delete(s.counts, h.Subnet)
+		delete(s.counts, k.subnet)
 	}
 }
 
@@ -579,11 +632,11 @@ func (v view) InUse(subnet string, from, to netip.Addr, fn func(Holder) bool) {
 	if !from.IsValid() || !to.IsValid() || from.BitLen() != to.BitLen() || to.Less(from) {
 		return
 	}
-	v.s.holders.AscendGreaterOrEqual(Holder{Subnet: subnet, Addr: from}, func(h Holder) bool {
-		if h.Subnet != subnet || to.Less(h.Addr) {
+	v.s.holders.AscendGreaterOrEqual(holderEntry{holderKey: holderKey{subnet: subnet, addr: from}}, func(e holderEntry) bool {
+		if e.subnet != subnet || to.Less(e.addr) {
 			return false
 		}
-		return fn(h)
+		return fn(e.holder())
 	})
 }
 

@@ -153,6 +153,62 @@ func TestTwoObjectsOneAddress(t *testing.T) {
 	}
 }
 
+// TestReplaceRemovesExactlyTheObjectsEntries: the Store keeps, per object,
+// only the keys of its B-tree entries; an update or delete must remove
+// exactly those, not another object's entry at the same address.
+func TestReplaceRemovesExactlyTheObjectsEntries(t *testing.T) {
+	t.Parallel()
+	s := New("ovn-cluster")
+	ip := func(name string, spec kubeovnv1.IPSpec) *kubeovnv1.IP {
+		return &kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	}
+	count := func(subnet string, f ipam.Family) (n int) {
+		s.Read(func(r Reader) { n = r.InUseCount(subnet, f) })
+		return n
+	}
+	s.UpsertIP(ip("x", kubeovnv1.IPSpec{Subnet: "a", IPAddress: "10.0.0.5"}))
+	s.UpsertIP(ip("y", kubeovnv1.IPSpec{Subnet: "a", IPAddress: "10.0.0.5", PodName: "y", Namespace: "ns"}))
+	s.UpsertVip(&kubeovnv1.Vip{ObjectMeta: metav1.ObjectMeta{Name: "x"}, Spec: kubeovnv1.VipSpec{Subnet: "a", V4ip: "10.0.0.5"}})
+	if got, want := inUse(s, "a", "10.0.0.0", "10.0.0.255"), []string{
+		"10.0.0.5=IP object x", "10.0.0.5=pod ns/y", "10.0.0.5=vip x"}; !slices.Equal(got, want) {
+		t.Fatalf("three holders of one address = %v, want %v (by kind, then name)", got, want)
+	}
+
+	// Replacing x with other addresses (another family, an attachment)
+	// leaves y and the Vip named x alone.
+	s.UpsertIP(ip("x", kubeovnv1.IPSpec{Subnet: "a", V4IPAddress: "10.0.0.6", V6IPAddress: "fd00::6",
+		AttachSubnets: []string{"b"}, AttachIPs: []string{"192.168.0.1"}}))
+	if got, want := inUse(s, "a", "10.0.0.0", "10.0.0.255"), []string{
+		"10.0.0.5=pod ns/y", "10.0.0.5=vip x", "10.0.0.6=IP object x"}; !slices.Equal(got, want) {
+		t.Errorf("after replacing x = %v, want %v", got, want)
+	}
+	if got := inUse(s, "b", "192.168.0.0", "192.168.0.255"); !slices.Equal(got, []string{"192.168.0.1=IP object x"}) {
+		t.Errorf("attachment of x = %v", got)
+	}
+	// The same object again changes nothing.
+	s.UpsertIP(ip("x", kubeovnv1.IPSpec{Subnet: "a", V4IPAddress: "10.0.0.6", V6IPAddress: "fd00::6",
+		AttachSubnets: []string{"b"}, AttachIPs: []string{"192.168.0.1"}}))
+	if count("a", ipam.IPv4) != 3 || count("a", ipam.IPv6) != 1 || count("b", ipam.IPv4) != 1 || s.holders.Len() != 5 {
+		t.Errorf("counts a %d/%d, b %d, entries %d; want 3/1, 1, 5",
+			count("a", ipam.IPv4), count("a", ipam.IPv6), count("b", ipam.IPv4), s.holders.Len())
+	}
+
+	s.DeleteIP("x")
+	if got, want := inUse(s, "a", "10.0.0.0", "10.0.0.255"), []string{"10.0.0.5=pod ns/y", "10.0.0.5=vip x"}; !slices.Equal(got, want) {
+		t.Errorf("after deleting IP x = %v, want %v", got, want)
+	}
+	if count("a", ipam.IPv6) != 0 || count("b", ipam.IPv4) != 0 || s.holders.Len() != 2 {
+		t.Errorf("stale entries after deleting IP x: %d entries", s.holders.Len())
+	}
+	// An object whose addresses do not parse holds nothing and is not kept.
+	s.UpsertIP(ip("y", kubeovnv1.IPSpec{Subnet: "a", IPAddress: "not-an-ip"}))
+	s.DeleteVip("x")
+	if s.holders.Len() != 0 || len(s.counts) != 0 || len(s.byIP) != 0 || len(s.byVip) != 0 {
+		t.Errorf("left behind: %d entries, counts %v, %d IP and %d Vip records",
+			s.holders.Len(), s.counts, len(s.byIP), len(s.byVip))
+	}
+}
+
 func TestNodes(t *testing.T) {
 	t.Parallel()
 	s := New("ovn-cluster")

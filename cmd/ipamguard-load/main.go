@@ -52,7 +52,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ipamguard/ipamguard/test/bench"
 	"github.com/ipamguard/ipamguard/test/bench/fixture"
@@ -150,7 +149,7 @@ func serve(args []string) error {
 		}},
 	})
 	for path, h := range bench.IpamguardHandlers(store, prometheus.NewRegistry()) {
-		srv.Register(path, &admission.Webhook{Handler: h})
+		srv.Register(path, h)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

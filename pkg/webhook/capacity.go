@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/review"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -74,11 +74,11 @@ func (v *CapacityValidator) Handle(ctx context.Context, req admission.Request) a
 		return v.allow(req, gk, start)
 	}
 	var obj, old replicated
-	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
+	if err := review.DecodeObject(req.Object, &obj); err != nil {
 		return v.fail(req, gk, start, http.StatusBadRequest, fmt.Errorf("decode %s %s/%s: %w", gk.Kind, req.Namespace, req.Name, err))
 	}
 	if req.Operation == admissionv1.Update {
-		if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil {
+		if err := review.DecodeObject(req.OldObject, &old); err != nil {
 			return v.fail(req, gk, start, http.StatusBadRequest, fmt.Errorf("decode old %s %s/%s: %w", gk.Kind, req.Namespace, req.Name, err))
 		}
 	}

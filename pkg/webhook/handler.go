@@ -15,6 +15,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/review"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -31,8 +32,6 @@ type Deps struct {
 	Config *config.Live
 	// Metrics records requests and decisions; nil records nothing.
 	Metrics *metrics.Metrics
-	// Decoder decodes objects from requests.
-	Decoder admission.Decoder
 }
 
 // judge runs the rules in fn against one consistent view of the inventory
@@ -125,13 +124,13 @@ func (v *ObjectValidator[T, PT]) Handle(ctx context.Context, req admission.Reque
 	var obj, old T
 	switch req.Operation {
 	case admissionv1.Create, admissionv1.Update:
-		if err := v.Decoder.DecodeRaw(req.Object, PT(&obj)); err != nil {
+		if err := review.DecodeObject(req.Object, PT(&obj)); err != nil {
 			return v.fail(req, v.Kind, start, http.StatusBadRequest, fmt.Errorf("decode %s %s: %w", v.Kind.Kind, req.Name, err))
 		}
 	}
 	switch req.Operation {
 	case admissionv1.Update, admissionv1.Delete:
-		if err := v.Decoder.DecodeRaw(req.OldObject, PT(&old)); err != nil {
+		if err := review.DecodeObject(req.OldObject, PT(&old)); err != nil {
 			return v.fail(req, v.Kind, start, http.StatusBadRequest, fmt.Errorf("decode old %s %s: %w", v.Kind.Kind, req.Name, err))
 		}
 	}

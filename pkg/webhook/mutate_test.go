@@ -49,10 +49,9 @@ func mutateDeps(t *testing.T, synced bool, cfgYAML string) webhook.Deps {
 		}
 	}
 	return webhook.Deps{
-		Store:   store,
-		Synced:  func() bool { return synced },
-		Config:  config.NewLive(cfg),
-		Decoder: admission.NewDecoder(scheme),
+		Store:  store,
+		Synced: func() bool { return synced },
+		Config: config.NewLive(cfg),
 	}
 }
 

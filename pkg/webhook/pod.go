@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -21,6 +20,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/review"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -75,7 +75,7 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 		return v.allow(req, podGK, start)
 	}
 	var pod podMeta
-	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
+	if err := review.DecodeObject(req.Object, &pod); err != nil {
 		return v.fail(req, podGK, start, http.StatusBadRequest, fmt.Errorf("decode Pod %s/%s: %w", req.Namespace, req.Name, err))
 	}
 	if !annotations.HasStatic(pod.Metadata.Annotations) && !hasLogicalSwitch(pod.Metadata.Annotations) {

@@ -3,6 +3,9 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"net/http"
+
+	"github.com/go-logr/logr"
 
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -10,6 +13,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
+	"github.com/ipamguard/ipamguard/pkg/review"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -96,16 +100,26 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, erro
 		Synced:  feed.HasSynced,
 		Config:  o.Config,
 		Metrics: o.Metrics,
-		Decoder: admission.NewDecoder(mgr.GetScheme()),
 	}
 	srv := mgr.GetWebhookServer()
-	for path, h := range handlers(deps) {
-		srv.Register(path, &admission.Webhook{Handler: h})
+	for path, h := range HTTPHandlers(handlers(deps), mgr.GetLogger()) {
+		srv.Register(path, h)
 	}
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		return nil, fmt.Errorf("add webhook readiness check: %w", err)
 	}
 	return &Handlers{Store: store, Feed: feed, config: o.Config}, nil
+}
+
+// HTTPHandlers serves each admission handler over HTTP (package review:
+// one decode per AdmissionReview), with log, named after the path, as the
+// handlers' logger.
+func HTTPHandlers(hs map[string]admission.Handler, log logr.Logger) map[string]http.Handler {
+	out := make(map[string]http.Handler, len(hs))
+	for path, h := range hs {
+		out[path] = review.NewHandler(h, log.WithValues("webhook", path))
+	}
+	return out
 }
 
 // handlers maps each served path to its handler.

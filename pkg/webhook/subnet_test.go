@@ -30,10 +30,9 @@ func newValidator(t *testing.T, synced bool) *SubnetValidator {
 	store.UpsertIP(&kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "web-0.default"},
 		Spec: kubeovnv1.IPSpec{PodName: "web-0", Namespace: "default", Subnet: "ovn-default", IPAddress: "10.16.0.9"}})
 	return NewSubnetValidator(Deps{
-		Store:   store,
-		Synced:  func() bool { return synced },
-		Config:  config.NewLive(config.Default()),
-		Decoder: admission.NewDecoder(scheme),
+		Store:  store,
+		Synced: func() bool { return synced },
+		Config: config.NewLive(config.Default()),
 	})
 }
 

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/review"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -110,7 +110,7 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 		return admission.Allowed("")
 	}
 	var obj, old workloadObject
-	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
+	if err := review.DecodeObject(req.Object, &obj); err != nil {
 		return v.fail(req, gk, start, http.StatusBadRequest, fmt.Errorf("decode %s %s/%s: %w", kind, req.Namespace, req.Name, err))
 	}
 	if obj.derived(kind) {
@@ -119,7 +119,7 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 	in := obj.input(kind, req.Namespace, req.Name)
 	var oldIn validate.WorkloadInput
 	if req.Operation == admissionv1.Update {
-		if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil {
+		if err := review.DecodeObject(req.OldObject, &old); err != nil {
 			return v.fail(req, gk, start, http.StatusBadRequest, fmt.Errorf("decode old %s %s/%s: %w", kind, req.Namespace, req.Name, err))
 		}
 		oldIn = old.input(kind, req.Namespace, req.Name)

@@ -45,9 +45,12 @@ const (
 	ImplBaseline  = "baseline"
 )
 
-// Target is a set of webhook endpoints served in-process through
-// controller-runtime's admission.Webhook, which decodes the AdmissionReview,
-// calls the handler and encodes the response exactly as in the server.
+// Target is a set of webhook endpoints served in-process by the HTTP
+// handlers the server runs: ipamguard's through package review (as
+// cmd/webhook serves them), the baseline's through controller-runtime's
+// admission.Webhook (as Kube-OVN's webhook is served). Each decodes the
+// AdmissionReview, calls the handler and encodes the response exactly as
+// in the server.
 type Target struct {
 	Name  string
 	paths map[string]http.Handler
@@ -65,10 +68,10 @@ func NewScheme() *k8sruntime.Scheme {
 	return s
 }
 
-// IpamguardHandlers returns ipamguard's production handlers (the wiring of
-// Setup) over a store the caller fed, with metrics recorded into reg (nil:
-// a private registry), always synced.
-func IpamguardHandlers(store *inventory.Store, reg prometheus.Registerer) map[string]admission.Handler {
+// IpamguardHandlers returns ipamguard's production HTTP handlers (the
+// wiring of Setup) over a store the caller fed, with metrics recorded into
+// reg (nil: a private registry), always synced.
+func IpamguardHandlers(store *inventory.Store, reg prometheus.Registerer) map[string]http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -76,22 +79,28 @@ func IpamguardHandlers(store *inventory.Store, reg prometheus.Registerer) map[st
 	if err != nil {
 		panic(err)
 	}
-	return ipamwebhook.NewHandlersForBench(ipamwebhook.Deps{
+	hs := ipamwebhook.NewHandlersForBench(ipamwebhook.Deps{
 		Store:   store,
 		Synced:  func() bool { return true },
 		Config:  config.NewLive(config.Default()),
 		Metrics: m,
-		Decoder: admission.NewDecoder(NewScheme()),
 	})
+	return ipamwebhook.HTTPHandlers(hs, ctrllog.Log)
 }
 
-// NewTarget wraps handlers the way the webhook server does.
-func NewTarget(name string, hs map[string]admission.Handler) *Target {
-	t := &Target{Name: name, paths: map[string]http.Handler{}}
+// WebhookHandlers serves handlers through controller-runtime's
+// admission.Webhook, as Kube-OVN's own webhook is served.
+func WebhookHandlers(hs map[string]admission.Handler) map[string]http.Handler {
+	out := make(map[string]http.Handler, len(hs))
 	for p, h := range hs {
-		t.paths[p] = &admission.Webhook{Handler: h}
+		out[p] = &admission.Webhook{Handler: h}
 	}
-	return t
+	return out
+}
+
+// NewTarget serves the HTTP handlers by path.
+func NewTarget(name string, hs map[string]http.Handler) *Target {
+	return &Target{Name: name, paths: hs}
 }
 
 var jsonHeader = http.Header{"Content-Type": []string{"application/json"}}
@@ -225,7 +234,7 @@ func EnvFor(sz fixture.Size) *Env {
 		Fixture:  f,
 		Store:    store,
 		Ours:     NewTarget(ImplIpamguard, IpamguardHandlers(store, nil)),
-		Baseline: NewTarget(ImplBaseline, baseline.Handlers(baseline.NewCache(f))),
+		Baseline: NewTarget(ImplBaseline, WebhookHandlers(baseline.Handlers(baseline.NewCache(f)))),
 		Requests: map[string][]fixture.Request{},
 	}
 	for _, c := range fixture.Cases() {

@@ -1,0 +1,260 @@
+package review
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr"
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// handlerFunc adapts a function to admission.Handler and remembers the
+// request it was given.
+type handlerFunc struct {
+	fn    func(admission.Request) admission.Response
+	got   *admission.Request
+	calls int
+}
+
+func (h *handlerFunc) Handle(ctx context.Context, req admission.Request) admission.Response {
+	h.calls++
+	h.got = &req
+	if _, err := logr.FromContext(ctx); err != nil {
+		panic("no logger in the handler's context")
+	}
+	return h.fn(req)
+}
+
+const podObject = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-1","namespace":"team-a","annotations":{"ovn.kubernetes.io/ip_address":"10.16.0.7"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}`
+
+func reviewBody(apiVersion string, req string) string {
+	return `{"apiVersion":"` + apiVersion + `","kind":"AdmissionReview","request":` + req + `}`
+}
+
+const podRequest = `{"uid":"0d3c3f0e-1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},` +
+	`"requestKind":{"group":"","version":"v1","kind":"Pod"},"name":"web-1","namespace":"team-a","operation":"CREATE",` +
+	`"userInfo":{"username":"alice","uid":"u-1","groups":["dev","system:authenticated"],"extra":{"scopes":["a","b"]}},` +
+	`"object":` + podObject + `,"oldObject":null,"dryRun":true,"options":{"apiVersion":"meta.k8s.io/v1","kind":"CreateOptions"}}`
+
+// post sends body to h and returns the decoded response review (as the
+// standard library decodes it) and the raw body.
+func post(t *testing.T, h http.Handler, contentType string, body io.Reader, length int64) (map[string]any, *admissionv1.AdmissionResponse) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/validate", body)
+	r.ContentLength = length
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("HTTP status %d, want 200 (errors travel in the review): %s", w.Code, w.Body.String())
+	}
+	var top map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &top); err != nil {
+		t.Fatalf("response is not JSON: %v: %s", err, w.Body.String())
+	}
+	var ar admissionv1.AdmissionReview
+	if err := json.Unmarshal(w.Body.Bytes(), &ar); err != nil {
+		t.Fatalf("response is not an AdmissionReview: %v", err)
+	}
+	if ar.Response == nil {
+		t.Fatalf("response review has no response: %s", w.Body.String())
+	}
+	return top, ar.Response
+}
+
+func TestServeDecodesOnceAndAnswers(t *testing.T) {
+	h := &handlerFunc{fn: func(req admission.Request) admission.Response {
+		r := admission.Denied("no")
+		r.Warnings = []string{"w1"}
+		r.AuditAnnotations = map[string]string{"k": "v"}
+		return r
+	}}
+	for _, v := range []string{"admission.k8s.io/v1", "admission.k8s.io/v1beta1"} {
+		t.Run(v, func(t *testing.T) {
+			body := reviewBody(v, podRequest)
+			top, resp := post(t, NewHandler(h, logr.Discard()), "application/json", strings.NewReader(body), int64(len(body)))
+			if top["apiVersion"] != v || top["kind"] != "AdmissionReview" {
+				t.Errorf("response type %v %v, want %s AdmissionReview", top["apiVersion"], top["kind"], v)
+			}
+			if resp.UID != "0d3c3f0e-1" || resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusForbidden ||
+				resp.Result.Message != "no" || len(resp.Warnings) != 1 || resp.AuditAnnotations["k"] != "v" {
+				t.Errorf("response %+v (result %+v)", resp, resp.Result)
+			}
+			got := h.got
+			dry := true
+			want := admissionv1.AdmissionRequest{
+				UID:         "0d3c3f0e-1",
+				Kind:        metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+				Resource:    metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+				RequestKind: &metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+				Name:        "web-1", Namespace: "team-a", Operation: admissionv1.Create,
+				UserInfo: authenticationv1.UserInfo{Username: "alice", UID: "u-1", Groups: []string{"dev", "system:authenticated"},
+					Extra: map[string]authenticationv1.ExtraValue{"scopes": {"a", "b"}}},
+				Object:  runtime.RawExtension{Raw: []byte(podObject)},
+				DryRun:  &dry,
+				Options: runtime.RawExtension{Raw: []byte(`{"apiVersion":"meta.k8s.io/v1","kind":"CreateOptions"}`)},
+			}
+			if !equalJSON(t, got.AdmissionRequest, want) {
+				t.Errorf("decoded request\n%+v\nwant\n%+v", got.AdmissionRequest, want)
+			}
+			if got.OldObject.Raw != nil {
+				t.Errorf("oldObject null decoded as %q, want no content", got.OldObject.Raw)
+			}
+		})
+	}
+}
+
+// equalJSON compares two values by their standard encoding.
+func equalJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	x, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(x, y)
+}
+
+func TestServeCompletesResponses(t *testing.T) {
+	body := reviewBody("admission.k8s.io/v1", podRequest)
+	cases := []struct {
+		name  string
+		fn    func(admission.Request) admission.Response
+		check func(t *testing.T, r *admissionv1.AdmissionResponse)
+	}{
+		{"allowed gets code 200", func(admission.Request) admission.Response { return admission.Allowed("") },
+			func(t *testing.T, r *admissionv1.AdmissionResponse) {
+				if !r.Allowed || r.Result == nil || r.Result.Code != http.StatusOK || r.UID != "0d3c3f0e-1" {
+					t.Errorf("response %+v", r)
+				}
+			}},
+		{"patches are encoded with their type", func(admission.Request) admission.Response {
+			return admission.Patched("", jsonpatch.Operation{Operation: "add", Path: "/metadata/labels", Value: map[string]string{"a": "b"}})
+		}, func(t *testing.T, r *admissionv1.AdmissionResponse) {
+			if r.PatchType == nil || *r.PatchType != admissionv1.PatchTypeJSONPatch || string(r.Patch) != `[{"op":"add","path":"/metadata/labels","value":{"a":"b"}}]` {
+				t.Errorf("patch %q type %v", r.Patch, r.PatchType)
+			}
+		}},
+		{"a panic is a 500 with the request's UID", func(admission.Request) admission.Response { panic("boom") },
+			func(t *testing.T, r *admissionv1.AdmissionResponse) {
+				if r.Allowed || r.Result == nil || r.Result.Code != http.StatusInternalServerError || r.UID != "0d3c3f0e-1" ||
+					!strings.Contains(r.Result.Message, "boom") {
+					t.Errorf("response %+v (result %+v)", r, r.Result)
+				}
+			}},
+		{"errored keeps its code", func(admission.Request) admission.Response {
+			return admission.Errored(http.StatusServiceUnavailable, errors.New("not synced"))
+		}, func(t *testing.T, r *admissionv1.AdmissionResponse) {
+			if r.Allowed || r.Result.Code != http.StatusServiceUnavailable || r.Result.Message != "not synced" {
+				t.Errorf("response %+v (result %+v)", r, r.Result)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := NewHandler(&handlerFunc{fn: c.fn}, logr.Discard())
+			_, resp := post(t, h, "application/json", strings.NewReader(body), int64(len(body)))
+			c.check(t, resp)
+		})
+	}
+}
+
+// endless is a body that never ends.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
+}
+
+func TestServeRefusesBadRequests(t *testing.T) {
+	ok := reviewBody("admission.k8s.io/v1", podRequest)
+	cases := []struct {
+		name, contentType string
+		body              io.Reader
+		length            int64
+		code              int32
+		message           string
+	}{
+		{"empty body", "application/json", http.NoBody, 0, 400, "body is empty"},
+		{"content type", "text/plain", strings.NewReader(ok), int64(len(ok)), 400, `content type "text/plain"`},
+		{"no content type", "", strings.NewReader(ok), int64(len(ok)), 400, `content type ""`},
+		{"malformed", "application/json", strings.NewReader(`{"apiVersion":`), 14, 400, "decode AdmissionReview"},
+		{"not an object", "application/json", strings.NewReader(`[1]`), 3, 400, "decode AdmissionReview"},
+		{"wrong field type", "application/json", strings.NewReader(reviewBody("admission.k8s.io/v1", `{"uid":5}`)), -1, 400, "uid"},
+		{"wrong kind", "application/json", strings.NewReader(`{"apiVersion":"admission.k8s.io/v1","kind":"Pod","request":{}}`), -1, 400, `kind "Pod"`},
+		{"wrong version", "application/json", strings.NewReader(`{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview","request":{}}`), -1, 400, `apiVersion "admission.k8s.io/v2"`},
+		{"no request", "application/json", strings.NewReader(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), -1, 400, "no request uid"},
+		{"no uid", "application/json", strings.NewReader(reviewBody("admission.k8s.io/v1", `{"name":"a"}`)), -1, 400, "no request uid"},
+		{"null request", "application/json", strings.NewReader(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":null}`), -1, 400, "no request"},
+		{"declared too large", "application/json", strings.NewReader(ok), MaxRequestBytes + 1, 413, "too large"},
+		{"streamed too large", "application/json", endless{}, -1, 413, "too large"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			inner := &handlerFunc{fn: func(admission.Request) admission.Response { return admission.Allowed("") }}
+			top, resp := post(t, NewHandler(inner, logr.Discard()), c.contentType, c.body, c.length)
+			if inner.calls != 0 {
+				t.Errorf("handler called for a bad request")
+			}
+			if resp.Allowed || resp.Result == nil || resp.Result.Code != c.code || !strings.Contains(resp.Result.Message, c.message) {
+				t.Errorf("response %+v (result %+v), want code %d with %q", resp, resp.Result, c.code, c.message)
+			}
+			if top["apiVersion"] != "admission.k8s.io/v1" {
+				t.Errorf("apiVersion %v", top["apiVersion"])
+			}
+		})
+	}
+}
+
+func TestServeReusesBuffersSafely(t *testing.T) {
+	// Two different reviews in turn through pooled buffers: the second
+	// request must not see the first one's bytes.
+	var names []string
+	h := NewHandler(&handlerFunc{fn: func(req admission.Request) admission.Response {
+		names = append(names, req.Name+"|"+string(req.UID))
+		return admission.Allowed("")
+	}}, logr.Discard())
+	long := strings.Replace(podRequest, `"name":"web-1"`, `"name":"`+strings.Repeat("x", 5000)+`"`, 1)
+	short := strings.Replace(podRequest, `"uid":"0d3c3f0e-1"`, `"uid":"u2"`, 1)
+	for _, req := range []string{long, short} {
+		b := reviewBody("admission.k8s.io/v1", req)
+		post(t, h, "application/json", strings.NewReader(b), int64(len(b)))
+	}
+	if len(names) != 2 || names[0] != strings.Repeat("x", 5000)+"|0d3c3f0e-1" || names[1] != "web-1|u2" {
+		t.Errorf("requests seen: %.40q", names)
+	}
+}
+
+func TestDecodeObject(t *testing.T) {
+	var v struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+	}
+	if err := DecodeObject(runtime.RawExtension{}, &v); err == nil {
+		t.Error("empty object decoded without error")
+	}
+	if err := DecodeObject(runtime.RawExtension{Raw: []byte(`{"metadata":{"name":"a","uid":"u"}}`)}, &v); err != nil ||
+		v.Metadata.Name != "a" || v.Metadata.UID != types.UID("u") {
+		t.Errorf("decoded %+v, %v", v, err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,15 +39,18 @@ func NamespaceMetadata() *metav1.PartialObjectMetadata {
 }
 
 // StripPod is a cache transform for pod metadata that keeps only what the
-// inventory reads: identity, the Kube-OVN static-IP annotations and the
-// KubeVirt VM label. Most pods have none and shrink to a name.
+// inventory reads: name, namespace, the Kube-OVN static-IP annotations and
+// the KubeVirt VM label, plus the resourceVersion the informer compares to
+// tell updates from resyncs. Most pods have none and shrink to a name. The
+// UID goes too: nothing reads it, and with one entry per pod its 36 bytes
+// add up.
 func StripPod(obj any) (any, error) {
 	m, ok := obj.(*metav1.PartialObjectMetadata)
 	if !ok {
 		return obj, nil
 	}
 	out := &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Name: m.Name, Namespace: names.intern(m.Namespace), ResourceVersion: m.ResourceVersion,
 	}}
 	if len(PodRequestsOf(m)) == 0 {
 		// Nothing pending: pods without fixed addresses, and pods the
@@ -197,30 +202,83 @@ func StripNode(obj any) (any, error) {
 }
 
 // StripIP is a cache transform for IP objects that keeps only what
-// IPHolders reads (owner, subnets, addresses, pod type). MACs, container
-// IDs, labels and annotations are most of an IP object's bytes, and there
-// is one IP object per pod.
+// IPHolders reads (owner, subnets, addresses, pod type), plus the name and
+// resourceVersion the informer needs. MACs, container IDs, labels,
+// annotations and the UID are most of an IP object's bytes, and there is
+// one IP object per pod. What is kept shares memory where it can: the pod
+// name is usually a prefix of the object's name ("pod.namespace"), the
+// per-family addresses are parts of ipAddress ("v4,v6"), and namespace,
+// subnet and node names repeat across thousands of objects.
 func StripIP(obj any) (any, error) {
 	ip, ok := obj.(*kubeovnv1.IP)
 	if !ok {
 		return obj, nil
 	}
+	spec := &ip.Spec
 	return &kubeovnv1.IP{
 		TypeMeta: ip.TypeMeta,
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ip.Name, UID: ip.UID, ResourceVersion: ip.ResourceVersion, Generation: ip.Generation,
+			Name: ip.Name, ResourceVersion: ip.ResourceVersion, Generation: ip.Generation,
 		},
 		Spec: kubeovnv1.IPSpec{
-			PodName:       ip.Spec.PodName,
-			Namespace:     ip.Spec.Namespace,
-			Subnet:        ip.Spec.Subnet,
-			AttachSubnets: ip.Spec.AttachSubnets,
-			NodeName:      ip.Spec.NodeName,
-			IPAddress:     ip.Spec.IPAddress,
-			V4IPAddress:   ip.Spec.V4IPAddress,
-			V6IPAddress:   ip.Spec.V6IPAddress,
-			AttachIPs:     ip.Spec.AttachIPs,
-			PodType:       ip.Spec.PodType,
+			PodName:       shareWith(ip.Name, spec.PodName),
+			Namespace:     names.intern(spec.Namespace),
+			Subnet:        names.intern(spec.Subnet),
+			AttachSubnets: spec.AttachSubnets,
+			NodeName:      names.intern(spec.NodeName),
+			IPAddress:     spec.IPAddress,
+			V4IPAddress:   shareWith(spec.IPAddress, spec.V4IPAddress),
+			V6IPAddress:   shareWith(spec.IPAddress, spec.V6IPAddress),
+			AttachIPs:     spec.AttachIPs,
+			PodType:       names.intern(spec.PodType),
 		},
 	}, nil
+}
+
+// shareWith returns part, sharing whole's bytes when whole begins or ends
+// with it (whole is kept anyway; part then costs no allocation of its own).
+func shareWith(whole, part string) string {
+	switch {
+	case part == "":
+		return ""
+	case strings.HasPrefix(whole, part):
+		return whole[:len(part)]
+	case strings.HasSuffix(whole, part):
+		return whole[len(whole)-len(part):]
+	default:
+		return part
+	}
+}
+
+// names interns the low-cardinality names (namespaces, subnets, nodes) that
+// the transforms keep once per object: decoding gives every object its own
+// copy of each.
+var names = &interner{m: map[string]string{}}
+
+// maxInterned bounds the interner: past it, the table starts afresh, so
+// names of deleted objects cannot accumulate. Strings handed out before
+// stay valid; only later copies stop sharing with them.
+const maxInterned = 1 << 16
+
+// interner maps a string to one shared copy of it. It is safe for
+// concurrent use: each informer runs its transform in its own goroutine.
+type interner struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (in *interner) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if len(in.m) >= maxInterned {
+		clear(in.m)
+	}
+	in.m[s] = s
+	return s
 }

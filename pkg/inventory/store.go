@@ -216,8 +216,9 @@ type Store struct {
 	pools         map[string]*IPPool
 	poolsBySubnet map[string][]string
 
-	// Pods that asked for fixed addresses: by pod and by address.
-	podRequests map[podKey][]PodRequest
+	// Pods that asked for fixed addresses: the requests by address, and
+	// per pod only the addresses, which say where its requests are.
+	podRequests map[podKey][]netip.Addr
 	podsByAddr  map[netip.Addr][]PodRequest
 }
 
@@ -240,7 +241,7 @@ func New(defaultVPC string) *Store {
 		vpcByNamespace: map[string][]string{},
 		pools:          map[string]*IPPool{},
 		poolsBySubnet:  map[string][]string{},
-		podRequests:    map[podKey][]PodRequest{},
+		podRequests:    map[podKey][]netip.Addr{},
 		podsByAddr:     map[netip.Addr][]PodRequest{},
 	}
 }

@@ -3,6 +3,7 @@ package inventory
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -325,7 +326,61 @@ func TestStripIPKeepsWhatHoldersRead(t *testing.T) {
 	if !slices.Equal(IPHolders(ip), IPHolders(stripped)) {
 		t.Errorf("holders differ: %v vs %v", IPHolders(ip), IPHolders(stripped))
 	}
-	if stripped.Spec.MacAddress != "" || stripped.Spec.ContainerID != "" || stripped.Labels != nil {
+	if stripped.Spec.MacAddress != "" || stripped.Spec.ContainerID != "" || stripped.Labels != nil || stripped.UID != "" {
 		t.Errorf("kept bytes the rules never read: %+v", stripped)
+	}
+	// What is kept is equal to the original, shared or not.
+	want := ip.Spec
+	want.MacAddress, want.ContainerID, want.AttachMacs = "", "", nil
+	if !reflect.DeepEqual(stripped.Spec, want) || stripped.Name != ip.Name || stripped.ResourceVersion != ip.ResourceVersion {
+		t.Errorf("stripped = %+v, want spec %+v", stripped, want)
+	}
+}
+
+// TestStripPodKeepsIdentity: the informer compares resourceVersions to
+// tell updates from resyncs, and keys pods by namespace and name; the UID
+// is read by nobody.
+func TestStripPodKeepsIdentity(t *testing.T) {
+	t.Parallel()
+	for _, ann := range []map[string]string{nil, {"ovn.kubernetes.io/ip_address": "10.16.0.9"}} {
+		in := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "u-1",
+			ResourceVersion: "42", Annotations: ann}}
+		out, _ := StripPod(in)
+		m := out.(*metav1.PartialObjectMetadata)
+		if m.Namespace != "ns" || m.Name != "p" || m.ResourceVersion != "42" || m.UID != "" {
+			t.Errorf("StripPod(%v) = %+v", ann, m.ObjectMeta)
+		}
+	}
+}
+
+// TestPodRequestsReplaceExactly: a pod's record is only its addresses;
+// deleting or updating it removes its requests, not another pod's at the
+// same address.
+func TestPodRequestsReplaceExactly(t *testing.T) {
+	t.Parallel()
+	s := New("ovn-cluster")
+	pod := func(name, addrs string) *metav1.ObjectMeta {
+		return &metav1.ObjectMeta{Namespace: "a", Name: name, Annotations: map[string]string{"ovn.kubernetes.io/ip_address": addrs}}
+	}
+	pending := func(addr string) (out []string) {
+		s.Read(func(r Reader) {
+			r.PodRequests(netip.MustParseAddr(addr), func(p PodRequest) bool { out = append(out, p.Pod); return true })
+		})
+		return out
+	}
+	s.UpsertPod(pod("p", "10.16.0.9,fd00::9"))
+	s.UpsertPod(pod("q", "10.16.0.9"))
+	if got := pending("10.16.0.9"); !slices.Equal(got, []string{"p", "q"}) {
+		t.Fatalf("requests for 10.16.0.9 = %v", got)
+	}
+	s.UpsertPod(pod("p", "10.16.0.10"))
+	if got := pending("10.16.0.9"); !slices.Equal(got, []string{"q"}) || len(pending("fd00::9")) != 0 ||
+		!slices.Equal(pending("10.16.0.10"), []string{"p"}) {
+		t.Errorf("after moving p: .9 %v, fd00::9 %v, .10 %v", got, pending("fd00::9"), pending("10.16.0.10"))
+	}
+	s.DeletePod("a", "p")
+	s.DeletePod("a", "q")
+	if len(s.podRequests) != 0 || len(s.podsByAddr) != 0 {
+		t.Errorf("left behind: %v, %v", s.podRequests, s.podsByAddr)
 	}
 }

@@ -211,10 +211,12 @@ func (s *Store) UpsertPod(obj metav1.Object) {
 	if len(reqs) == 0 {
 		return
 	}
-	s.podRequests[key] = reqs
-	for _, r := range reqs {
+	addrs := make([]netip.Addr, len(reqs))
+	for i, r := range reqs {
+		addrs[i] = r.Addr
 		s.podsByAddr[r.Addr] = append(s.podsByAddr[r.Addr], r)
 	}
+	s.podRequests[key] = addrs
 }
 
 // DeletePod forgets a pod.
@@ -225,14 +227,14 @@ func (s *Store) DeletePod(namespace, name string) {
 }
 
 func (s *Store) removePodLocked(key podKey) {
-	for _, r := range s.podRequests[key] {
-		list := slices.DeleteFunc(s.podsByAddr[r.Addr], func(x PodRequest) bool {
+	for _, a := range s.podRequests[key] {
+		list := slices.DeleteFunc(s.podsByAddr[a], func(x PodRequest) bool {
 			return x.Namespace == key.namespace && x.Pod == key.name
 		})
 		if len(list) == 0 {
-			delete(s.podsByAddr, r.Addr)
+			delete(s.podsByAddr, a)
 		} else {
-			s.podsByAddr[r.Addr] = list
+			s.podsByAddr[a] = list
 		}
 	}
 	delete(s.podRequests, key)

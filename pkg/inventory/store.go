@@ -264,21 +264,29 @@ func sortedRemove(list []string, v string) []string {
 // DefaultVPC returns the VPC that an empty spec.vpc means.
 func (s *Store) DefaultVPC() string { return s.defaultVPC }
 
-// NewSubnetRecord builds the record the Store keeps for a Subnet object.
-// Validators use it to view a candidate object the way the Store would.
-func NewSubnetRecord(obj *kubeovnv1.Subnet, defaultVPC string) *Subnet {
+// ScopeOf returns the scope a Subnet object's addresses live in, with an
+// empty spec.vpc resolved to defaultVPC; the same as
+// NewSubnetRecord(obj, defaultVPC).Scope(), without parsing the spec.
+func ScopeOf(obj *kubeovnv1.Subnet, defaultVPC string) Scope {
 	vpc := obj.Spec.Vpc
 	if vpc == "" {
 		vpc = defaultVPC
 	}
+	return Scope{VPC: vpc, VLAN: obj.Spec.Vlan}
+}
+
+// NewSubnetRecord builds the record the Store keeps for a Subnet object.
+// Validators use it to view a candidate object the way the Store would.
+func NewSubnetRecord(obj *kubeovnv1.Subnet, defaultVPC string) *Subnet {
+	scope := ScopeOf(obj, defaultVPC)
 	provider := obj.Spec.Provider
 	if provider == "" {
 		provider = annotations.DefaultProvider
 	}
 	rec := &Subnet{
 		Name:       obj.Name,
-		VPC:        vpc,
-		VLAN:       obj.Spec.Vlan,
+		VPC:        scope.VPC,
+		VLAN:       scope.VLAN,
 		Provider:   provider,
 		CIDRBlock:  obj.Spec.CIDRBlock,
 		Gateway:    obj.Spec.Gateway,

@@ -24,28 +24,29 @@ func NewExcludeSet(entries []string, blocks []netip.Prefix, gateways []netip.Add
 	if len(blocks) == 0 {
 		return ExcludeSet{}
 	}
+	// Clip each range to each block as it is added: one builder, no
+	// set intersection (a subnet has at most one block per family).
 	var b netipx.IPSetBuilder
+	add := func(r netipx.IPRange) {
+		for _, p := range blocks {
+			if !p.IsValid() {
+				continue
+			}
+			if in, ok := intersectRange(r, netipx.RangeOfPrefix(p.Masked())); ok {
+				b.AddRange(in)
+			}
+		}
+	}
 	for _, e := range entries {
 		if r, err := ParseExcludeEntry(strings.TrimSpace(e)); err == nil {
-			b.AddRange(r)
+			add(r)
 		}
 	}
 	for _, g := range gateways {
 		if g.IsValid() && g.Zone() == "" {
-			b.Add(g)
+			add(netipx.IPRangeFrom(g, g))
 		}
 	}
-	var within netipx.IPSetBuilder
-	for _, p := range blocks {
-		if p.IsValid() {
-			within.AddPrefix(p.Masked())
-		}
-	}
-	blockSet, err := within.IPSet()
-	if err != nil {
-		return ExcludeSet{}
-	}
-	b.Intersect(blockSet)
 	set, err := b.IPSet()
 	if err != nil || len(set.Ranges()) == 0 {
 		return ExcludeSet{}

@@ -2,8 +2,11 @@ package ipam
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+
+	"go4.org/netipx"
 )
 
 var prefixSeeds = []string{
@@ -151,6 +154,9 @@ func FuzzNewSubnet(f *testing.F) {
 				t.Fatalf("exclude range %v outside blocks %v", r, s.Blocks)
 			}
 		}
+		if got, want := s.Exclude.Ranges(), referenceExclude(strings.Split(exclude, ","), s.Blocks, s.Gateways); !slices.Equal(got, want) {
+			t.Fatalf("exclude set %v, want %v (by set intersection)", got, want)
+		}
 		for _, f := range []Family{IPv4, IPv6} {
 			if p, ok := s.Block(f); ok && s.Capacity(f) > Capacity(p) {
 				t.Fatalf("capacity %d above block capacity %d", s.Capacity(f), Capacity(p))
@@ -163,4 +169,27 @@ func FuzzNewSubnet(f *testing.F) {
 			}
 		}
 	})
+}
+
+// referenceExclude computes an exclude set the obvious way: every entry and
+// gateway in one set, intersected with the set of the blocks.
+func referenceExclude(entries []string, blocks []netip.Prefix, gateways []netip.Addr) []netipx.IPRange {
+	var b, within netipx.IPSetBuilder
+	for _, e := range entries {
+		if r, err := ParseExcludeEntry(strings.TrimSpace(e)); err == nil {
+			b.AddRange(r)
+		}
+	}
+	for _, g := range gateways {
+		if g.IsValid() && g.Zone() == "" {
+			b.Add(g)
+		}
+	}
+	for _, p := range blocks {
+		within.AddPrefix(p.Masked())
+	}
+	bs, _ := within.IPSet()
+	b.Intersect(bs)
+	set, _ := b.IPSet()
+	return set.Ranges()
 }

@@ -46,13 +46,13 @@ func SubnetUpdate(r inventory.Reader, d Defaults, oldObj, obj *kubeovnv1.Subnet)
 	blocks := checkSubnetSyntax(&fs, oldObj, obj)
 	// The scope is compared resolved: filling in an empty vpc with the
 	// default VPC moves nothing.
-	oldScope := inventory.NewSubnetRecord(oldObj, r.DefaultVPC()).Scope()
-	newScope := inventory.NewSubnetRecord(obj, r.DefaultVPC()).Scope()
+	oldScope := inventory.ScopeOf(oldObj, r.DefaultVPC())
+	newScope := inventory.ScopeOf(obj, r.DefaultVPC())
 	if blocks != nil && (oldObj.Spec.CIDRBlock != obj.Spec.CIDRBlock || oldScope != newScope) {
 		checkOverlap(&fs, r, d, obj, blocks)
 	}
 	if len(fs) == 0 || blocks != nil {
-		checkInUse(&fs, r, d, oldObj, obj)
+		checkInUse(&fs, r, oldObj, obj)
 	}
 	return fs
 }
@@ -252,10 +252,10 @@ func checkOverlap(fs *findings, r inventory.Reader, d Defaults, obj *kubeovnv1.S
 // under the new spec. It only visits addresses that can be affected, found
 // with range queries on the inventory: those outside the new block, on its
 // network, broadcast and gateway addresses, and in newly excluded ranges.
-func checkInUse(fs *findings, r inventory.Reader, d Defaults, oldObj, obj *kubeovnv1.Subnet) {
+func checkInUse(fs *findings, r inventory.Reader, oldObj, obj *kubeovnv1.Subnet) {
 	name := obj.Name
-	oldRec := inventory.NewSubnetRecord(oldObj, d.VPC).Spec
-	newRec := inventory.NewSubnetRecord(obj, d.VPC).Spec
+	oldRec := ipam.NewSubnet(oldObj.Spec.CIDRBlock, oldObj.Spec.Gateway, oldObj.Spec.ExcludeIps)
+	newRec := ipam.NewSubnet(obj.Spec.CIDRBlock, obj.Spec.Gateway, obj.Spec.ExcludeIps)
 
 	var stranded, excluded holderList
 	var added netipx.IPSetBuilder

@@ -23,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/ipamguard/ipamguard/internal/memlimit"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
@@ -47,6 +48,7 @@ func run() error {
 		probeAddr   string
 		enableHTTP2 bool
 		configPoll  time.Duration
+		memRatio    float64
 	)
 	flag.StringVar(&host, "webhook-host", "", "address the webhook server listens on (empty: all)")
 	flag.IntVar(&port, "webhook-port", 9443, "port the webhook server listens on")
@@ -56,12 +58,23 @@ func run() error {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the /metrics endpoint (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid-reset and stream-cancel attacks, CVE-2023-44487)")
+	flag.Float64Var(&memRatio, "memory-limit-ratio", 0.9, "set the Go soft memory limit to this fraction of the container's cgroup memory limit (0 disables; GOMEMLIMIT, if set, wins)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+
+	ml, err := memlimit.Set(memlimit.CgroupFile, memRatio)
+	if err != nil {
+		return fmt.Errorf("--memory-limit-ratio: %w", err)
+	}
+	if ml.Limit > 0 {
+		log.Info("Go soft memory limit set from the cgroup", "limitBytes", ml.Limit, "cgroupBytes", ml.Cgroup, "ratio", memRatio)
+	} else {
+		log.Info("no Go soft memory limit set", "reason", ml.Reason)
+	}
 
 	live, err := config.LoadLive(configPath)
 	if err != nil {

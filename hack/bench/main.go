@@ -409,6 +409,15 @@ func us(ns float64) string {
 	return fmt.Sprintf("%.0f µs", ns/1e3)
 }
 
+// num formats a figure, or "–" when it was not measured in this run (NaN,
+// infinite, or a ratio against a missing measurement).
+func num(v float64, format string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf(format, v)
+}
+
 func summarize(o opts, machine string, loads map[string]string) error {
 	benches := readBench(filepath.Join(o.out, "bench.txt"))
 	pcts := readLines[bench.Stats](filepath.Join(o.out, "percentiles.json"))
@@ -454,9 +463,15 @@ func summarize(o opts, machine string, loads map[string]string) error {
 			al := func(v *benchVals) []float64 { return v.allocs }
 			by := func(v *benchVals) []float64 { return v.bytes }
 			ratio := m(base, ns) / m(ours, ns)
-			fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %.0f | %.0fx |\n", s, c.Name,
-				us(m(ours, ns)), us(float64(po.P50)), us(float64(po.P99)), m(ours, al), m(ours, by),
-				us(m(base, ns)), us(float64(pb.P99)), m(base, al), ratio)
+			dur := func(d time.Duration) string {
+				if d == 0 {
+					return "–"
+				}
+				return us(float64(d))
+			}
+			fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, c.Name,
+				us(m(ours, ns)), dur(po.P50), dur(po.P99), num(m(ours, al), "%.0f"), num(m(ours, by), "%.0f"),
+				us(m(base, ns)), dur(pb.P99), num(m(base, al), "%.0f"), num(ratio, "%.0fx"))
 		}
 	}
 
@@ -474,7 +489,8 @@ func summarize(o opts, machine string, loads map[string]string) error {
 			x, y := pct[benchKey{a, c.Name, bench.ImplIpamguard}], pct[benchKey{b, c.Name, bench.ImplIpamguard}]
 			return float64(x.P99) / float64(y.P99)
 		}
-		fmt.Fprintf(&w, "| %s | %.2fx | %.2fx | %.2fx |\n", c.Name, g("10k-100k", "1k-100k"), g("10k-1M", "10k-100k"), p("10k-1M", "10k-100k"))
+		fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", c.Name, num(g("10k-100k", "1k-100k"), "%.2fx"),
+			num(g("10k-1M", "10k-100k"), "%.2fx"), num(p("10k-1M", "10k-100k"), "%.2fx"))
 	}
 
 	if len(mems) > 0 {

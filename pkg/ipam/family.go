@@ -41,3 +41,23 @@ func (f Family) String() string {
 	}
 	return "Family(" + strconv.Itoa(int(f)) + ")"
 }
+
+// Index returns 0 for IPv4 and 1 for IPv6 (and for anything else): the
+// index of f in arrays kept per family, such as [2]uint64 counters.
+func (f Family) Index() int {
+	if f == IPv6 {
+		return 1
+	}
+	return 0
+}
+
+// BlockOf returns the block of family f among blocks (a subnet's parsed
+// cidrBlock holds at most one per family).
+func BlockOf(blocks []netip.Prefix, f Family) (netip.Prefix, bool) {
+	for _, p := range blocks {
+		if FamilyOfPrefix(p) == f {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}

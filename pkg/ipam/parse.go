@@ -118,7 +118,7 @@ func ParseCIDRBlock(s string) (blocks []netip.Prefix, errs []*Error) {
 	}
 	var seen [2]int // count of IPv4, IPv6 blocks
 	for _, p := range parsed {
-		seen[familyIndex(FamilyOfPrefix(p))]++
+		seen[FamilyOfPrefix(p).Index()]++
 	}
 	for i, f := range [2]Family{IPv4, IPv6} {
 		if seen[i] > 1 {
@@ -132,13 +132,6 @@ func ParseCIDRBlock(s string) (blocks []netip.Prefix, errs []*Error) {
 		return nil, errs
 	}
 	return parsed, nil
-}
-
-func familyIndex(f Family) int {
-	if f == IPv6 {
-		return 1
-	}
-	return 0
 }
 
 // parseAddr parses one address strictly for the messages of ParseGateway and
@@ -223,7 +216,7 @@ func ParseGateway(s string, blocks []netip.Prefix) (gateways []netip.Addr, errs 
 			// The positions are ambiguous: judge the address against the block
 			// of its family so the user still learns everything else.
 			var ok bool
-			if block, ok = blockOf(blocks, FamilyOf(a)); !ok {
+			if block, ok = BlockOf(blocks, FamilyOf(a)); !ok {
 				errs = append(errs, newError(e, "the subnet has no %s block", FamilyOf(a)))
 				continue
 			}
@@ -248,15 +241,6 @@ func checkGateway(value string, a netip.Addr, block netip.Prefix) *Error {
 		return newError(value, "the broadcast address of %s cannot be the gateway", block)
 	}
 	return nil
-}
-
-func blockOf(blocks []netip.Prefix, f Family) (netip.Prefix, bool) {
-	for _, p := range blocks {
-		if FamilyOfPrefix(p) == f {
-			return p, true
-		}
-	}
-	return netip.Prefix{}, false
 }
 
 // ParseExcludeEntry parses one spec.excludeIps entry strictly: a single address

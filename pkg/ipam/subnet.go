@@ -32,7 +32,7 @@ func NewSubnet(cidrBlock, gateway string, excludeIPs []string) Subnet {
 		if err != nil || p.Addr().Is4In6() {
 			continue
 		}
-		if i := familyIndex(FamilyOfPrefix(p)); !byFamily[i].IsValid() {
+		if i := FamilyOfPrefix(p).Index(); !byFamily[i].IsValid() {
 			byFamily[i] = p.Masked()
 		}
 	}

@@ -96,7 +96,7 @@ func canonicalAddresses(value string, pool bool, blocks func() []netip.Prefix) (
 			if !ok {
 				return "", false
 			}
-			fi := familyIndex(ipam.FamilyOf(a))
+			fi := ipam.FamilyOf(a).Index()
 			if perPod && len(byFamily[fi]) > 0 {
 				return "", false
 			}

@@ -140,7 +140,7 @@ func canonicalBlocks(s string) ([]netip.Prefix, string, bool) {
 		if err != nil || n < 0 || n > a.BitLen() || strconv.Itoa(n) != bitsPart {
 			return nil, "", false
 		}
-		i := familyIndex(ipam.FamilyOf(a))
+		i := ipam.FamilyOf(a).Index()
 		if byFamily[i].IsValid() {
 			return nil, "", false
 		}
@@ -171,22 +171,6 @@ func parseAddr(s string) (netip.Addr, bool) {
 	return a, true
 }
 
-func familyIndex(f ipam.Family) int {
-	if f == ipam.IPv6 {
-		return 1
-	}
-	return 0
-}
-
-func blockOf(blocks []netip.Prefix, f ipam.Family) (netip.Prefix, bool) {
-	for _, b := range blocks {
-		if ipam.FamilyOfPrefix(b) == f {
-			return b, true
-		}
-	}
-	return netip.Prefix{}, false
-}
-
 // canonicalGateway returns the gateway of blocks that s means, in canonical
 // text and block order, with the verb and reason of the change.
 func canonicalGateway(s string, blocks []netip.Prefix) (gw, verb, reason string, ok bool) {
@@ -202,8 +186,8 @@ func canonicalGateway(s string, blocks []netip.Prefix) (gw, verb, reason string,
 			if !ok {
 				return "", "", "", false
 			}
-			i := familyIndex(ipam.FamilyOf(a))
-			if b, found := blockOf(blocks, ipam.FamilyOf(a)); !found || !b.Contains(a) || given[i].IsValid() {
+			i := ipam.FamilyOf(a).Index()
+			if b, found := ipam.BlockOf(blocks, ipam.FamilyOf(a)); !found || !b.Contains(a) || given[i].IsValid() {
 				return "", "", "", false
 			}
 			given[i] = a
@@ -213,7 +197,7 @@ func canonicalGateway(s string, blocks []netip.Prefix) (gw, verb, reason string,
 	text := make([]string, len(blocks))
 	var filled []string
 	for i, b := range blocks {
-		a := given[familyIndex(ipam.FamilyOfPrefix(b))]
+		a := given[ipam.FamilyOfPrefix(b).Index()]
 		if !a.IsValid() {
 			a = ipam.Allocatable(b).From()
 			filled = append(filled, ipam.FamilyOfPrefix(b).String())
@@ -245,7 +229,7 @@ func canonicalExcludes(entries []string, blocks []netip.Prefix) ([]string, bool)
 		if err != nil {
 			return nil, false
 		}
-		block, ok := blockOf(blocks, ipam.FamilyOf(r.From()))
+		block, ok := ipam.BlockOf(blocks, ipam.FamilyOf(r.From()))
 		if !ok || !block.Contains(r.From()) || !block.Contains(r.To()) {
 			return nil, false
 		}

@@ -139,7 +139,7 @@ func checkSubnetSyntax(fs *findings, old, obj *kubeovnv1.Subnet) []netip.Prefix 
 			continue
 		}
 		f := ipam.FamilyOf(rng.From())
-		block, ok := blockOf(blocks, f)
+		block, ok := ipam.BlockOf(blocks, f)
 		switch {
 		case !ok:
 			fs.add(policy.SubnetInvalid, field.Invalid(p, entry,
@@ -161,15 +161,6 @@ func protocolOf(blocks []netip.Prefix) string {
 	default:
 		return kubeovnv1.ProtocolIPv6
 	}
-}
-
-func blockOf(blocks []netip.Prefix, f ipam.Family) (netip.Prefix, bool) {
-	for _, b := range blocks {
-		if ipam.FamilyOfPrefix(b) == f {
-			return b, true
-		}
-	}
-	return netip.Prefix{}, false
 }
 
 // checkOverlap reports subnet-overlap findings: other subnets of the same

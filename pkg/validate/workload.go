@@ -294,7 +294,7 @@ func poolShortfall(r inventory.Reader, kind, value string, n int) string {
 				continue
 			}
 			seen[a] = true
-			counts[familyIdx(a)]++
+			counts[ipam.FamilyOf(a).Index()]++
 		}
 	}
 	both := counts[0] > 0 && counts[1] > 0
@@ -342,19 +342,12 @@ func ordinal(n int) string {
 	return fmt.Sprintf("%d%s", n, suffix)
 }
 
-func familyIdx(a netip.Addr) int {
-	if ipam.FamilyOf(a) == ipam.IPv6 {
-		return 1
-	}
-	return 0
-}
-
 // setSize counts the addresses of a set per family, saturating at
 // math.MaxUint64 (an IPv6 /64 pool holds more than that).
 func setSize(s *netipx.IPSet) [2]uint64 {
 	var out [2]uint64
 	for _, rg := range s.Ranges() {
-		i := familyIdx(rg.From())
+		i := ipam.FamilyOf(rg.From()).Index()
 		out[i] = addSat(out[i], rangeLen(rg))
 	}
 	return out

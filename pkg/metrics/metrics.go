@@ -31,6 +31,22 @@ const (
 	ConfigLastReloadSuccessName = Namespace + "_config_last_reload_success_timestamp_seconds"
 	SubnetAddressesName         = Namespace + "_subnet_addresses"
 	SubnetThresholdStateName    = Namespace + "_subnet_threshold_state"
+	DefaultingRequestsName      = Namespace + "_defaulting_requests_total"
+	DefaultingDurationName      = Namespace + "_defaulting_duration_seconds"
+)
+
+// Values of the result label of ipamguard_defaulting_requests_total.
+const (
+	// DefaultPatched: the object was changed (a JSON patch was returned).
+	DefaultPatched = "patched"
+	// DefaultUnchanged: nothing to change, or the request is exempted or
+	// in mode off.
+	DefaultUnchanged = "unchanged"
+	// DefaultAudited: changes were due but only reported (audit mode).
+	DefaultAudited = "audited"
+	// DefaultError: the request could not be defaulted (bad payload,
+	// inventory not synced).
+	DefaultError = "error"
 )
 
 // Values of the result label of ipamguard_admission_requests_total.
@@ -99,6 +115,8 @@ type SubnetUsage struct {
 type Metrics struct {
 	requests   *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
+	defaulting *prometheus.CounterVec
+	defaultDur *prometheus.HistogramVec
 	decisions  *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
@@ -110,6 +128,7 @@ type Metrics struct {
 	// WithLabelValues hashes the values and allocates its variadic slice on
 	// every call, a map lookup with a struct key does neither.
 	admission childCache[admissionKey, admissionChildren]
+	defaulted childCache[admissionKey, admissionChildren]
 	decided   childCache[decisionKey, prometheus.Counter]
 }
 
@@ -136,6 +155,15 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time to judge an admission request, from decoded request to response, by object kind and operation.",
 			Buckets: DurationBuckets,
 		}, []string{"kind", "operation"}),
+		defaulting: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: DefaultingRequestsName,
+			Help: "Requests seen by the defaulting (mutating) webhooks, by object kind, operation and result (patched, unchanged, audited, error).",
+		}, []string{"kind", "operation", "result"}),
+		defaultDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    DefaultingDurationName,
+			Help:    "Time to default a request, from decoded request to response, by object kind and operation.",
+			Buckets: DurationBuckets,
+		}, []string{"kind", "operation"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: DecisionsName,
 			Help: "Rule findings acted on, by rule ID, the action taken (enforce, warn, audit) and the request's mode (enforce, audit, off).",
@@ -160,6 +188,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			duration: m.duration.WithLabelValues(k.kind, k.operation),
 		}
 	}
+	m.defaulted.create = func(k admissionKey) admissionChildren {
+		return admissionChildren{
+			requests: m.defaulting.WithLabelValues(k.kind, k.operation, k.result),
+			duration: m.defaultDur.WithLabelValues(k.kind, k.operation),
+		}
+	}
 	m.decided.create = func(k decisionKey) prometheus.Counter {
 		return m.decisions.WithLabelValues(k.rule, k.action, k.mode)
 	}
@@ -181,6 +215,8 @@ func (m *Metrics) Register(reg prometheus.Registerer) error {
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.requests.Describe(ch)
 	m.duration.Describe(ch)
+	m.defaulting.Describe(ch)
+	m.defaultDur.Describe(ch)
 	m.decisions.Describe(ch)
 	m.reloads.Describe(ch)
 	m.lastReload.Describe(ch)
@@ -191,6 +227,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.requests.Collect(ch)
 	m.duration.Collect(ch)
+	m.defaulting.Collect(ch)
+	m.defaultDur.Collect(ch)
 	m.decisions.Collect(ch)
 	m.reloads.Collect(ch)
 	m.lastReload.Collect(ch)
@@ -206,6 +244,18 @@ func (m *Metrics) ObserveAdmission(kind, operation, result string, d time.Durati
 		return
 	}
 	c := m.admission.get(admissionKey{kind, operation, result})
+	c.requests.Inc()
+	c.duration.Observe(d.Seconds())
+}
+
+// ObserveDefaulting records one request seen by a defaulting webhook:
+// result is one of DefaultPatched, DefaultUnchanged, DefaultAudited,
+// DefaultError; d is the time spent on it.
+func (m *Metrics) ObserveDefaulting(kind, operation, result string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	c := m.defaulted.get(admissionKey{kind, operation, result})
 	c.requests.Inc()
 	c.duration.Observe(d.Seconds())
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -42,6 +43,11 @@ func NewPodDefaulter(d Deps) *PodDefaulter {
 // answers with an error, which the failure policy turns into "admit
 // unchanged": a prefix length is only dropped when the subnet confirms it.
 func (m *PodDefaulter) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	return m.observeDefaulting(req, podGK, start, m.handle(ctx, req))
+}
+
+func (m *PodDefaulter) handle(ctx context.Context, req admission.Request) admission.Response {
 	if req.Operation != admissionv1.Create {
 		return admission.Allowed("")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ipamguard/ipamguard/pkg/config"
+	"github.com/ipamguard/ipamguard/pkg/metrics"
 	"github.com/ipamguard/ipamguard/pkg/mutate"
 	"github.com/ipamguard/ipamguard/pkg/policy"
 )
@@ -39,6 +41,11 @@ func NewSubnetDefaulter(d Deps) *SubnetDefaulter {
 // Handle implements admission.Handler. It reads no inventory, so it answers
 // before the inventory has synced.
 func (m *SubnetDefaulter) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	return m.observeDefaulting(req, subnetGK, start, m.handle(ctx, req))
+}
+
+func (m *SubnetDefaulter) handle(ctx context.Context, req admission.Request) admission.Response {
 	var old []byte
 	switch req.Operation {
 	case admissionv1.Create:
@@ -57,6 +64,22 @@ func (m *SubnetDefaulter) Handle(ctx context.Context, req admission.Request) adm
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode Subnet %s: %w", req.Name, err))
 	}
 	return defaulted(ctx, req, subnetGK, cfg.Policy.ModeFor(sub), patch, changes)
+}
+
+// observeDefaulting records a defaulting webhook's answer in the metrics
+// and returns it.
+func (d Deps) observeDefaulting(req admission.Request, gk schema.GroupKind, start time.Time, resp admission.Response) admission.Response {
+	result := metrics.DefaultUnchanged
+	switch {
+	case !resp.Allowed:
+		result = metrics.DefaultError
+	case resp.Patch != nil:
+		result = metrics.DefaultPatched
+	case len(resp.Warnings) > 0:
+		result = metrics.DefaultAudited
+	}
+	d.Metrics.ObserveDefaulting(gk.Kind, string(req.Operation), result, time.Since(start))
+	return resp
 }
 
 // skipDefaulting reports whether a request is left alone: exempted

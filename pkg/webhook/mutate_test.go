@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +25,7 @@ import (
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/metrics"
 	"github.com/ipamguard/ipamguard/pkg/webhook"
 )
 
@@ -385,4 +388,56 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestDefaultingMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(cfg string) *webhook.SubnetDefaulter {
+		d := mutateDeps(t, true, cfg)
+		d.Metrics = m
+		return webhook.NewSubnetDefaulter(d)
+	}
+	bad := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{UID: "u4", Operation: admissionv1.Create}}
+	bad.Object.Raw = []byte(`{"spec":`)
+	canonical := review(t, `{"request":{"uid":"u5","name":"ok","operation":"CREATE","object":{"spec":{"cidrBlock":"10.61.0.0/24","gateway":"10.61.0.1","protocol":"IPv4","excludeIps":["10.61.0.1"]}}}}`)
+	with("").Handle(t.Context(), review(t, subnetReview))
+	with("").Handle(t.Context(), review(t, subnetReview))
+	with("mode: audit\n").Handle(t.Context(), review(t, subnetReview))
+	with("").Handle(t.Context(), canonical)
+	with("").Handle(t.Context(), bad)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	durations := 0
+	for _, mf := range fams {
+		for _, sample := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range sample.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["kind"] != "Subnet" || l["operation"] != "CREATE" {
+				continue
+			}
+			switch mf.GetName() {
+			case metrics.DefaultingRequestsName:
+				got[l["result"]] = sample.GetCounter().GetValue()
+			case metrics.DefaultingDurationName:
+				durations += int(sample.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	want := map[string]float64{metrics.DefaultPatched: 2, metrics.DefaultAudited: 1, metrics.DefaultUnchanged: 1, metrics.DefaultError: 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("%s by result: %v, want %v", metrics.DefaultingRequestsName, got, want)
+	}
+	if durations != 5 {
+		t.Errorf("%s counted %d requests, want 5", metrics.DefaultingDurationName, durations)
+	}
 }

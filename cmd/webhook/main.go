@@ -131,7 +131,16 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
-	m.ObserveReload(true, time.Now())
+	// Every load is counted; a successful one also publishes its
+	// thresholds, which the subnet alerts compare with.
+	observeLoad := func(ok bool) {
+		m.ObserveReload(ok, time.Now())
+		if ok {
+			t := live.Get().Thresholds
+			m.SetThresholds(t.Warning, t.Critical)
+		}
+	}
+	observeLoad(true)
 
 	ctx := ctrl.SetupSignalHandler()
 	h, err := ipamwebhook.Setup(ctx, mgr, ipamwebhook.Options{Config: live, Metrics: m})
@@ -140,7 +149,7 @@ func run() error {
 	}
 	m.SetSubnetSource(h.SubnetUsage)
 	if configPath != "" {
-		go live.Watch(ctx, configPath, configPoll, ctrl.Log.WithName("config"), func(ok bool) { m.ObserveReload(ok, time.Now()) })
+		go live.Watch(ctx, configPath, configPoll, ctrl.Log.WithName("config"), observeLoad)
 	}
 	log.Info("starting", "webhookPort", port, "certDir", certDir, "config", configPath, "defaultVPC", cfg.Defaults.VPC)
 	if err := mgr.Start(ctx); err != nil {

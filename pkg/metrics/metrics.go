@@ -33,6 +33,13 @@ const (
 	SubnetThresholdStateName    = Namespace + "_subnet_threshold_state"
 	DefaultingRequestsName      = Namespace + "_defaulting_requests_total"
 	DefaultingDurationName      = Namespace + "_defaulting_duration_seconds"
+	ThresholdAddressesName      = Namespace + "_threshold_addresses"
+)
+
+// Values of the level label of ipamguard_threshold_addresses.
+const (
+	ThresholdWarning  = "warning"
+	ThresholdCritical = "critical"
 )
 
 // Values of the result label of ipamguard_defaulting_requests_total.
@@ -117,6 +124,7 @@ type Metrics struct {
 	duration   *prometheus.HistogramVec
 	defaulting *prometheus.CounterVec
 	defaultDur *prometheus.HistogramVec
+	thresholds *prometheus.GaugeVec
 	decisions  *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
@@ -164,6 +172,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time to default a request, from decoded request to response, by object kind and operation.",
 			Buckets: DurationBuckets,
 		}, []string{"kind", "operation"}),
+		thresholds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ThresholdAddressesName,
+			Help: "The exhaustion thresholds in force (config thresholds.warning and thresholds.critical), in available addresses, by level; the subnet alerts compare with these.",
+		}, []string{"level"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: DecisionsName,
 			Help: "Rule findings acted on, by rule ID, the action taken (enforce, warn, audit) and the request's mode (enforce, audit, off).",
@@ -217,6 +229,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.duration.Describe(ch)
 	m.defaulting.Describe(ch)
 	m.defaultDur.Describe(ch)
+	m.thresholds.Describe(ch)
 	m.decisions.Describe(ch)
 	m.reloads.Describe(ch)
 	m.lastReload.Describe(ch)
@@ -229,6 +242,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.duration.Collect(ch)
 	m.defaulting.Collect(ch)
 	m.defaultDur.Collect(ch)
+	m.thresholds.Collect(ch)
 	m.decisions.Collect(ch)
 	m.reloads.Collect(ch)
 	m.lastReload.Collect(ch)
@@ -258,6 +272,17 @@ func (m *Metrics) ObserveDefaulting(kind, operation, result string, d time.Durat
 	c := m.defaulted.get(admissionKey{kind, operation, result})
 	c.requests.Inc()
 	c.duration.Observe(d.Seconds())
+}
+
+// SetThresholds publishes the exhaustion thresholds in force, so that
+// alerts follow the configuration instead of repeating its numbers. Call it
+// on every successful configuration load.
+func (m *Metrics) SetThresholds(warning, critical int) {
+	if m == nil {
+		return
+	}
+	m.thresholds.WithLabelValues(ThresholdWarning).Set(float64(warning))
+	m.thresholds.WithLabelValues(ThresholdCritical).Set(float64(critical))
 }
 
 // ObserveDecision records one finding acted on: rule is the rule ID, action

@@ -239,6 +239,29 @@ func TestObserveDecision(t *testing.T) {
 	`, metrics.DecisionsName)
 }
 
+func TestSetThresholds(t *testing.T) {
+	t.Parallel()
+	m, reg := newMetrics(t)
+	m.SetThresholds(10, 5)
+	m.SetThresholds(20, 3) // a reload replaces them
+	compare(t, reg, `
+		ipamguard_threshold_addresses{level="critical"} 3
+		ipamguard_threshold_addresses{level="warning"} 20
+	`, metrics.ThresholdAddressesName)
+}
+
+func TestObserveDefaulting(t *testing.T) {
+	t.Parallel()
+	m, reg := newMetrics(t)
+	m.ObserveDefaulting("Pod", "CREATE", metrics.DefaultPatched, time.Millisecond)
+	m.ObserveDefaulting("Pod", "CREATE", metrics.DefaultPatched, time.Millisecond)
+	m.ObserveDefaulting("Subnet", "UPDATE", metrics.DefaultUnchanged, time.Millisecond)
+	compare(t, reg, `
+		ipamguard_defaulting_requests_total{kind="Pod",operation="CREATE",result="patched"} 2
+		ipamguard_defaulting_requests_total{kind="Subnet",operation="UPDATE",result="unchanged"} 1
+	`, metrics.DefaultingRequestsName)
+}
+
 func TestObserveReload(t *testing.T) {
 	t.Parallel()
 	m, reg := newMetrics(t)

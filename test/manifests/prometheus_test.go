@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"text/template"
@@ -24,7 +23,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ipamguard/ipamguard/internal/devenv"
-	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
 )
 
@@ -92,6 +90,8 @@ func promMetrics(t *testing.T) map[string][]string {
 	m.ObserveAdmission("Subnet", "CREATE", metrics.ResultAllowed, time.Millisecond)
 	m.ObserveDecision("subnet-overlap", "enforce", "enforce")
 	m.ObserveReload(true, time.Now())
+	m.SetThresholds(10, 5)
+	m.ObserveDefaulting("Pod", "CREATE", metrics.DefaultPatched, time.Millisecond)
 	m.SetSubnetSource(slices.Values([]metrics.SubnetUsage{{Subnet: "a", VPC: "v", Family: "IPv4", Total: 1}}))
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -428,29 +428,29 @@ func TestPrometheusRules(t *testing.T) {
 		}
 	}
 
-	th := config.Default().Thresholds
+	// The low and critical alerts compare with the thresholds the webhook
+	// publishes from its config, never with a number copied from it.
 	for _, tc := range []struct {
-		alert, op string
-		value     int
-		severity  string
-		forAtMost time.Duration
+		alert, op, rhs string
+		severity       string
+		forAtMost      time.Duration
 	}{
-		{"IPAMGuardSubnetLowAddresses", "<=", th.Warning, "warning", 5 * time.Minute},
-		{"IPAMGuardSubnetCriticalAddresses", "<=", th.Critical, "critical", 5 * time.Minute},
-		{"IPAMGuardSubnetExhausted", "==", 0, "critical", 5 * time.Minute},
+		{"IPAMGuardSubnetLowAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdWarning + `"}))`, "warning", 5 * time.Minute},
+		{"IPAMGuardSubnetCriticalAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdCritical + `"}))`, "critical", 5 * time.Minute},
+		{"IPAMGuardSubnetExhausted", "==", "0", "critical", 5 * time.Minute},
 	} {
 		r, ok := alerts[tc.alert]
 		if !ok {
 			t.Errorf("no alert %s", tc.alert)
 			continue
 		}
-		m := regexp.MustCompile(`^(.*` + regexp.QuoteMeta(metrics.SubnetAddressesName) + `\{state="available"\}.*?)\s*(<=|==|<|>=|>|!=)\s*([0-9]+)\s*$`).FindStringSubmatch(strings.TrimSpace(r.Expr))
+		m := regexp.MustCompile(`^(.*` + regexp.QuoteMeta(metrics.SubnetAddressesName) + `\{state="available"\}\))\s*(<=|==|<|>=|>|!=)\s*(.+?)\s*$`).FindStringSubmatch(strings.TrimSpace(r.Expr))
 		if m == nil {
-			t.Errorf("%s: expr %q is not <available addresses> <op> <number>", tc.alert, r.Expr)
+			t.Errorf("%s: expr %q is not <available addresses> <op> <threshold>", tc.alert, r.Expr)
 			continue
 		}
-		if n, _ := strconv.Atoi(m[3]); m[2] != tc.op || n != tc.value {
-			t.Errorf("%s: threshold %s %s, want %s %d (config.Default().Thresholds)", tc.alert, m[2], m[3], tc.op, tc.value)
+		if m[2] != tc.op || m[3] != tc.rhs {
+			t.Errorf("%s: compares %s %s, want %s %s", tc.alert, m[2], m[3], tc.op, tc.rhs)
 		}
 		if r.Labels["severity"] != tc.severity {
 			t.Errorf("%s: severity %q, want %q", tc.alert, r.Labels["severity"], tc.severity)

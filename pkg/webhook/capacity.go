@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ipamguard/ipamguard/pkg/annotations"
@@ -87,27 +88,72 @@ func (v *CapacityValidator) Handle(ctx context.Context, req admission.Request) a
 	if req.Operation == admissionv1.Update {
 		added -= old.replicas(scale)
 	}
-	// ReplicaSets of a Deployment are judged through the Deployment.
-	owned := len(obj.Metadata.OwnerReferences) > 0 && !scale
-	ann := obj.Spec.Template.Metadata.Annotations
-	if added <= 0 || owned || annotations.HasStatic(ann) {
+	if added <= 0 {
 		return v.allow(req, gk, start)
 	}
+	if scale {
+		return v.scale(ctx, req, gk, start, obj.replicas(true), old.replicas(true))
+	}
+	// ReplicaSets of a Deployment are judged through the Deployment.
+	ann := obj.Spec.Template.Metadata.Annotations
+	if len(obj.Metadata.OwnerReferences) > 0 || annotations.HasStatic(ann) {
+		return v.allow(req, gk, start)
+	}
+	return v.capacity(ctx, req, gk, start, ann, added, obj.replicas(false), false)
+}
+
+// capacity warns when added more pods (total in all) leave the subnet the
+// template's pods land in at or under a threshold. advisory findings
+// never deny.
+func (v *CapacityValidator) capacity(ctx context.Context, req admission.Request, gk schema.GroupKind, start time.Time,
+	ann map[string]string, added, total int64, advisory bool) admission.Response {
 	p := field.NewPath("spec", "replicas")
 	resp, _ := v.judge(ctx, req, gk, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
-		// A scale request carries no template; the pods land where the
-		// namespace's pods land.
 		fs := validate.WorkloadCapacity(r, cfg.Defaults, cfg.Thresholds.Levels(), req.Namespace,
-			ann[annotations.DefaultProvider+".kubernetes.io/"+annotations.LogicalSwitch], uint64(added), p, obj.replicas(scale))
-		if scale {
-			// A Scale carries no template: the subnet is the namespace's,
-			// which a logical_switch in the real template may override.
-			// Never refuse on that guess.
-			for i := range fs {
-				fs[i].Advisory = true
-			}
+			ann[annotations.DefaultProvider+".kubernetes.io/"+annotations.LogicalSwitch], uint64(added), p, total)
+		for i := range fs {
+			fs[i].Advisory = fs[i].Advisory || advisory
 		}
 		return fs
+	})
+	return resp
+}
+
+// scaleLookupTimeout bounds the read of a scaled workload's template, well
+// inside the webhook's 2 s timeout.
+const scaleLookupTimeout = time.Second
+
+// scale judges a scale-up through the scale subresource. The Scale has no
+// template, so the workload's is read: a template with a fixed address or
+// an ip_pool is judged by the workload rules for the new replica count
+// (workload-static-ip, workload-pool-size), any other by the capacity
+// rule for its subnet. When the template cannot be read, the capacity of
+// the namespace's subnet is reported, advisory only: the real template's
+// logical_switch may send the pods elsewhere, and a guess never refuses.
+func (v *CapacityValidator) scale(ctx context.Context, req admission.Request, gk schema.GroupKind, start time.Time, replicas, oldReplicas int64) admission.Response {
+	if v.Workloads == nil {
+		return v.capacity(ctx, req, gk, start, nil, replicas-oldReplicas, replicas, true)
+	}
+	lookup, cancel := context.WithTimeout(ctx, scaleLookupTimeout)
+	defer cancel()
+	t, err := v.Workloads.WorkloadTemplate(lookup, req.Resource.Resource, req.Namespace, req.Name)
+	switch {
+	case err != nil:
+		logf.FromContext(ctx).V(1).Info("scale judged without the workload's template", "namespace", req.Namespace, "name", req.Name, "error", err.Error())
+		return v.capacity(ctx, req, gk, start, nil, replicas-oldReplicas, replicas, true)
+	case t.Controlled:
+		// A Deployment's ReplicaSet: judged through the Deployment.
+		return v.allow(req, gk, start)
+	case !annotations.HasStatic(t.Annotations):
+		return v.capacity(ctx, req, gk, start, t.Annotations, replicas-oldReplicas, replicas, false)
+	}
+	n, o := int32(replicas), int32(oldReplicas)
+	in := validate.WorkloadInput{Kind: t.Kind, Namespace: req.Namespace, Name: req.Name, Replicas: &n, Labels: t.Labels, Annotations: t.Annotations}
+	old := in
+	old.Replicas = &o
+	resp, _ := v.judge(ctx, req, gk, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
+		// The template is unchanged, so only the replica rules speak.
+		return validate.WorkloadUpdate(r, cfg.Defaults, old, in)
 	})
 	return resp
 }

@@ -32,6 +32,9 @@ type Deps struct {
 	Config *config.Live
 	// Metrics records requests and decisions; nil records nothing.
 	Metrics *metrics.Metrics
+	// Workloads reads the pod template of a scaled workload; nil judges
+	// scale requests without it (advisory capacity warnings only).
+	Workloads WorkloadGetter
 }
 
 // judge runs the rules in fn against one consistent view of the inventory

@@ -100,6 +100,9 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Handlers, erro
 		Synced:  feed.HasSynced,
 		Config:  o.Config,
 		Metrics: o.Metrics,
+		// The API reader, not the cache: reading one workload must not
+		// start an informer on every Deployment, StatefulSet and ReplicaSet.
+		Workloads: APIWorkloads{Reader: mgr.GetAPIReader()},
 	}
 	srv := mgr.GetWebhookServer()
 	for path, h := range HTTPHandlers(handlers(deps), mgr.GetLogger()) {

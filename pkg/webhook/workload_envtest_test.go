@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -154,6 +155,50 @@ func TestWorkloadAdmissionOnRealAPIServer(t *testing.T) {
 		}
 		d.Spec.Replicas = ptr.To[int32](3)
 		wantWorkloadDenied(t, c.Update(ctx, &d), "spec.replicas", "[workload-static-ip]")
+	})
+
+	t.Run("scaling the fixed-ip deployment through the scale subresource is refused", func(t *testing.T) {
+		// kubectl scale and autoscalers write the Scale, which has no
+		// template: the webhook reads the Deployment's.
+		var d appsv1.Deployment
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "wl", Name: "web1"}, &d); err != nil {
+			t.Fatal(err)
+		}
+		err := c.SubResource("scale").Update(ctx, &d, client.WithSubResourceBody(&autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: 3}}))
+		wantDeniedBy(t, "vworkloadcapacity.ipamguard.io", err, http.StatusUnprocessableEntity, "spec.replicas",
+			"3 replicas run at once, but only one pod can hold", "[workload-static-ip]")
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "wl", Name: "web1"}, &d); err != nil || *d.Spec.Replicas != 1 {
+			t.Errorf("replicas after the refused scale: %v (%v), want 1", d.Spec.Replicas, err)
+		}
+		// Scaling down, or to the one replica the address allows, passes.
+		if err := c.SubResource("scale").Update(ctx, &d, client.WithSubResourceBody(&autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: 0}})); err != nil {
+			t.Fatalf("scale to 0 refused: %v", err)
+		}
+		if err := c.SubResource("scale").Update(ctx, &d, client.WithSubResourceBody(&autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: 1}})); err != nil {
+			t.Fatalf("scale back to 1 refused: %v", err)
+		}
+	})
+
+	t.Run("scaling a pooled statefulset past its pool warns through the scale subresource", func(t *testing.T) {
+		rec := &warningRecorder{}
+		cfg := rest.CopyConfig(s.env.Config)
+		cfg.WarningHandler = nil
+		cfg.WarningHandlerWithContext = rec
+		wc, err := client.New(cfg, client.Options{Scheme: s.env.Scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sts := newStatefulSet("pooled-db", 2, map[string]string{poolKey: "10.16.0.60;10.16.0.61"})
+		if err := wc.Create(ctx, sts); err != nil {
+			t.Fatal(err)
+		}
+		rec.take()
+		if err := wc.SubResource("scale").Update(ctx, sts, client.WithSubResourceBody(&autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: 4}})); err != nil {
+			t.Fatalf("a warn rule refused the scale: %v", err)
+		}
+		if got := strings.Join(rec.take(), "\n"); !strings.Contains(got, "[workload-pool-size] spec.replicas") || !strings.Contains(got, "for 4 replicas") {
+			t.Errorf("warnings = %q", got)
+		}
 	})
 
 	t.Run("a deployment's replicaset is not judged again", func(t *testing.T) {

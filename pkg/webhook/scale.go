@@ -1,0 +1,76 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipamguard/ipamguard/pkg/validate"
+)
+
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;replicasets,verbs=get
+
+// A Scale (the scale subresource kubectl scale and autoscalers write)
+// carries a replica count but no pod template, so the template's Kube-OVN
+// annotations, which decide both the subnet and whether the pods share a
+// fixed address or a small ip_pool, have to be read from the workload.
+// They are read from the API server, not from an informer: scale requests
+// are rare next to pod creations, and caching every workload's template
+// would cost memory on every cluster for them.
+
+// WorkloadTemplate is what the scale rules need of a workload.
+type WorkloadTemplate struct {
+	// Kind is validate.KindDeployment, KindStatefulSet or KindReplicaSet.
+	Kind string
+	// Labels and Annotations are the pod template's.
+	Labels, Annotations map[string]string
+	// Controlled reports whether the workload has a controller owner (a
+	// Deployment's ReplicaSet): its scaling is the owner's doing.
+	Controlled bool
+}
+
+// WorkloadGetter reads the pod template of the workload a Scale belongs
+// to. resource is the request's resource ("deployments", "statefulsets",
+// "replicasets").
+type WorkloadGetter interface {
+	WorkloadTemplate(ctx context.Context, resource, namespace, name string) (WorkloadTemplate, error)
+}
+
+// APIWorkloads reads workloads with a client (the manager's API reader:
+// uncached, one GET per scale request).
+type APIWorkloads struct {
+	Reader client.Reader
+}
+
+// WorkloadTemplate implements WorkloadGetter.
+func (a APIWorkloads) WorkloadTemplate(ctx context.Context, resource, namespace, name string) (WorkloadTemplate, error) {
+	var (
+		obj  client.Object
+		tmpl func() (metav1.ObjectMeta, string)
+	)
+	switch resource {
+	case "deployments":
+		d := &appsv1.Deployment{}
+		obj, tmpl = d, func() (metav1.ObjectMeta, string) { return d.Spec.Template.ObjectMeta, validate.KindDeployment }
+	case "statefulsets":
+		s := &appsv1.StatefulSet{}
+		obj, tmpl = s, func() (metav1.ObjectMeta, string) { return s.Spec.Template.ObjectMeta, validate.KindStatefulSet }
+	case "replicasets":
+		r := &appsv1.ReplicaSet{}
+		obj, tmpl = r, func() (metav1.ObjectMeta, string) { return r.Spec.Template.ObjectMeta, validate.KindReplicaSet }
+	default:
+		return WorkloadTemplate{}, fmt.Errorf("resource %q has no pod template the scale rules know", resource)
+	}
+	if err := a.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, obj); err != nil {
+		return WorkloadTemplate{}, fmt.Errorf("get %s %s/%s: %w", resource, namespace, name, err)
+	}
+	meta, kind := tmpl()
+	return WorkloadTemplate{
+		Kind: kind, Labels: meta.Labels, Annotations: meta.Annotations,
+		Controlled: metav1.GetControllerOf(obj) != nil,
+	}, nil
+}

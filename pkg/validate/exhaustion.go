@@ -195,16 +195,22 @@ const maxExpansionSteps = 8
 //
 // Containment makes the search short: a range that overlaps something is
 // inside every larger parent too, so the first blocked parent ends it. Then
-// the remedy names what blocks it and suggests another subnet. Cost:
+// the remedy names what blocks it and suggests another subnet, naming a
+// free block for it when a bounded search finds one near the subnet
+// (freeBlock): "10.60.0.0/24 cannot grow (10.60.0.0/23 would overlap subnet
+// right 10.60.1.0/24 in vpc ovn-cluster); create another subnet, e.g.
+// 10.60.2.0/24 (252 more addresses, free in vpc ovn-cluster)". Cost:
 // O(steps * (bits + k)) with k the subnets and nodes reported, at most one
-// per step.
+// per step, plus at most maxFreeSearchVisits index entries and candidate
+// blocks for the free block.
 func Remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family) string {
 	return remedy(r, d, sn, f, 1)
 }
 
 // remedy is Remedy looking for an expansion that adds at least want
 // addresses; when no free one does, it offers the largest free one (if any)
-// and suggests another subnet as well.
+// and suggests another subnet as well, naming a free block for it when the
+// bounded search of freeBlock finds one.
 func remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family, want uint64) string {
 	block, ok := sn.Spec.Block(f)
 	if !ok {
@@ -239,6 +245,24 @@ func remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family,
 	if sn.Bound() {
 		another += " bound to the same namespaces"
 	}
+	// The new subnet must bring what the expansion could not.
+	taken := block
+	if best.IsValid() {
+		// The new block must not overlap the expansion offered with it.
+		taken = best
+	}
+	if free, ok := freeBlock(r, d, sn, block, taken, want-min(bestMore, want-1)); ok {
+		another += ", e.g. " + freeText(r, sn, free)
+		switch {
+		case best.IsValid() && blocker != "":
+			return fmt.Sprintf("%s; %s; for more room %s", expandText(sn, f, block, best, bestMore), blocker, another)
+		case best.IsValid():
+			return fmt.Sprintf("%s; for more room %s", expandText(sn, f, block, best, bestMore), another)
+		case blocker != "":
+			return fmt.Sprintf("%s cannot grow (%s); %s", block, blocker, another)
+		}
+		return fmt.Sprintf("%s cannot grow within %d steps; %s", block, maxExpansionSteps, another)
+	}
 	switch {
 	case best.IsValid() && blocker != "":
 		return fmt.Sprintf("%s; for more room %s (%s)", expandText(sn, f, block, best, bestMore), another, blocker)
@@ -248,6 +272,231 @@ func remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family,
 		return fmt.Sprintf("%s: %s cannot grow (%s)", another, block, blocker)
 	}
 	return fmt.Sprintf("%s: %s cannot grow within %d steps", another, block, maxExpansionSteps)
+}
+
+// freeText renders a free block proposed for a new subnet:
+// "10.71.0.32/27 (29 more addresses, free in vpc ovn-cluster)". The count
+// leaves out the new subnet's gateway.
+func freeText(r inventory.Reader, sn *inventory.Subnet, p netip.Prefix) string {
+	n := newSubnetCapacity(p)
+	count := fmt.Sprintf("%d more addresses", n)
+	switch {
+	case n == 1:
+		count = "1 more address"
+	case n >= math.MaxUint64-2:
+		// A /64 or larger: the exact figure helps nobody.
+		count = "at least 2^64-3 more addresses"
+	}
+	return fmt.Sprintf("%s (%s, free in %s)", p, count, scopeText(r, sn.Scope()))
+}
+
+// scopeText names an overlap scope: "vpc ovn-cluster" or
+// "vpc ovn-cluster vlan vlan10".
+func scopeText(r inventory.Reader, scope inventory.Scope) string {
+	if scope.VPC == "" {
+		scope.VPC = r.DefaultVPC()
+	}
+	s := "vpc " + scope.VPC
+	if scope.VLAN != "" {
+		s += " vlan " + scope.VLAN
+	}
+	return s
+}
+
+// newSubnetCapacity is how many addresses a new subnet with block p hands
+// out: its capacity less the gateway.
+func newSubnetCapacity(p netip.Prefix) uint64 {
+	c := ipam.Capacity(p)
+	if c == math.MaxUint64 {
+		return c
+	}
+	return max(c, 1) - 1
+}
+
+// Bounds of the free-block search: how many enclosing supernets it tries,
+// and how many index entries and candidate blocks it may look at in all.
+// The visits bound the cost of one remedy whatever the cluster holds; with
+// them spent the search gives up and the remedy keeps its plain wording.
+const (
+	maxFreeSearchLevels = 16
+	maxFreeSearchVisits = 256
+)
+
+// homeRanges are address plans a subnet's neighbours should stay in: a
+// subnet in private space is never offered a block outside its range.
+var homeRanges = [...]netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("fc00::/7"),
+}
+
+// freeBlock finds a block for a new subnet next to sn's block of one
+// family: at least as large as the block and with at least want addresses,
+// overlapping nothing the overlap rule protects (other subnets of the
+// scope, sn's own blocks, and in the default VPC the join and service CIDRs
+// and, for overlay subnets, node InternalIPs) nor taken (the block, or the
+// expansion offered for it), and a valid subnet range.
+//
+// It searches outward: the free block nearest to the block, that is inside
+// the smallest enclosing aligned supernet that has one, in address order
+// within that supernet. Each supernet adds one half, the sibling of the
+// previous one, so no range is searched twice; each half is read with one
+// ordered index query that stops at the first gap large enough. Bounded by
+// maxFreeSearchLevels supernets, maxFreeSearchVisits visits, and the
+// private range (homeRanges) the block lies in.
+func freeBlock(r inventory.Reader, d Defaults, sn *inventory.Subnet, block, taken netip.Prefix, want uint64) (netip.Prefix, bool) {
+	bits := block.Bits()
+	for bits > 0 && newSubnetCapacity(netip.PrefixFrom(block.Addr(), bits)) < want {
+		bits--
+	}
+	if newSubnetCapacity(netip.PrefixFrom(block.Addr(), bits)) < want {
+		return netip.Prefix{}, false
+	}
+	s := freeSearch{r: r, sn: sn, scope: sn.Scope(), bits: bits, budget: maxFreeSearchVisits}
+	if s.scope.VPC == "" {
+		s.scope.VPC = r.DefaultVPC()
+	}
+	s.fixed = append(s.fixed, taken)
+	s.fixed = append(s.fixed, sn.Spec.Blocks...)
+	if s.scope.VPC == r.DefaultVPC() {
+		// The new subnet is never the join subnet: keep out of its CIDR.
+		s.fixed = append(s.fixed, d.JoinCIDR...)
+		s.fixed = append(s.fixed, d.ServiceCIDR...)
+		s.nodes = sn.VLAN == ""
+	}
+	top := 0
+	for _, h := range homeRanges {
+		if h.Contains(block.Addr()) {
+			top = h.Bits()
+			break
+		}
+	}
+	inner := netip.PrefixFrom(block.Addr(), bits).Masked()
+	if taken.Bits() < inner.Bits() {
+		inner = taken
+	}
+	for range maxFreeSearchLevels {
+		if inner.Bits() <= top || s.budget <= 0 {
+			break
+		}
+		half, _ := ipam.Sibling(inner)
+		if p, ok := s.inRegion(half); ok {
+			return p, true
+		}
+		inner = netip.PrefixFrom(inner.Addr(), inner.Bits()-1).Masked()
+	}
+	return netip.Prefix{}, false
+}
+
+// freeSearch is the state of one freeBlock search.
+type freeSearch struct {
+	r     inventory.Reader
+	sn    *inventory.Subnet
+	scope inventory.Scope
+	// bits is the prefix length of the block sought.
+	bits int
+	// fixed are the ranges to avoid besides other subnets of the scope.
+	fixed []netip.Prefix
+	// nodes says to avoid node InternalIPs.
+	nodes  bool
+	budget int
+}
+
+// inRegion returns the first block of length s.bits inside region that is
+// free. The subnets of the scope come from one index query in address
+// order (containing prefixes first), so the free space is the gaps between
+// them; a gap is checked against the other obstacles block by block.
+func (s *freeSearch) inRegion(region netip.Prefix) (netip.Prefix, bool) {
+	cursor, end := region.Addr(), netipx.PrefixLastIP(region)
+	var found netip.Prefix
+	past, spent := false, false
+	s.r.OverlappingSubnets(s.scope, region, func(other *inventory.Subnet, b netip.Prefix) bool {
+		if s.budget <= 0 {
+			spent = true
+			return false
+		}
+		s.budget--
+		if other.Name == s.sn.Name {
+			// The stored record of the subnet being judged: its candidate
+			// blocks are in s.fixed.
+			return true
+		}
+		first, last := b.Masked().Addr(), netipx.PrefixLastIP(b)
+		if cursor.Less(first) {
+			if p, ok := s.inGap(cursor, first.Prev()); ok {
+				found = p
+				return false
+			}
+			if s.budget <= 0 {
+				spent = true
+				return false
+			}
+		}
+		if !last.Less(cursor) {
+			if !last.Less(end) {
+				past = true
+				return false
+			}
+			cursor = last.Next()
+		}
+		return true
+	})
+	if found.IsValid() {
+		return found, true
+	}
+	if past || spent {
+		return netip.Prefix{}, false
+	}
+	return s.inGap(cursor, end)
+}
+
+// inGap returns the first block of length s.bits inside [from, to], a range
+// with no other subnet of the scope, that avoids the fixed ranges and node
+// addresses and is a valid subnet range.
+func (s *freeSearch) inGap(from, to netip.Addr) (netip.Prefix, bool) {
+	for s.budget > 0 {
+		p, ok := ipam.AlignedAtOrAfter(from, s.bits)
+		if !ok || to.Less(netipx.PrefixLastIP(p)) {
+			return netip.Prefix{}, false
+		}
+		s.budget--
+		last, blocked := s.obstacle(p)
+		if !blocked {
+			return p, true
+		}
+		if from = last.Next(); !from.IsValid() {
+			return netip.Prefix{}, false
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// obstacle reports whether block p is unusable for a reason other than a
+// subnet of the scope, and the last address the search can skip to.
+func (s *freeSearch) obstacle(p netip.Prefix) (netip.Addr, bool) {
+	for _, x := range s.fixed {
+		if x.Overlaps(p) {
+			// Two prefixes overlap when one contains the other: skip the
+			// larger.
+			if x.Bits() < p.Bits() {
+				return netipx.PrefixLastIP(x), true
+			}
+			return netipx.PrefixLastIP(p), true
+		}
+	}
+	if _, err := ipam.ParsePrefix(p.String()); err != nil {
+		return netipx.PrefixLastIP(p), true
+	}
+	node := false
+	if s.nodes {
+		s.r.NodeAddresses(p, func(string, netip.Addr) bool {
+			node = true
+			return false
+		})
+	}
+	return netipx.PrefixLastIP(p), node
 }
 
 // expandText renders one expansion.
@@ -324,6 +573,23 @@ func expansionBlocker(r inventory.Reader, d Defaults, sn *inventory.Subnet, pare
 	return blocker
 }
 
+// remedies joins the remedy of every family of us that would be at or under
+// the warning threshold after taking need addresses, each aimed above it:
+// on dual stack both families may be short, and each needs its own fix.
+func remedies(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.Subnet, us []FamilyUsage, need uint64) string {
+	var fixes []string
+	for _, u := range us {
+		want := t.shortfall(u.Available, need)
+		if want == 0 {
+			continue
+		}
+		if fix := remedy(r, d, sn, u.Family, want); fix != "" {
+			fixes = append(fixes, fix)
+		}
+	}
+	return strings.Join(fixes, "; ")
+}
+
 // shortfall is how many more addresses lift available - need above the
 // warning threshold.
 func (t Thresholds) shortfall(available, need uint64) uint64 {
@@ -361,7 +627,7 @@ func SubnetExhaustion(r inventory.Reader, d Defaults, t Thresholds, obj *kubeovn
 	}
 	u := usageOf(us, f)
 	msg := fmt.Sprintf("subnet %s has %d of %d %s addresses available (%s)", sn.Name, avail, u.Total, f, t.describe(level))
-	if fix := remedy(r, d, sn, f, t.shortfall(avail, 0)); fix != "" {
+	if fix := remedies(r, d, t, sn, us, 0); fix != "" {
 		msg += "; " + fix
 	}
 	return []policy.Finding{{
@@ -420,7 +686,7 @@ func PodExhaustion(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.S
 		msg = fmt.Sprintf("subnet %s will have %d of %d %s addresses available after %s (%s)",
 			sn.Name, after, u.Total, f, who, t.describe(level))
 	}
-	if fix := remedy(r, d, sn, f, t.shortfall(avail, need)); fix != "" {
+	if fix := remedies(r, d, t, sn, us, need); fix != "" {
 		msg += "; " + fix
 	}
 	return []policy.Finding{{

@@ -215,20 +215,20 @@ func TestRemedy(t *testing.T) {
 		want   string
 	}{
 		{"tenant-a", ipam.IPv4, "expand 10.70.0.0/24 to 10.70.0.0/23 (256 more addresses)"},
-		{"left", ipam.IPv4, "create another subnet bound to the same namespaces: 10.60.0.0/24 cannot grow (10.60.0.0/23 would overlap subnet right 10.60.1.0/24 in vpc ovn-cluster)"},
-		{"right", ipam.IPv4, "create another subnet: 10.60.1.0/24 cannot grow (10.60.0.0/23 would overlap subnet left 10.60.0.0/24 in vpc ovn-cluster)"},
+		{"left", ipam.IPv4, "10.60.0.0/24 cannot grow (10.60.0.0/23 would overlap subnet right 10.60.1.0/24 in vpc ovn-cluster); create another subnet bound to the same namespaces, e.g. 10.60.2.0/24 (253 more addresses, free in vpc ovn-cluster)"},
+		{"right", ipam.IPv4, "10.60.1.0/24 cannot grow (10.60.0.0/23 would overlap subnet left 10.60.0.0/24 in vpc ovn-cluster); create another subnet, e.g. 10.60.2.0/24 (253 more addresses, free in vpc ovn-cluster)"},
 		// The same range elsewhere: other VPCs and VLANs are other address spaces.
 		{"vpc1-a", ipam.IPv4, "expand 10.60.0.0/24 to 10.60.0.0/23 (256 more addresses)"},
 		{"vlan-a", ipam.IPv4, "expand 10.60.0.0/24 to 10.60.0.0/23 (256 more addresses)"},
 		// The network address moves: the defaulted gateway would move too.
 		{"upper", ipam.IPv4, "expand 10.61.1.0/24 to 10.61.0.0/23 (256 more addresses; set spec.gateway to keep 10.61.1.1)"},
 		{"upper-gw", ipam.IPv4, "expand 10.61.3.0/24 to 10.61.2.0/23 (256 more addresses)"},
-		{"near-join", ipam.IPv4, "create another subnet: 100.65.0.0/16 cannot grow (100.64.0.0/15 would overlap the join subnet CIDR 100.64.0.0/16)"},
+		{"near-join", ipam.IPv4, "100.65.0.0/16 cannot grow (100.64.0.0/15 would overlap the join subnet CIDR 100.64.0.0/16); create another subnet, e.g. 100.66.0.0/16 (65533 more addresses, free in vpc ovn-cluster)"},
 		{"vpc1-near-join", ipam.IPv4, "expand 100.65.0.0/16 to 100.64.0.0/15 (65536 more addresses; set spec.gateway to keep 100.65.0.1)"},
-		{"near-svc", ipam.IPv4, "create another subnet: 10.96.0.0/16 cannot grow (10.96.0.0/15 would overlap the service CIDR 10.97.0.0/16)"},
-		{"near-node", ipam.IPv4, "create another subnet: 172.18.1.0/24 cannot grow (172.18.0.0/23 would contain the InternalIP of node node1 (172.18.0.2))"},
+		{"near-svc", ipam.IPv4, "10.96.0.0/16 cannot grow (10.96.0.0/15 would overlap the service CIDR 10.97.0.0/16); create another subnet, e.g. 10.98.0.0/16 (65533 more addresses, free in vpc ovn-cluster)"},
+		{"near-node", ipam.IPv4, "172.18.1.0/24 cannot grow (172.18.0.0/23 would contain the InternalIP of node node1 (172.18.0.2)); create another subnet, e.g. 172.18.2.0/24 (253 more addresses, free in vpc ovn-cluster)"},
 		{"underlay-near-node", ipam.IPv4, "expand 172.18.1.0/24 to 172.18.0.0/23 (256 more addresses; set spec.gateway to keep 172.18.1.1)"},
-		{"near-linklocal", ipam.IPv4, "create another subnet: 169.255.0.0/16 cannot grow (169.254.0.0/15: contains the link-local range 169.254.0.0/16, which cannot be part of a subnet)"},
+		{"near-linklocal", ipam.IPv4, "169.255.0.0/16 cannot grow (169.254.0.0/15: contains the link-local range 169.254.0.0/16, which cannot be part of a subnet); create another subnet, e.g. 169.252.0.0/16 (65533 more addresses, free in vpc ovn-cluster)"},
 		// A /31 grown to a /30 gains nothing; the /29 is the first gain.
 		{"p31", ipam.IPv4, "expand 10.90.0.0/31 to 10.90.0.0/29 (4 more addresses)"},
 		{"p32", ipam.IPv4, "expand 10.91.0.7/32 to 10.91.0.6/31 (1 more address; set spec.gateway to keep 10.91.0.7)"},
@@ -292,7 +292,7 @@ func TestSubnetExhaustion(t *testing.T) {
 		// The remedy aims above the warning threshold: with warning 300 the
 		// /23 is not enough and the /22 is taken by tenant-b.
 		{name: "remedy short of the goal", th: Thresholds{Warning: 300, Critical: 5}, obj: subnet("tenant-a", "10.70.0.0/24"), want: []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
-			"(warning: <= 300); expand 10.70.0.0/24 to 10.70.0.0/23 (256 more addresses); for more room create another subnet (10.70.0.0/22 would overlap subnet tenant-b 10.70.2.0/24 in vpc ovn-cluster)"}}}},
+			"(warning: <= 300); expand 10.70.0.0/24 to 10.70.0.0/23 (256 more addresses); 10.70.0.0/22 would overlap subnet tenant-b 10.70.2.0/24 in vpc ovn-cluster; for more room create another subnet, e.g. 10.70.3.0/24 (253 more addresses, free in vpc ovn-cluster)"}}}},
 		{name: "remedy that reaches the goal skips a step", th: Thresholds{Warning: 300, Critical: 5}, obj: subnet("small", "10.62.0.0/28"), want: []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
 			"(critical: <= 5); expand 10.62.0.0/28 to 10.62.0.0/23 (496 more addresses)"}}}},
 		{name: "dual stack reports the limiting family", th: Thresholds{Warning: 13, Critical: 1}, obj: subnet("dual-new", "10.65.0.0/24,fd00:65::/124"), want: []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{

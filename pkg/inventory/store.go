@@ -360,44 +360,29 @@ func (s *Store) removeSubnetLocked(name string) {
 	}
 }
 
-// IPHolders returns the addresses an IP object holds: its primary addresses
-// in spec.subnet and each attachment address in the matching attachSubnets
-// entry. Unparseable addresses are skipped.
+// IPHolders returns the addresses an IP object holds, as IPAddrs defines
+// them (the union of its primary address fields in spec.subnet, and each
+// attachment address in the matching attachSubnets entry). Unparseable
+// addresses are skipped.
 func IPHolders(obj *kubeovnv1.IP) []Holder {
-	base := Holder{
-		Kind:         HolderIP,
-		Name:         obj.Name,
-		PodNamespace: obj.Spec.Namespace,
-		PodName:      obj.Spec.PodName,
-		NodeName:     obj.Spec.NodeName,
-		PodType:      obj.Spec.PodType,
+	addrs := IPAddrs(&obj.Spec)
+	if len(addrs) == 0 {
+		return nil
 	}
-	var out []Holder
-	add := func(subnet, list string) {
-		if subnet == "" {
-			return
-		}
-		for part := range strings.SplitSeq(list, ",") {
-			a, err := netip.ParseAddr(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			h := base
-			h.Subnet, h.Addr = subnet, a
-			out = append(out, h)
+	out := make([]Holder, len(addrs))
+	for i, a := range addrs {
+		out[i] = Holder{
+			Subnet:       a.Subnet,
+			Addr:         a.Addr,
+			Kind:         HolderIP,
+			Name:         obj.Name,
+			PodNamespace: obj.Spec.Namespace,
+			PodName:      obj.Spec.PodName,
+			NodeName:     obj.Spec.NodeName,
+			PodType:      obj.Spec.PodType,
 		}
 	}
-	primary := obj.Spec.IPAddress
-	if primary == "" {
-		primary = joinNonEmpty(obj.Spec.V4IPAddress, obj.Spec.V6IPAddress)
-	}
-	add(obj.Spec.Subnet, primary)
-	for i, subnet := range obj.Spec.AttachSubnets {
-		if i < len(obj.Spec.AttachIPs) {
-			add(subnet, obj.Spec.AttachIPs[i])
-		}
-	}
-	return dedupe(out)
+	return out
 }
 
 // VipHolders returns the addresses a Vip holds: the allocated ones from
@@ -416,17 +401,6 @@ func VipHolders(obj *kubeovnv1.Vip) []Holder {
 		}
 	}
 	return dedupe(out)
-}
-
-func joinNonEmpty(a, b string) string {
-	switch {
-	case a == "":
-		return b
-	case b == "":
-		return a
-	default:
-		return a + "," + b
-	}
 }
 
 func dedupe(hs []Holder) []Holder {

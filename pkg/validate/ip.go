@@ -32,8 +32,8 @@ var (
 // the subnet, and no other IP object or Vip holds them.
 func IPCreate(r inventory.Reader, _ Defaults, obj *kubeovnv1.IP) []policy.Finding {
 	var fs findings
-	addrs := checkIPSyntax(&fs, r, nil, obj)
-	checkIPTaken(&fs, r, obj, addrs)
+	checkIPSyntax(&fs, r, nil, obj)
+	checkIPTaken(&fs, r, obj, ipAddrs(obj))
 	return fs
 }
 
@@ -52,12 +52,12 @@ func IPCreate(r inventory.Reader, _ Defaults, obj *kubeovnv1.IP) []policy.Findin
 func IPUpdate(r inventory.Reader, _ Defaults, oldObj, obj *kubeovnv1.IP) []policy.Finding {
 	var fs findings
 	checkIPImmutable(&fs, oldObj, obj)
-	addrs := checkIPSyntax(&fs, r, oldObj, obj)
+	checkIPSyntax(&fs, r, oldObj, obj)
 	old := map[heldAddr]bool{}
 	for _, a := range ipAddrs(oldObj) {
 		old[heldAddr{a.subnet, a.addr}] = true
 	}
-	addrs = slices.DeleteFunc(addrs, func(a ipAddr) bool { return old[heldAddr{a.subnet, a.addr}] })
+	addrs := slices.DeleteFunc(ipAddrs(obj), func(a ipAddr) bool { return old[heldAddr{a.subnet, a.addr}] })
 	checkIPTaken(&fs, r, obj, addrs)
 	return fs
 }
@@ -76,42 +76,35 @@ type heldAddr struct {
 	addr   netip.Addr
 }
 
-// ipAddrs returns every address the object names, leniently: the union of
-// ipAddress, v4IpAddress and v6IpAddress in spec.subnet, and each attachIps
-// entry in its attachSubnets entry. The family fields come first so that a
-// finding names them rather than ipAddress.
+// ipAddrs returns the addresses the object holds, exactly as the Store
+// records them (inventory.IPAddrs: the union of ipAddress, v4IpAddress and
+// v6IpAddress, and the attachments), each with the field that names it.
+// The conflict check runs on these, so every address the Store will count
+// as held by the object is checked, whatever ip-invalid says about it.
 func ipAddrs(obj *kubeovnv1.IP) []ipAddr {
-	var out []ipAddr
-	seen := map[heldAddr]bool{}
-	add := func(subnet string, p *field.Path, list string) {
-		if subnet == "" {
-			return
+	as := inventory.IPAddrs(&obj.Spec)
+	out := make([]ipAddr, len(as))
+	for i, a := range as {
+		var p *field.Path
+		switch a.Field {
+		case inventory.FieldV4IPAddress:
+			p = ipV4Path
+		case inventory.FieldV6IPAddress:
+			p = ipV6Path
+		case inventory.FieldIPAddress:
+			p = ipAddressPath
+		default:
+			p = ipAttachIPsPath.Index(a.Index)
 		}
-		for part := range strings.SplitSeq(list, ",") {
-			a, err := netip.ParseAddr(strings.TrimSpace(part))
-			if err != nil || seen[heldAddr{subnet, a}] {
-				continue
-			}
-			seen[heldAddr{subnet, a}] = true
-			out = append(out, ipAddr{subnet: subnet, addr: a, path: p, value: list})
-		}
-	}
-	s := obj.Spec
-	add(s.Subnet, ipV4Path, s.V4IPAddress)
-	add(s.Subnet, ipV6Path, s.V6IPAddress)
-	add(s.Subnet, ipAddressPath, s.IPAddress)
-	for i, sn := range s.AttachSubnets {
-		if i < len(s.AttachIPs) {
-			add(sn, ipAttachIPsPath.Index(i), s.AttachIPs[i])
-		}
+		out[i] = ipAddr{subnet: a.Subnet, addr: a.Addr, path: p, value: a.Value}
 	}
 	return out
 }
 
-// checkIPSyntax reports ip-invalid findings and returns the addresses
-// that are well-formed, for the conflict check. With old set, fields that
-// did not change are not judged again.
-func checkIPSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IP) []ipAddr {
+// checkIPSyntax reports ip-invalid findings. With old set, fields that
+// did not change are not judged again. It does not decide what is checked
+// for conflicts: ipAddrs does, for valid and invalid fields alike.
+func checkIPSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IP) {
 	s := obj.Spec
 	var o kubeovnv1.IPSpec
 	if old != nil {
@@ -121,17 +114,15 @@ func checkIPSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IP) []i
 		o.V4IPAddress != s.V4IPAddress || o.V6IPAddress != s.V6IPAddress
 	attachChanged := old == nil || !slices.Equal(o.AttachSubnets, s.AttachSubnets) || !slices.Equal(o.AttachIPs, s.AttachIPs)
 
-	var out []ipAddr
 	if primaryChanged {
-		out = append(out, checkIPPrimary(fs, r, obj)...)
+		checkIPPrimary(fs, r, obj)
 	}
 	if attachChanged {
-		out = append(out, checkIPAttachments(fs, r, obj)...)
+		checkIPAttachments(fs, r, obj)
 	}
-	return out
 }
 
-func checkIPPrimary(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) []ipAddr {
+func checkIPPrimary(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) {
 	s := obj.Spec
 	var sn *inventory.Subnet
 	if s.Subnet == "" {
@@ -145,7 +136,7 @@ func checkIPPrimary(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) []ipAdd
 
 	// The family fields: one address of their family each.
 	var v4, v6 netip.Addr
-	var out []ipAddr
+	var parsed []ipAddr // well-formed addresses, judged against the subnet below
 	for _, f := range []struct {
 		fam   ipam.Family
 		path  *field.Path
@@ -166,12 +157,14 @@ func checkIPPrimary(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) []ipAdd
 			continue
 		}
 		*f.addr = a
-		out = append(out, ipAddr{subnet: s.Subnet, addr: a, path: f.path, value: f.value})
+		parsed = append(parsed, ipAddr{subnet: s.Subnet, addr: a, path: f.path, value: f.value})
 	}
 
 	// ipAddress: "v4", "v6" or "v4,v6", and the same addresses as the
-	// family fields when those are set (the controller fills it in from
-	// them for reserved IPs).
+	// family fields when those are set. The controller writes it as their
+	// comma join, but reads each side in a different flow (see
+	// inventory.IPAddrs), so a disagreement makes the object hold, at
+	// different times, addresses of both: report it.
 	if s.IPAddress != "" {
 		list, ok := parseAddrList(fs, policy.IPInvalid, ipAddressPath, s.IPAddress)
 		if ok {
@@ -182,40 +175,49 @@ func checkIPPrimary(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) []ipAdd
 			familyGiven := s.V4IPAddress != "" || s.V6IPAddress != ""
 			familyParsed := v4.IsValid() == (s.V4IPAddress != "") && v6.IsValid() == (s.V6IPAddress != "")
 			if familyGiven && familyParsed && (got[0] != v4 || got[1] != v6) {
-				want := joinAddrs(v4, v6)
 				fs.add(policy.IPInvalid, field.Invalid(ipAddressPath, s.IPAddress, fmt.Sprintf(
-					"does not match v4IpAddress %q and v6IpAddress %q; set it to %q or leave it empty", s.V4IPAddress, s.V6IPAddress, want)))
+					"does not match %s; the Kube-OVN controller allocates from the family fields but rebuilds from ipAddress after a restart, "+
+						"so both count as held; set it to %q or leave it empty",
+					familyFields(s.V4IPAddress, s.V6IPAddress), joinAddrs(v4, v6))))
 			}
 			for _, a := range list {
-				if (famIdx(a) == 0 && s.V4IPAddress != "") || (famIdx(a) == 1 && s.V6IPAddress != "") {
-					continue // judged, or reported, through its family field
+				if a == v4 || a == v6 {
+					continue // judged through its family field
 				}
-				out = append(out, ipAddr{subnet: s.Subnet, addr: a, path: ipAddressPath, value: s.IPAddress})
+				parsed = append(parsed, ipAddr{subnet: s.Subnet, addr: a, path: ipAddressPath, value: s.IPAddress})
 			}
 		}
 	}
 
 	if sn == nil {
-		return nil
+		return
 	}
-	usableOut := out[:0]
-	for _, a := range out {
+	for _, a := range parsed {
 		if msg := unusableIn(sn, a.addr); msg != "" {
 			fs.add(policy.IPInvalid, field.Invalid(a.path, a.value, msg))
-			continue
 		}
-		usableOut = append(usableOut, a)
 	}
-	return usableOut
 }
 
-func checkIPAttachments(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) []ipAddr {
+// familyFields names the family fields that are set, with their values:
+// `v4IpAddress "10.16.0.6" and v6IpAddress "fd00::6"`.
+func familyFields(v4, v6 string) string {
+	var parts []string
+	if v4 != "" {
+		parts = append(parts, fmt.Sprintf("v4IpAddress %q", v4))
+	}
+	if v6 != "" {
+		parts = append(parts, fmt.Sprintf("v6IpAddress %q", v6))
+	}
+	return strings.Join(parts, " and ")
+}
+
+func checkIPAttachments(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) {
 	s := obj.Spec
 	if len(s.AttachSubnets) != len(s.AttachIPs) {
 		fs.add(policy.IPInvalid, field.Invalid(ipAttachIPsPath, s.AttachIPs, fmt.Sprintf(
 			"has %d entries but attachSubnets has %d; they pair up by position", len(s.AttachIPs), len(s.AttachSubnets))))
 	}
-	var out []ipAddr
 	for i, name := range s.AttachSubnets {
 		var sn *inventory.Subnet
 		switch found, ok := r.Subnet(name); {
@@ -238,12 +240,9 @@ func checkIPAttachments(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) []i
 		for _, a := range list {
 			if msg := unusableIn(sn, a); msg != "" {
 				fs.add(policy.IPInvalid, field.Invalid(p, s.AttachIPs[i], msg))
-				continue
 			}
-			out = append(out, ipAddr{subnet: name, addr: a, path: p, value: s.AttachIPs[i]})
 		}
 	}
-	return out
 }
 
 // parseIPAddr parses one address strictly (no CIDR, no zone, no spaces,

@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"net/netip"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -114,7 +116,12 @@ func TestIPCreate(t *testing.T) {
 		{name: "ipAddress disagrees with v4IpAddress", obj: podIP("p", "ns", "tenant-a", "10.70.0.54", "", func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = "10.70.0.55" }),
 			want: []want{{policy.IPInvalid, "spec.ipAddress", []string{`does not match v4IpAddress "10.70.0.54"`, `set it to "10.70.0.54"`}}}},
 		{name: "ipAddress misses the ipv6 address", obj: podIP("p", "ns", "dual", "10.80.0.6", "fd00:80::6", func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = "10.80.0.6" }),
-			want: []want{{policy.IPInvalid, "spec.ipAddress", []string{`set it to "10.80.0.6,fd00:80::6"`}}}},
+			want: []want{{policy.IPInvalid, "spec.ipAddress", []string{`does not match v4IpAddress "10.80.0.6" and v6IpAddress "fd00:80::6"`, `set it to "10.80.0.6,fd00:80::6"`}}}},
+		{name: "ipAddress disagrees and names the gateway", obj: podIP("p", "ns", "tenant-a", "10.70.0.54", "", func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = "10.70.0.1" }),
+			want: []want{
+				{policy.IPInvalid, "spec.ipAddress", []string{`Invalid value: "10.70.0.1": does not match v4IpAddress "10.70.0.54";`, "both count as held"}},
+				{policy.IPInvalid, "spec.ipAddress", []string{"is the gateway of subnet tenant-a"}},
+			}},
 		{name: "outside the block", obj: reservedIP("r", "tenant-a", "10.71.0.5", ""),
 			want: []want{{policy.IPInvalid, "spec.v4IpAddress", []string{`"10.71.0.5"`, "is outside subnet tenant-a (10.70.0.0/24)"}}}},
 		{name: "network address", obj: reservedIP("r", "tenant-a", "10.70.0.0", ""),
@@ -159,6 +166,18 @@ func TestIPCreate(t *testing.T) {
 			want: []want{{policy.IPTaken, "spec.v4IpAddress", []string{"held by pod ns1/a (IP object a.ns1), pod ns2/b (IP object b.ns2)"}}}},
 		{name: "dual stack, ipv6 taken", obj: podIP("p", "ns", "dual", "10.80.0.9", "fd00:80::5"),
 			want: []want{{policy.IPTaken, "spec.v6IpAddress", []string{"fd00:80::5 is already held by pod prod/db-0"}}}},
+		// A disagreeing object holds both addresses (inventory.IPAddrs), so
+		// both are checked, whichever field names the taken one.
+		{name: "disagreeing ipAddress is taken", obj: podIP("p", "ns", "tenant-a", "10.70.0.54", "", func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = "10.70.0.10" }),
+			want: []want{
+				{policy.IPInvalid, "spec.ipAddress", []string{`does not match v4IpAddress "10.70.0.54"`}},
+				{policy.IPTaken, "spec.ipAddress", []string{"10.70.0.10 is already held by pod default/web-0 (IP object web-0.default) in subnet tenant-a"}},
+			}},
+		{name: "disagreeing v4IpAddress is taken", obj: podIP("p", "ns", "tenant-a", "10.70.0.10", "", func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = "10.70.0.54" }),
+			want: []want{
+				{policy.IPInvalid, "spec.ipAddress", []string{`does not match v4IpAddress "10.70.0.10"`}},
+				{policy.IPTaken, "spec.v4IpAddress", []string{"10.70.0.10 is already held by pod default/web-0"}},
+			}},
 		{name: "ipAddress only, taken", obj: &kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: kubeovnv1.IPSpec{Subnet: "tenant-a", IPAddress: "10.70.0.10"}},
 			want: []want{{policy.IPTaken, "spec.ipAddress", []string{"pod default/web-0"}}}},
 		{name: "same owner under another name is still a conflict", obj: reservedIP("web-0-reserved", "tenant-a", "10.70.0.10", "", func(ip *kubeovnv1.IP) {
@@ -231,6 +250,21 @@ func TestIPUpdate(t *testing.T) {
 				{policy.IPImmutable, "spec.attachIps", []string{`(was ["172.30.0.50"])`}},
 				{policy.IPTaken, "spec.attachIps[0]", []string{"pod default/web-2"}},
 			}},
+		{name: "a disagreeing object still takes label edits", old: podIP("odd", "ns", "tenant-a", "10.70.0.60", "", func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = "10.70.0.77" }),
+			obj: podIP("odd", "ns", "tenant-a", "10.70.0.60", "", func(ip *kubeovnv1.IP) {
+				ip.Spec.IPAddress = "10.70.0.77"
+				ip.Labels = map[string]string{"x": "y"}
+			})},
+		{name: "making ipAddress agree", old: podIP("odd", "ns", "tenant-a", "10.70.0.60", "", func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = "10.70.0.61" }),
+			obj:  podIP("odd", "ns", "tenant-a", "10.70.0.60", ""),
+			want: []want{{policy.IPImmutable, "spec.ipAddress", []string{`(was "10.70.0.61")`}}}},
+		{name: "a new disagreement is reported", old: reservedIP("r", "tenant-a", "10.70.0.60", ""), obj: reservedIP("r", "tenant-a", "10.70.0.60", "", func(ip *kubeovnv1.IP) {
+			ip.Spec.IPAddress = "10.70.0.10"
+		}),
+			want: []want{
+				{policy.IPInvalid, "spec.ipAddress", []string{`does not match v4IpAddress "10.70.0.60"`}},
+				{policy.IPTaken, "spec.ipAddress", []string{"pod default/web-0"}},
+			}},
 		{name: "adding attachments", old: podIP("p", "ns", "tenant-a", "10.70.0.50", ""), obj: podIP("p", "ns", "tenant-a", "10.70.0.50", "", func(ip *kubeovnv1.IP) {
 			ip.Spec.AttachSubnets, ip.Spec.AttachIPs = []string{"attach-net"}, []string{"172.30.0.50"}
 		})},
@@ -241,6 +275,52 @@ func TestIPUpdate(t *testing.T) {
 			var got []policy.Finding
 			store.Read(func(r inventory.Reader) { got = IPUpdate(r, d, tc.old, tc.obj) })
 			check(t, got, tc.want)
+		})
+	}
+}
+
+// TestDisagreeingIPObjectHeldAndChecked: an IP object whose ipAddress
+// disagrees with v4IpAddress holds both addresses in the Store, and the
+// IP object and pod rules refuse each of them to anyone else; the
+// validator checks exactly the addresses the Store records.
+func TestDisagreeingIPObjectHeldAndChecked(t *testing.T) {
+	t.Parallel()
+	store := podFixture()
+	odd := podIP("odd", "apps", "ovn-default", "10.16.0.6", "", func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = "10.16.0.5" })
+	store.UpsertIP(odd)
+	d := FreshInstallDefaults()
+
+	var checked []string
+	for _, a := range ipAddrs(odd) {
+		checked = append(checked, a.subnet+"/"+a.addr.String()+"@"+a.path.String())
+	}
+	if want := []string{"ovn-default/10.16.0.6@spec.v4IpAddress", "ovn-default/10.16.0.5@spec.ipAddress"}; !slices.Equal(checked, want) {
+		t.Errorf("validator checks %v, want %v", checked, want)
+	}
+	var recorded []string
+	store.Read(func(r inventory.Reader) {
+		r.InUse("ovn-default", netip.MustParseAddr("10.16.0.0"), netip.MustParseAddr("10.16.255.255"), func(h inventory.Holder) bool {
+			if h.Name == odd.Name {
+				recorded = append(recorded, h.Subnet+"/"+h.Addr.String())
+			}
+			return true
+		})
+	})
+	if want := []string{"ovn-default/10.16.0.5", "ovn-default/10.16.0.6"}; !slices.Equal(recorded, want) {
+		t.Errorf("Store records %v, want %v", recorded, want)
+	}
+
+	for _, addr := range []string{"10.16.0.5", "10.16.0.6"} {
+		held := []string{addr + " is already held by pod apps/odd (IP object odd.apps) in subnet ovn-default"}
+		store.Read(func(r inventory.Reader) {
+			check(t, IPCreate(r, d, reservedIP("r", "ovn-default", addr, "")),
+				[]want{{policy.IPTaken, "spec.v4IpAddress", held}})
+			check(t, IPCreate(r, d, ipObj("other", "ns", "ovn-default", addr)),
+				[]want{{policy.IPTaken, "spec.ipAddress", held}})
+			got, _ := PodCreate(r, d, pod("apps", "web", map[string]string{ipKey: addr}), fakeReservations{})
+			check(t, got, []want{{policy.PodIPTaken, annPath(ipKey), []string{addr + " in subnet ovn-default is held by pod apps/odd"}}})
+			// The same object again (a recreated keep-IP object) is its own holder.
+			check(t, IPCreate(r, d, odd), []want{{policy.IPInvalid, "spec.ipAddress", []string{`does not match v4IpAddress "10.16.0.6"`}}})
 		})
 	}
 }

@@ -203,15 +203,21 @@ type Store struct {
 	nodes   map[string][]netip.Addr
 	nodeIdx *ipam.PrefixIndex[string]
 
-	// Tenancy: subnets by bound namespace name, subnets with selectors
-	// (evaluated against namespace labels on demand; few in practice),
+	// Tenancy: subnets by bound namespace name, subnets with selectors,
 	// subnets by provider, namespaces' labels, VPCs.
 	byNamespace     map[string][]string
 	selectorSubnets []string
-	byProvider      map[string][]string
-	namespaces      map[string]labels.Set
-	vpcs            map[string]*VPC
-	vpcByNamespace  map[string][]string
+	// bySelector maps each known namespace to the sorted names of the
+	// selector subnets that select it, and selectUnlabelled lists those
+	// selecting a namespace without labels (what an unknown namespace
+	// gets): a pod's subnets are found without evaluating selectors. They
+	// change when a selector subnet or a namespace's labels do (tenancy.go).
+	bySelector       map[string][]string
+	selectUnlabelled []string
+	byProvider       map[string][]string
+	namespaces       map[string]labels.Set
+	vpcs             map[string]*VPC
+	vpcByNamespace   map[string][]string
 
 	pools         map[string]*IPPool
 	poolsBySubnet map[string][]string
@@ -235,6 +241,7 @@ func New(defaultVPC string) *Store {
 		nodes:      map[string][]netip.Addr{},
 
 		byNamespace:    map[string][]string{},
+		bySelector:     map[string][]string{},
 		byProvider:     map[string][]string{},
 		namespaces:     map[string]labels.Set{},
 		vpcs:           map[string]*VPC{},
@@ -309,6 +316,7 @@ func (s *Store) UpsertSubnet(obj *kubeovnv1.Subnet) {
 	rec := NewSubnetRecord(obj, s.defaultVPC)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	old := s.subnets[rec.Name]
 	s.removeSubnetLocked(obj.Name)
 	s.subnets[rec.Name] = rec
 	idx := s.scopes[rec.Scope()]
@@ -319,9 +327,7 @@ func (s *Store) UpsertSubnet(obj *kubeovnv1.Subnet) {
 	for _, ns := range rec.Namespaces {
 		s.byNamespace[ns] = sortedInsert(s.byNamespace[ns], rec.Name)
 	}
-	if len(rec.Selectors) > 0 {
-		s.selectorSubnets = sortedInsert(s.selectorSubnets, rec.Name)
-	}
+	s.rebindSelectorsLocked(old, rec)
 	s.byProvider[rec.Provider] = sortedInsert(s.byProvider[rec.Provider], rec.Name)
 }
 
@@ -330,9 +336,14 @@ func (s *Store) UpsertSubnet(obj *kubeovnv1.Subnet) {
 func (s *Store) DeleteSubnet(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.removeSubnetLocked(name)
+	if old := s.subnets[name]; old != nil {
+		s.removeSubnetLocked(name)
+		s.rebindSelectorsLocked(old, nil)
+	}
 }
 
+// removeSubnetLocked drops a subnet from every index but the selector
+// ones, which rebindSelectorsLocked maintains.
 func (s *Store) removeSubnetLocked(name string) {
 	old, ok := s.subnets[name]
 	if !ok {
@@ -345,7 +356,6 @@ func (s *Store) removeSubnetLocked(name string) {
 			delete(s.byNamespace, ns)
 		}
 	}
-	s.selectorSubnets = sortedRemove(s.selectorSubnets, name)
 	if s.byProvider[old.Provider] = sortedRemove(s.byProvider[old.Provider], name); len(s.byProvider[old.Provider]) == 0 {
 		delete(s.byProvider, old.Provider)
 	}

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -64,15 +65,32 @@ func NewIPPoolRecord(obj *kubeovnv1.IPPool) *IPPool {
 	return &IPPool{Name: obj.Name, Subnet: obj.Spec.Subnet, Namespaces: slices.Clone(obj.Spec.Namespaces), Set: set}
 }
 
-// UpsertNamespace records a namespace's labels.
+// UpsertNamespace records a namespace's labels and which selector-bound
+// subnets select it. Updates that leave the labels alone (annotations,
+// status, resyncs) cost a map comparison.
 func (s *Store) UpsertNamespace(obj metav1.Object) {
 	l := labels.Set{}
-	for k, v := range obj.GetLabels() {
-		l[k] = v
-	}
+	maps.Copy(l, obj.GetLabels())
+	name := obj.GetName()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.namespaces[obj.GetName()] = l
+	if old, ok := s.namespaces[name]; ok && maps.Equal(old, l) {
+		return
+	}
+	s.namespaces[name] = l
+	// One pass over the selector subnets, in name order, so the list comes
+	// out sorted.
+	var selected []string
+	for _, sub := range s.selectorSubnets {
+		if selectsAny(s.subnets[sub].Selectors, l) {
+			selected = append(selected, sub)
+		}
+	}
+	if len(selected) == 0 {
+		delete(s.bySelector, name)
+	} else {
+		s.bySelector[name] = selected
+	}
 }
 
 // DeleteNamespace forgets a namespace.
@@ -80,6 +98,68 @@ func (s *Store) DeleteNamespace(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.namespaces, name)
+	delete(s.bySelector, name)
+}
+
+// selectsAny reports whether any of a subnet's parsed namespaceSelectors
+// matches the labels, as Subnet.BindsNamespace evaluates them.
+func selectsAny(sels []labels.Selector, l labels.Set) bool {
+	for _, sel := range sels {
+		if sel.Matches(l) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameSelectors reports whether two selector lists are written the same.
+// Selectors render canonically (requirements sorted by key, values
+// sorted), so equal strings select the same namespaces; lists that differ
+// only in order compare unequal, which merely costs a rebind.
+func sameSelectors(a, b []labels.Selector) bool {
+	return slices.EqualFunc(a, b, func(x, y labels.Selector) bool { return x.String() == y.String() })
+}
+
+// rebindSelectorsLocked moves a subnet's entries in the selector indexes
+// from its old record to its new one; either may be nil (added, deleted).
+// A subnet update that keeps its selectors (CIDR, exclusions, status)
+// costs nothing here; any other change of a selector subnet visits every
+// known namespace once, which is rare next to admissions.
+func (s *Store) rebindSelectorsLocked(old, rec *Subnet) {
+	var oldSels, newSels []labels.Selector
+	if old != nil {
+		oldSels = old.Selectors
+	}
+	if rec != nil {
+		newSels = rec.Selectors
+	}
+	if len(oldSels) == 0 && len(newSels) == 0 || sameSelectors(oldSels, newSels) {
+		return
+	}
+	if len(oldSels) > 0 {
+		name := old.Name
+		s.selectorSubnets = sortedRemove(s.selectorSubnets, name)
+		s.selectUnlabelled = sortedRemove(s.selectUnlabelled, name)
+		for ns, list := range s.bySelector {
+			if list = sortedRemove(list, name); len(list) == 0 {
+				delete(s.bySelector, ns)
+			} else {
+				s.bySelector[ns] = list
+			}
+		}
+	}
+	if len(newSels) > 0 {
+		name := rec.Name
+		s.selectorSubnets = sortedInsert(s.selectorSubnets, name)
+		if selectsAny(newSels, nil) {
+			s.selectUnlabelled = sortedInsert(s.selectUnlabelled, name)
+		}
+		for ns, l := range s.namespaces {
+			if selectsAny(newSels, l) {
+				s.bySelector[ns] = sortedInsert(s.bySelector[ns], name)
+			}
+		}
+	}
 }
 
 // UpsertVpc adds or replaces a Vpc.
@@ -247,24 +327,26 @@ func (v view) Namespace(name string) (labels.Set, bool) {
 
 func (v view) SubnetsBoundTo(ns string, fn func(*Subnet) bool) {
 	byName := v.s.byNamespace[ns]
-	nsLabels := v.s.namespaces[ns]
-	// Merge the two sorted name lists, evaluating selectors as we go.
+	// A namespace the Store has not seen has no labels, as BindsNamespace
+	// is told with nil labels.
+	bySel := v.s.selectUnlabelled
+	if _, known := v.s.namespaces[ns]; known {
+		bySel = v.s.bySelector[ns]
+	}
+	// Merge the two sorted name lists; a subnet in both is visited once.
 	i, j := 0, 0
-	for i < len(byName) || j < len(v.s.selectorSubnets) {
+	for i < len(byName) || j < len(bySel) {
 		var name string
 		switch {
-		case j >= len(v.s.selectorSubnets) || (i < len(byName) && byName[i] <= v.s.selectorSubnets[j]):
+		case j >= len(bySel) || (i < len(byName) && byName[i] <= bySel[j]):
 			name = byName[i]
-			if j < len(v.s.selectorSubnets) && v.s.selectorSubnets[j] == name {
+			if j < len(bySel) && bySel[j] == name {
 				j++
 			}
 			i++
 		default:
-			name = v.s.selectorSubnets[j]
+			name = bySel[j]
 			j++
-			if sn := v.s.subnets[name]; sn == nil || !sn.BindsNamespace(ns, nsLabels) {
-				continue
-			}
 		}
 		if sn := v.s.subnets[name]; sn != nil && !fn(sn) {
 			return

@@ -34,7 +34,7 @@ test: verify envtest-assets ## Run every test: unit, fuzz seeds, envtest against
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
 .PHONY: bench
-bench: ## Measure: handler benchmarks vs a list-and-scan baseline, percentiles, HTTPS load test, memory; writes docs/perf (summary.md, PNG plot) (~25 min).
+bench: ## Measure: handler benchmarks vs a list-and-scan baseline, percentiles, HTTPS load test, memory; writes docs/perf (summary.md, PNG plot) (~23 min).
 	$(GO) run ./hack/bench
 
 ##@ Development

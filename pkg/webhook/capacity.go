@@ -141,7 +141,7 @@ func (v *CapacityValidator) scale(ctx context.Context, req admission.Request, gk
 	case err != nil:
 		logf.FromContext(ctx).V(1).Info("scale judged without the workload's template", "namespace", req.Namespace, "name", req.Name, "error", err.Error())
 		return v.capacity(ctx, req, gk, start, nil, replicas-oldReplicas, replicas, true)
-	case t.Controlled:
+	case derivedFrom(t.Kind, t.Controller):
 		// A Deployment's ReplicaSet: judged through the Deployment.
 		return v.allow(req, gk, start)
 	case !annotations.HasStatic(t.Annotations):

@@ -28,9 +28,9 @@ type WorkloadTemplate struct {
 	Kind string
 	// Labels and Annotations are the pod template's.
 	Labels, Annotations map[string]string
-	// Controlled reports whether the workload has a controller owner (a
-	// Deployment's ReplicaSet): its scaling is the owner's doing.
-	Controlled bool
+	// Controller is the kind of the workload's controller owner, "" for
+	// none. A Deployment's ReplicaSet is judged through the Deployment.
+	Controller string
 }
 
 // WorkloadGetter reads the pod template of the workload a Scale belongs
@@ -69,8 +69,9 @@ func (a APIWorkloads) WorkloadTemplate(ctx context.Context, resource, namespace,
 		return WorkloadTemplate{}, fmt.Errorf("get %s %s/%s: %w", resource, namespace, name, err)
 	}
 	meta, kind := tmpl()
-	return WorkloadTemplate{
-		Kind: kind, Labels: meta.Labels, Annotations: meta.Annotations,
-		Controlled: metav1.GetControllerOf(obj) != nil,
-	}, nil
+	t := WorkloadTemplate{Kind: kind, Labels: meta.Labels, Annotations: meta.Annotations}
+	if ref := metav1.GetControllerOf(obj); ref != nil {
+		t.Controller = ref.Kind
+	}
+	return t, nil
 }

@@ -92,11 +92,24 @@ func (o *workloadObject) input(kind, namespace, name string) validate.WorkloadIn
 // CronJob's Job). Judging it again adds nothing, and refusing it would
 // only stall the controller with errors the user never sees.
 func (o *workloadObject) derived(kind string) bool {
-	parent := map[string]string{validate.KindReplicaSet: validate.KindDeployment, validate.KindJob: validate.KindCronJob}[kind]
 	for _, ref := range o.Metadata.OwnerReferences {
-		if ref.Controller != nil && *ref.Controller && ref.Kind == parent {
+		if ref.Controller != nil && *ref.Controller && derivedFrom(kind, ref.Kind) {
 			return true
 		}
+	}
+	return false
+}
+
+// derivedFrom reports whether a workload of kind controlled by a
+// controllerKind object is one this webhook judges through its parent: a
+// Deployment's ReplicaSet, a CronJob's Job. Workloads controlled by
+// anything else (an operator's StatefulSet) are judged themselves.
+func derivedFrom(kind, controllerKind string) bool {
+	switch kind {
+	case validate.KindReplicaSet:
+		return controllerKind == validate.KindDeployment
+	case validate.KindJob:
+		return controllerKind == validate.KindCronJob
 	}
 	return false
 }

@@ -12,12 +12,18 @@
 // standard library package), buffers are pooled, and the logger is only
 // extended when something is logged.
 //
-// Behaviour kept from admission.Webhook, which the API server relies on:
-// errors are AdmissionReview responses with a status code (HTTP 200), the
-// response's apiVersion is the request's (admission.k8s.io/v1 or v1beta1),
-// the response carries the request's UID, a JSON patch is encoded with its
-// patch type, and a panic in a handler becomes a 500 response instead of
-// a dropped connection.
+// A judgement, allowing or refusing, is an AdmissionReview response (HTTP
+// 200) with the request's apiVersion (admission.k8s.io/v1 or v1beta1) and
+// UID, and a JSON patch encoded with its patch type. A request that could
+// not be judged (a review or object that does not decode, an inventory not
+// synced yet, a handler that panicked) is answered with that HTTP status
+// (400, 413, 500, 503) and a metav1.Status body instead: the API server
+// counts a non-2xx answer as a failed call and applies the webhook's
+// failurePolicy (Ignore admits, Fail refuses), whereas an AdmissionReview
+// with allowed: false would refuse the request whatever the policy.
+// controller-runtime's admission.Webhook answers such errors with HTTP 200
+// and allowed: false, so a fail-open webhook built on it refuses requests
+// it could not judge.
 package review
 
 import (
@@ -124,7 +130,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer putBuffer(in)
 	apiVersion := apiVersionV1
 	resp := h.serve(r, in, &apiVersion)
+	if CouldNotJudge(resp) {
+		h.fail(w, resp.Result)
+		return
+	}
 	h.write(w, apiVersion, resp)
+}
+
+// CouldNotJudge reports whether a handler's response says the request was
+// not judged rather than refused: not allowed, with a 400, 413 or 5xx
+// status (admission.Errored). Refusals carry 403 or 422.
+func CouldNotJudge(resp admission.Response) bool {
+	if resp.Allowed || resp.Result == nil {
+		return false
+	}
+	c := resp.Result.Code
+	return c == http.StatusBadRequest || c == http.StatusRequestEntityTooLarge || c >= 500
+}
+
+// fail answers a request that could not be judged with its HTTP status and
+// a Status body, which the API server reports in its "failed calling
+// webhook" error when the failure policy is Fail.
+func (h *Handler) fail(w http.ResponseWriter, st *metav1.Status) {
+	s := metav1.Status{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
+		Status:   metav1.StatusFailure, Message: st.Message, Reason: st.Reason, Code: st.Code,
+	}
+	b, err := jsonv1.Marshal(&s)
+	if err != nil {
+		http.Error(w, st.Message, int(st.Code))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(st.Code))
+	if _, err := w.Write(b); err != nil {
+		h.log.V(1).Info("write error response", "error", err.Error())
+	}
 }
 
 // serve reads, decodes and judges one review; it sets apiVersion to the
@@ -141,7 +182,10 @@ func (h *Handler) serve(r *http.Request, in *bytes.Buffer, apiVersion *string) a
 		return h.bad(http.StatusRequestEntityTooLarge, fmt.Errorf("request body of %d bytes is too large; the limit is %d bytes", r.ContentLength, MaxRequestBytes))
 	}
 	if r.ContentLength > 0 {
-		in.Grow(int(r.ContentLength))
+		// Trust the declared length only as far as a pooled buffer goes: a
+		// client declaring megabytes and sending bytes must not get
+		// megabytes reserved per connection.
+		in.Grow(int(min(r.ContentLength, maxPooledBuffer)))
 	}
 	n, err := in.ReadFrom(io.LimitReader(r.Body, MaxRequestBytes+1))
 	switch {

@@ -77,6 +77,27 @@ func post(t *testing.T, h http.Handler, contentType string, body io.Reader, leng
 	return top, ar.Response
 }
 
+// postFail sends body to h and expects a request that could not be
+// judged: HTTP status code with a metav1.Status body.
+func postFail(t *testing.T, h http.Handler, contentType string, body io.Reader, length int64, code int) metav1.Status {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/validate", body)
+	r.ContentLength = length
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != code {
+		t.Fatalf("HTTP status %d, want %d (a failed call, so the failure policy applies): %s", w.Code, code, w.Body.String())
+	}
+	var st metav1.Status
+	if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || st.Kind != "Status" || st.APIVersion != "v1" || st.Code != int32(code) {
+		t.Fatalf("body is not a v1 Status with code %d: %v: %s", code, err, w.Body.String())
+	}
+	return st
+}
+
 func TestServeDecodesOnceAndAnswers(t *testing.T) {
 	h := &handlerFunc{fn: func(req admission.Request) admission.Response {
 		r := admission.Denied("no")
@@ -153,20 +174,6 @@ func TestServeCompletesResponses(t *testing.T) {
 				t.Errorf("patch %q type %v", r.Patch, r.PatchType)
 			}
 		}},
-		{"a panic is a 500 with the request's UID", func(admission.Request) admission.Response { panic("boom") },
-			func(t *testing.T, r *admissionv1.AdmissionResponse) {
-				if r.Allowed || r.Result == nil || r.Result.Code != http.StatusInternalServerError || r.UID != "0d3c3f0e-1" ||
-					!strings.Contains(r.Result.Message, "boom") {
-					t.Errorf("response %+v (result %+v)", r, r.Result)
-				}
-			}},
-		{"errored keeps its code", func(admission.Request) admission.Response {
-			return admission.Errored(http.StatusServiceUnavailable, errors.New("not synced"))
-		}, func(t *testing.T, r *admissionv1.AdmissionResponse) {
-			if r.Allowed || r.Result.Code != http.StatusServiceUnavailable || r.Result.Message != "not synced" {
-				t.Errorf("response %+v (result %+v)", r, r.Result)
-			}
-		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -187,7 +194,41 @@ func (endless) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestServeRefusesBadRequests(t *testing.T) {
+func TestServeFailsCallsItCouldNotJudge(t *testing.T) {
+	body := reviewBody("admission.k8s.io/v1", podRequest)
+	for _, c := range []struct {
+		name    string
+		fn      func(admission.Request) admission.Response
+		code    int
+		message string
+	}{
+		{"a panic", func(admission.Request) admission.Response { panic("boom") }, 500, "boom"},
+		{"not synced", func(admission.Request) admission.Response {
+			return admission.Errored(http.StatusServiceUnavailable, errors.New("not synced"))
+		}, 503, "not synced"},
+		{"undecodable object", func(admission.Request) admission.Response {
+			return admission.Errored(http.StatusBadRequest, errors.New("decode Pod"))
+		}, 400, "decode Pod"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := postFail(t, NewHandler(&handlerFunc{fn: c.fn}, logr.Discard()), "application/json", strings.NewReader(body), int64(len(body)), c.code)
+			if st.Status != metav1.StatusFailure || !strings.Contains(st.Message, c.message) {
+				t.Errorf("status %+v, want Failure with %q", st, c.message)
+			}
+		})
+	}
+	t.Run("refusals stay reviews", func(t *testing.T) {
+		for _, resp := range []admission.Response{admission.Denied("no"), admission.Errored(http.StatusUnprocessableEntity, errors.New("invalid"))} {
+			_, r := post(t, NewHandler(&handlerFunc{fn: func(admission.Request) admission.Response { return resp }}, logr.Discard()),
+				"application/json", strings.NewReader(body), int64(len(body)))
+			if r.Allowed || r.UID != "0d3c3f0e-1" {
+				t.Errorf("refusal answered as %+v", r)
+			}
+		}
+	})
+}
+
+func TestServeFailsBadRequests(t *testing.T) {
 	ok := reviewBody("admission.k8s.io/v1", podRequest)
 	cases := []struct {
 		name, contentType string
@@ -213,15 +254,12 @@ func TestServeRefusesBadRequests(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			inner := &handlerFunc{fn: func(admission.Request) admission.Response { return admission.Allowed("") }}
-			top, resp := post(t, NewHandler(inner, logr.Discard()), c.contentType, c.body, c.length)
+			st := postFail(t, NewHandler(inner, logr.Discard()), c.contentType, c.body, c.length, int(c.code))
 			if inner.calls != 0 {
 				t.Errorf("handler called for a bad request")
 			}
-			if resp.Allowed || resp.Result == nil || resp.Result.Code != c.code || !strings.Contains(resp.Result.Message, c.message) {
-				t.Errorf("response %+v (result %+v), want code %d with %q", resp, resp.Result, c.code, c.message)
-			}
-			if top["apiVersion"] != "admission.k8s.io/v1" {
-				t.Errorf("apiVersion %v", top["apiVersion"])
+			if !strings.Contains(st.Message, c.message) {
+				t.Errorf("message %q, want one containing %q", st.Message, c.message)
 			}
 		})
 	}

@@ -66,12 +66,12 @@ func run() error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
-	ml, err := memlimit.Set(memlimit.CgroupFile, memRatio)
+	ml, err := memlimit.Set(memRatio, memlimit.CgroupFiles...)
 	if err != nil {
 		return fmt.Errorf("--memory-limit-ratio: %w", err)
 	}
 	if ml.Limit > 0 {
-		log.Info("Go soft memory limit set from the cgroup", "limitBytes", ml.Limit, "cgroupBytes", ml.Cgroup, "ratio", memRatio)
+		log.Info("Go soft memory limit set from the cgroup", "limitBytes", ml.Limit, "cgroupBytes", ml.Cgroup, "file", ml.File, "ratio", memRatio)
 	} else {
 		log.Info("no Go soft memory limit set", "reason", ml.Reason)
 	}

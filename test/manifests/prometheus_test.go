@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"text/template"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ipamguard/ipamguard/internal/devenv"
+	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
 )
 
@@ -429,14 +431,16 @@ func TestPrometheusRules(t *testing.T) {
 	}
 
 	// The low and critical alerts compare with the thresholds the webhook
-	// publishes from its config, never with a number copied from it.
+	// publishes from its config; the built-in defaults only stand in while
+	// that series is absent.
+	th := config.Default().Thresholds
 	for _, tc := range []struct {
 		alert, op, rhs string
 		severity       string
 		forAtMost      time.Duration
 	}{
-		{"IPAMGuardSubnetLowAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdWarning + `"}))`, "warning", 5 * time.Minute},
-		{"IPAMGuardSubnetCriticalAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdCritical + `"}))`, "critical", 5 * time.Minute},
+		{"IPAMGuardSubnetLowAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdWarning + `"}) or vector(` + strconv.Itoa(th.Warning) + `))`, "warning", 5 * time.Minute},
+		{"IPAMGuardSubnetCriticalAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdCritical + `"}) or vector(` + strconv.Itoa(th.Critical) + `))`, "critical", 5 * time.Minute},
 		{"IPAMGuardSubnetExhausted", "==", "0", "critical", 5 * time.Minute},
 	} {
 		r, ok := alerts[tc.alert]

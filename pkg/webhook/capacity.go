@@ -7,12 +7,11 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ipamguard/ipamguard/pkg/admit"
 	"github.com/ipamguard/ipamguard/pkg/annotations"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
@@ -38,35 +37,6 @@ type CapacityValidator struct {
 // NewCapacityValidator returns the workload capacity validator.
 func NewCapacityValidator(d Deps) *CapacityValidator { return &CapacityValidator{Deps: d} }
 
-// replicated is the part of a workload (or a Scale) the capacity check
-// reads.
-type replicated struct {
-	Metadata struct {
-		OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
-	} `json:"metadata"`
-	Spec struct {
-		Replicas *int32 `json:"replicas"`
-		Template struct {
-			Metadata struct {
-				Annotations map[string]string `json:"annotations"`
-			} `json:"metadata"`
-		} `json:"template"`
-	} `json:"spec"`
-}
-
-// replicas returns spec.replicas. A missing value means 1 on a workload
-// (the API default) but 0 on a Scale, whose field is omitempty.
-func (w *replicated) replicas(scale bool) int64 {
-	switch {
-	case w.Spec.Replicas != nil:
-		return int64(*w.Spec.Replicas)
-	case scale:
-		return 0
-	default:
-		return 1
-	}
-}
-
 // Handle implements admission.Handler.
 func (v *CapacityValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
@@ -74,7 +44,7 @@ func (v *CapacityValidator) Handle(ctx context.Context, req admission.Request) a
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return v.allow(req, gk, start)
 	}
-	var obj, old replicated
+	var obj, old admit.Workload
 	if err := review.DecodeObject(req.Object, &obj); err != nil {
 		return v.fail(req, gk, start, http.StatusBadRequest, fmt.Errorf("decode %s %s/%s: %w", gk.Kind, req.Namespace, req.Name, err))
 	}
@@ -84,22 +54,21 @@ func (v *CapacityValidator) Handle(ctx context.Context, req admission.Request) a
 		}
 	}
 	scale := req.SubResource == "scale"
-	added := obj.replicas(scale)
+	added := obj.Replicas(scale)
 	if req.Operation == admissionv1.Update {
-		added -= old.replicas(scale)
+		added -= old.Replicas(scale)
 	}
 	if added <= 0 {
 		return v.allow(req, gk, start)
 	}
 	if scale {
-		return v.scale(ctx, req, gk, start, obj.replicas(true), old.replicas(true))
+		return v.scale(ctx, req, gk, start, obj.Replicas(true), old.Replicas(true))
 	}
 	// ReplicaSets of a Deployment are judged through the Deployment.
-	ann := obj.Spec.Template.Metadata.Annotations
-	if len(obj.Metadata.OwnerReferences) > 0 || annotations.HasStatic(ann) {
+	if !obj.CapacityJudged() {
 		return v.allow(req, gk, start)
 	}
-	return v.capacity(ctx, req, gk, start, ann, added, obj.replicas(false), false)
+	return v.capacity(ctx, req, gk, start, obj.Spec.Template.Metadata.Annotations, added, obj.Replicas(false), false)
 }
 
 // capacity warns when added more pods (total in all) leave the subnet the
@@ -107,10 +76,8 @@ func (v *CapacityValidator) Handle(ctx context.Context, req admission.Request) a
 // never deny.
 func (v *CapacityValidator) capacity(ctx context.Context, req admission.Request, gk schema.GroupKind, start time.Time,
 	ann map[string]string, added, total int64, advisory bool) admission.Response {
-	p := field.NewPath("spec", "replicas")
 	resp, _ := v.judge(ctx, req, gk, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
-		fs := validate.WorkloadCapacity(r, cfg.Defaults, cfg.Thresholds.Levels(), req.Namespace,
-			ann[annotations.DefaultProvider+".kubernetes.io/"+annotations.LogicalSwitch], uint64(added), p, total)
+		fs := admit.WorkloadCapacity(r, cfg, req.Namespace, ann, added, total)
 		for i := range fs {
 			fs[i].Advisory = fs[i].Advisory || advisory
 		}
@@ -141,7 +108,7 @@ func (v *CapacityValidator) scale(ctx context.Context, req admission.Request, gk
 	case err != nil:
 		logf.FromContext(ctx).V(1).Info("scale judged without the workload's template", "namespace", req.Namespace, "name", req.Name, "error", err.Error())
 		return v.capacity(ctx, req, gk, start, nil, replicas-oldReplicas, replicas, true)
-	case derivedFrom(t.Kind, t.Controller):
+	case admit.DerivedFrom(t.Kind, t.Controller):
 		// A Deployment's ReplicaSet: judged through the Deployment.
 		return v.allow(req, gk, start)
 	case !annotations.HasStatic(t.Annotations):
@@ -153,7 +120,7 @@ func (v *CapacityValidator) scale(ctx context.Context, req admission.Request, gk
 	old.Replicas = &o
 	resp, _ := v.judge(ctx, req, gk, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
 		// The template is unchanged, so only the replica rules speak.
-		return validate.WorkloadUpdate(r, cfg.Defaults, old, in)
+		return admit.WorkloadRules(r, cfg, &old, in)
 	})
 	return resp
 }

@@ -5,18 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/ipamguard/ipamguard/pkg/annotations"
+	"github.com/ipamguard/ipamguard/pkg/admit"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
@@ -78,17 +75,10 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 	if err := review.DecodeObject(req.Object, &pod); err != nil {
 		return v.fail(req, podGK, start, http.StatusBadRequest, fmt.Errorf("decode Pod %s/%s: %w", req.Namespace, req.Name, err))
 	}
-	if !annotations.HasStatic(pod.Metadata.Annotations) && !hasLogicalSwitch(pod.Metadata.Annotations) {
+	if !admit.StaticPod(pod.Metadata.Annotations) {
 		return v.capacity(ctx, req, &pod.Metadata, start)
 	}
-	in := validate.PodInput{
-		Namespace:   req.Namespace,
-		Name:        pod.Metadata.Name,
-		Labels:      pod.Metadata.Labels,
-		Annotations: pod.Metadata.Annotations,
-		Ordinal:     statefulSetOrdinal(&pod.Metadata),
-		Meta:        field.NewPath("metadata"),
-	}
+	in := admit.PodInput(req.Namespace, &pod.Metadata)
 	if in.Name == "" {
 		in.Name = req.Name
 	}
@@ -99,8 +89,8 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 	var claims []validate.Claim
 	resp, d := v.judge(ctx, req, podGK, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
 		var fs []policy.Finding
-		fs, claims = validate.PodCreate(r, cfg.Defaults, in, v.Reservations.locked())
-		return append(fs, validate.PodCapacityNamed(r, cfg.Defaults, cfg.Thresholds.Levels(), in)...)
+		fs, claims = admit.Pod(r, cfg, in, v.Reservations.locked())
+		return fs
 	})
 	if resp.Allowed && len(d.Deny) == 0 && !dryRun {
 		v.Reservations.reserveLocked(claims, in.Namespace, in.Owner())
@@ -112,38 +102,9 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 // it will land in is running out of addresses.
 func (v *PodValidator) capacity(ctx context.Context, req admission.Request, meta *metav1.ObjectMeta, start time.Time) admission.Response {
 	resp, _ := v.judge(ctx, req, podGK, start, func(r inventory.Reader, cfg *config.Config) []policy.Finding {
-		return validate.PodCapacity(r, cfg.Defaults, cfg.Thresholds.Levels(), req.Namespace)
+		return admit.PodCapacity(r, cfg, req.Namespace)
 	})
 	return resp
-}
-
-func hasLogicalSwitch(ann map[string]string) bool {
-	for k := range ann {
-		if key, ok := annotations.ParseKey(k); ok && key.Name == annotations.LogicalSwitch {
-			return true
-		}
-	}
-	return false
-}
-
-// statefulSetOrdinal returns the ordinal of a pod owned by a StatefulSet
-// (the number after the last "-" of its name), or -1.
-func statefulSetOrdinal(m *metav1.ObjectMeta) int {
-	owned := false
-	for _, o := range m.OwnerReferences {
-		if o.Kind == "StatefulSet" && o.Controller != nil && *o.Controller {
-			owned = true
-		}
-	}
-	i := strings.LastIndexByte(m.Name, '-')
-	if !owned || i < 0 {
-		return -1
-	}
-	n, err := strconv.Atoi(m.Name[i+1:])
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
 }
 
 // Reservations remembers addresses claimed by pods admitted in the last

@@ -1,10 +1,8 @@
 package webhook
 
 import (
+	"github.com/ipamguard/ipamguard/pkg/admit"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
-	"github.com/ipamguard/ipamguard/pkg/config"
-	"github.com/ipamguard/ipamguard/pkg/inventory"
-	"github.com/ipamguard/ipamguard/pkg/policy"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -22,20 +20,8 @@ type SubnetValidator = ObjectValidator[kubeovnv1.Subnet, *kubeovnv1.Subnet]
 // NewSubnetValidator returns the Subnet validator.
 func NewSubnetValidator(d Deps) *SubnetValidator {
 	return &SubnetValidator{Deps: d, Kind: subnetGK, Rules: Rules[kubeovnv1.Subnet]{
-		Create: func(r inventory.Reader, cfg *config.Config, obj *kubeovnv1.Subnet) []policy.Finding {
-			fs := validate.SubnetCreate(r, cfg.Defaults, obj)
-			if len(fs) == 0 {
-				fs = validate.SubnetExhaustion(r, cfg.Defaults, cfg.Thresholds.Levels(), obj)
-			}
-			return fs
-		},
-		Update: func(r inventory.Reader, cfg *config.Config, old, obj *kubeovnv1.Subnet) []policy.Finding {
-			fs := validate.SubnetUpdate(r, cfg.Defaults, old, obj)
-			if len(fs) == 0 {
-				fs = validate.SubnetExhaustion(r, cfg.Defaults, cfg.Thresholds.Levels(), obj)
-			}
-			return fs
-		},
+		Create: admit.SubnetCreate,
+		Update: admit.SubnetUpdate,
 		Delete: defaultsOnly(validate.SubnetDelete),
 	}}
 }

@@ -68,6 +68,11 @@ type Applied struct {
 	Rule RuleID
 	// Action is enforce, warn, or "audit" for a denial turned into a warning.
 	Action string
+	// Field is the path of the field the finding is about.
+	Field string
+	// Message is the text the client gets for it: the warning, or the
+	// denial's field error (one cause of the 422).
+	Message string
 }
 
 // Exemptions are requests that are never judged.
@@ -170,16 +175,18 @@ func (p *Policy) Decide(s Subject, findings []Finding) Decision {
 		}
 		switch {
 		case action == Warn:
-			d.Warnings = append(d.Warnings, "["+string(f.Rule)+"] "+f.Err.Error())
-			d.Applied = append(d.Applied, Applied{f.Rule, string(Warn)})
+			w := "[" + string(f.Rule) + "] " + f.Err.Error()
+			d.Warnings = append(d.Warnings, w)
+			d.Applied = append(d.Applied, Applied{Rule: f.Rule, Action: string(Warn), Field: f.Err.Field, Message: w})
 		case d.Mode == ModeAudit:
-			d.Warnings = append(d.Warnings, "["+string(f.Rule)+"] would be denied (audit mode): "+f.Err.Error())
-			d.Applied = append(d.Applied, Applied{f.Rule, string(ModeAudit)})
+			w := "[" + string(f.Rule) + "] would be denied (audit mode): " + f.Err.Error()
+			d.Warnings = append(d.Warnings, w)
+			d.Applied = append(d.Applied, Applied{Rule: f.Rule, Action: string(ModeAudit), Field: f.Err.Field, Message: w})
 		default:
 			e := *f.Err
 			e.Detail += " [" + string(f.Rule) + "]"
 			d.Deny = append(d.Deny, &e)
-			d.Applied = append(d.Applied, Applied{f.Rule, string(Enforce)})
+			d.Applied = append(d.Applied, Applied{Rule: f.Rule, Action: string(Enforce), Field: e.Field, Message: e.Error()})
 		}
 	}
 	return d

@@ -40,9 +40,10 @@ bench: ## Measure: handler benchmarks vs a list-and-scan baseline, percentiles, 
 ##@ Development
 
 .PHONY: build
-build: ## Build the binaries into bin/.
+build: ## Build the binaries into bin/ (webhook, dev environment, kubectl plugin kubectl-ipam).
 	$(GO) build -o $(BIN)/ipamguard-webhook ./cmd/webhook
 	$(GO) build -o $(BIN)/ipamguard-dev ./cmd/ipamguard-dev
+	$(GO) build -o $(BIN)/kubectl-ipam ./cmd/kubectl-ipam
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.

@@ -107,6 +107,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "kubectl ipam check: error: %v\nRun \"kubectl ipam check --help\" for usage.\n", err)
 		return exitUsage
 	}
 	fail := func(format string, a ...any) int {

@@ -31,8 +31,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return err
 }
 
-// WriteText writes one block per object with findings (with the fields
-// the defaulting webhooks would rewrite), then the summary line.
+// WriteText writes one block per object with findings, then the summary
+// line. What the defaulting webhooks would rewrite is left to the JSON
+// report: it never changes a verdict and would bury the findings.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	for _, j := range r.Objects {
@@ -48,9 +49,6 @@ func (r *Report) WriteText(w io.Writer) error {
 			op = " (update)"
 		}
 		fmt.Fprintf(&b, "%-7s %s %s%s  %s\n", strings.ToUpper(string(j.Result)), j.Kind, name, op, j.Source)
-		for _, d := range j.Defaulted {
-			fmt.Fprintf(&b, "  defaulted: %s\n", d)
-		}
 		for _, f := range j.Findings {
 			label := "warning"
 			if f.Action == "enforce" {

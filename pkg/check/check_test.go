@@ -332,3 +332,51 @@ func TestReportFormats(t *testing.T) {
 		t.Errorf("finding = %+v", f)
 	}
 }
+
+// The defaulting webhooks run before the rules, as in the API server; IP
+// objects meet the cluster's; an existing pod is an update, not judged.
+func TestDefaultingIPObjectsAndExistingPods(t *testing.T) {
+	t.Parallel()
+	cluster, err := (&check.Reader{}).ReadPaths([]string{td("cluster.yaml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := check.Parse("m.yaml", []byte(`apiVersion: kubeovn.io/v1
+kind: Subnet
+metadata: {name: hb}
+spec: {cidrBlock: 10.90.0.5/24}
+---
+apiVersion: kubeovn.io/v1
+kind: IP
+metadata: {name: other.default}
+spec: {podName: other, namespace: default, subnet: tenant-a, ipAddress: 10.70.0.200, v4IpAddress: 10.70.0.200}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1
+  annotations: {ovn.kubernetes.io/ip_address: 10.17.0.1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster = append(cluster, check.Object{APIVersion: "v1", Kind: "Pod", Namespace: "default", Name: "web-1",
+		Raw: []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-1","namespace":"default"}}`)})
+	rep, err := check.Run(check.Options{}, cluster, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Objects) != 3 {
+		t.Fatalf("objects = %+v", rep.Objects)
+	}
+	hb, ip, pod := rep.Objects[0], rep.Objects[1], rep.Objects[2]
+	if hb.Result != check.Allowed || len(hb.Defaulted) == 0 || !strings.Contains(strings.Join(hb.Defaulted, "\n"), "normalised to 10.90.0.0/24") {
+		t.Errorf("host bits: %+v", hb)
+	}
+	if ip.Result != check.Denied || len(ip.Findings) == 0 || ip.Findings[0].Rule != "ip-taken" {
+		t.Errorf("IP object: %+v", ip)
+	}
+	if pod.Operation != check.Update || pod.Result != check.Allowed || pod.Note == "" {
+		t.Errorf("existing pod: %+v", pod)
+	}
+}

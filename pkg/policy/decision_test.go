@@ -85,3 +85,24 @@ func TestAdvisoryNeverDenies(t *testing.T) {
 		t.Errorf("enforced exhaustion at zero did not deny: %+v", d)
 	}
 }
+
+// Applied carries, per finding, the text the client gets for it: the
+// denial's cause or the warning, in finding order.
+func TestAppliedCarriesClientText(t *testing.T) {
+	t.Parallel()
+	fs := []Finding{finding(SubnetOverlap), finding(PodIPExcluded)}
+	d := (&Policy{}).Decide(Subject{}, fs)
+	if len(d.Applied) != 2 {
+		t.Fatalf("applied = %+v", d.Applied)
+	}
+	if a := d.Applied[0]; a.Action != string(Enforce) || a.Field != "spec.cidrBlock" || a.Message != d.Deny[0].Error() {
+		t.Errorf("enforced: %+v, deny %q", a, d.Deny[0].Error())
+	}
+	if a := d.Applied[1]; a.Action != string(Warn) || a.Field != "spec.cidrBlock" || a.Message != d.Warnings[0] {
+		t.Errorf("warned: %+v, warning %q", a, d.Warnings[0])
+	}
+	d = (&Policy{Mode: ModeAudit}).Decide(Subject{}, fs)
+	if a := d.Applied[0]; a.Action != string(ModeAudit) || a.Message != d.Warnings[0] || !strings.Contains(a.Message, "would be denied (audit mode)") {
+		t.Errorf("audited: %+v, warnings %q", a, d.Warnings)
+	}
+}

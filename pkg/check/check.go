@@ -12,6 +12,7 @@ package check
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -202,8 +203,13 @@ type checker struct {
 
 // Run judges manifests in order against an inventory holding the cluster
 // objects first. It returns an *InputError when an object cannot be read
-// as its kind (the API server would refuse it before any webhook).
+// as its kind (the API server would refuse it before any webhook), or
+// when there are no manifest objects at all (kubectl apply refuses that
+// too); skipped kinds count as objects, and no cluster object is needed.
 func Run(opts Options, cluster, manifests []Object) (*Report, error) {
+	if len(manifests) == 0 {
+		return nil, &InputError{Item: -1, Err: errors.New("no objects passed to check: the manifests hold no object (only empty or null documents); kubectl apply refuses this too")}
+	}
 	c := &checker{cfg: opts.Config, ns: opts.Namespace, stored: map[key][]byte{}}
 	if c.cfg == nil {
 		c.cfg = config.Default()
@@ -264,26 +270,33 @@ func Run(opts Options, cluster, manifests []Object) (*Report, error) {
 	return rep, nil
 }
 
-// prepare checks the name and sets the default namespace.
+// prepare checks the name and sets the namespace, before any key is
+// built: the default one for namespaced kinds that name none, none for
+// cluster-scoped kinds (Subnet, IP, IPPool, Vpc, Vip, Node, Namespace),
+// whose metadata.namespace the API server ignores (kustomize's
+// `namespace:` adds one to kinds it does not know).
 func (c *checker) prepare(o *Object) error {
 	if o.Name == "" {
 		return c.inputError(o, fmt.Errorf("%s without metadata.name", o.Kind))
 	}
-	if namespaced(o.Kind) && o.Namespace == "" {
+	switch {
+	case !namespaced(o.Kind):
+		o.Namespace = ""
+	case o.Namespace == "":
 		o.Namespace = c.ns
 	}
 	return nil
 }
 
 func (c *checker) inputError(o *Object, err error) error {
-	return &InputError{File: o.Source.File, Document: o.Source.Document, Line: o.Source.Line, Err: err}
+	return errorAt(o.Source, err)
 }
 
 // decode reads an object's JSON into its type the way the webhook reads
 // admission requests.
 func (c *checker) decode(o *Object, raw []byte, v any) error {
 	if err := review.Unmarshal(raw, v); err != nil {
-		return c.inputError(o, fmt.Errorf("read %s %s: %w", o.Kind, o.Name, err))
+		return c.inputError(o, fmt.Errorf("read %s %s: %s", o.Kind, o.Name, describeDecodeError(err)))
 	}
 	return nil
 }

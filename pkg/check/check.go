@@ -422,9 +422,9 @@ func (c *checker) judge(o *Object) (Judgement, error) {
 	case "Subnet":
 		fs, store, err = c.subnet(o, old, exists, skip, audit, &j)
 	case "IP":
-		fs, store, err = c.ip(o, old, exists, skip)
+		fs, store, err = judgeSpec(c, o, old, exists, skip, validate.IPCreate, validate.IPUpdate, c.store.UpsertIP)
 	case "IPPool":
-		fs, store, err = c.ippool(o, old, exists, skip)
+		fs, store, err = judgeSpec(c, o, old, exists, skip, validate.IPPoolCreate, validate.IPPoolUpdate, c.store.UpsertIPPool)
 	case "Pod":
 		fs, store, err = c.pod(o, exists, skip, audit, &j)
 	default:
@@ -500,8 +500,14 @@ func (c *checker) subnet(o *Object, oldRaw []byte, exists, skip, audit bool, j *
 	}, nil
 }
 
-func (c *checker) ip(o *Object, oldRaw []byte, exists, skip bool) ([]policy.Finding, func(), error) {
-	var obj, old kubeovnv1.IP
+// judgeSpec decodes an object of a kind whose rules need nothing but the
+// object (and the old one on update), judges it unless skip, and returns
+// how to store it once admitted.
+func judgeSpec[T any](c *checker, o *Object, oldRaw []byte, exists, skip bool,
+	create func(inventory.Reader, validate.Defaults, *T) []policy.Finding,
+	update func(inventory.Reader, validate.Defaults, *T, *T) []policy.Finding,
+	store func(*T)) ([]policy.Finding, func(), error) {
+	var obj, old T
 	if err := c.decode(o, o.Raw, &obj); err != nil {
 		return nil, nil, err
 	}
@@ -514,40 +520,14 @@ func (c *checker) ip(o *Object, oldRaw []byte, exists, skip bool) ([]policy.Find
 	if !skip {
 		c.read(func(r inventory.Reader) {
 			if exists {
-				fs = validate.IPUpdate(r, c.cfg.Defaults, &old, &obj)
+				fs = update(r, c.cfg.Defaults, &old, &obj)
 			} else {
-				fs = validate.IPCreate(r, c.cfg.Defaults, &obj)
+				fs = create(r, c.cfg.Defaults, &obj)
 			}
 		})
 	}
 	return fs, func() {
-		c.store.UpsertIP(&obj)
-		c.stored[keyOf(o)] = o.Raw
-	}, nil
-}
-
-func (c *checker) ippool(o *Object, oldRaw []byte, exists, skip bool) ([]policy.Finding, func(), error) {
-	var obj, old kubeovnv1.IPPool
-	if err := c.decode(o, o.Raw, &obj); err != nil {
-		return nil, nil, err
-	}
-	if exists {
-		if err := c.decode(o, oldRaw, &old); err != nil {
-			return nil, nil, err
-		}
-	}
-	var fs []policy.Finding
-	if !skip {
-		c.read(func(r inventory.Reader) {
-			if exists {
-				fs = validate.IPPoolUpdate(r, c.cfg.Defaults, &old, &obj)
-			} else {
-				fs = validate.IPPoolCreate(r, c.cfg.Defaults, &obj)
-			}
-		})
-	}
-	return fs, func() {
-		c.store.UpsertIPPool(&obj)
+		store(&obj)
 		c.stored[keyOf(o)] = o.Raw
 	}, nil
 }

@@ -147,6 +147,17 @@ type admissionChildren struct {
 	duration prometheus.Observer
 }
 
+// childrenOf returns the children of a request counter and its duration
+// histogram for one key.
+func childrenOf(requests *prometheus.CounterVec, duration *prometheus.HistogramVec) func(admissionKey) admissionChildren {
+	return func(k admissionKey) admissionChildren {
+		return admissionChildren{
+			requests: requests.WithLabelValues(k.kind, k.operation, k.result),
+			duration: duration.WithLabelValues(k.kind, k.operation),
+		}
+	}
+}
+
 type decisionKey struct{ rule, action, mode string }
 
 // New creates the metrics and, when reg is not nil, registers them on reg.
@@ -194,18 +205,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	// has a series to compare against before the first failure.
 	m.reloadOK = m.reloads.WithLabelValues(ReloadSuccess)
 	m.reloadErr = m.reloads.WithLabelValues(ReloadError)
-	m.admission.create = func(k admissionKey) admissionChildren {
-		return admissionChildren{
-			requests: m.requests.WithLabelValues(k.kind, k.operation, k.result),
-			duration: m.duration.WithLabelValues(k.kind, k.operation),
-		}
-	}
-	m.defaulted.create = func(k admissionKey) admissionChildren {
-		return admissionChildren{
-			requests: m.defaulting.WithLabelValues(k.kind, k.operation, k.result),
-			duration: m.defaultDur.WithLabelValues(k.kind, k.operation),
-		}
-	}
+	m.admission.create = childrenOf(m.requests, m.duration)
+	m.defaulted.create = childrenOf(m.defaulting, m.defaultDur)
 	m.decided.create = func(k decisionKey) prometheus.Counter {
 		return m.decisions.WithLabelValues(k.rule, k.action, k.mode)
 	}

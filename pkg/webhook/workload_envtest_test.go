@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -180,14 +179,7 @@ func TestWorkloadAdmissionOnRealAPIServer(t *testing.T) {
 	})
 
 	t.Run("scaling a pooled statefulset past its pool warns through the scale subresource", func(t *testing.T) {
-		rec := &warningRecorder{}
-		cfg := rest.CopyConfig(s.env.Config)
-		cfg.WarningHandler = nil
-		cfg.WarningHandlerWithContext = rec
-		wc, err := client.New(cfg, client.Options{Scheme: s.env.Scheme})
-		if err != nil {
-			t.Fatal(err)
-		}
+		wc, rec := s.warningClient(t, "")
 		sts := newStatefulSet("pooled-db", 2, map[string]string{poolKey: "10.16.0.60;10.16.0.61"})
 		if err := wc.Create(ctx, sts); err != nil {
 			t.Fatal(err)
@@ -257,14 +249,7 @@ func TestWorkloadAdmissionOnRealAPIServer(t *testing.T) {
 	})
 
 	t.Run("pool size warning reaches the client", func(t *testing.T) {
-		rec := &warningRecorder{}
-		cfg := rest.CopyConfig(s.env.Config)
-		cfg.WarningHandler = nil
-		cfg.WarningHandlerWithContext = rec
-		wc, err := client.New(cfg, client.Options{Scheme: s.env.Scheme})
-		if err != nil {
-			t.Fatal(err)
-		}
+		wc, rec := s.warningClient(t, "")
 		if err := wc.Create(ctx, newDeployment("pooled", 3, map[string]string{poolKey: "10.16.0.50,10.16.0.51"})); err != nil {
 			t.Fatalf("a warn rule refused the request: %v", err)
 		}

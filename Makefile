@@ -33,6 +33,20 @@ run: build envtest-assets ## Run the webhook on an embedded local control plane 
 test: verify envtest-assets ## Run every test: unit, fuzz seeds, envtest against a real API server, e2e with kubectl.
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
+FUZZTIME ?= 30s
+FUZZPKGS ?= ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz every Fuzz target (of FUZZPKGS, default all) for FUZZTIME each (default 30s), one at a time; stops at the first failure. Not part of test.
+	@$(GO) list -f '{{.ImportPath}}{{range .TestGoFiles}} {{$$.Dir}}/{{.}}{{end}}{{range .XTestGoFiles}} {{$$.Dir}}/{{.}}{{end}}' $(FUZZPKGS) | \
+	while read -r pkg files; do \
+		[ -n "$$files" ] || continue; \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*\*testing\.F).*/\1/p' $$files); do \
+			echo "=== fuzz $$pkg $$fn for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg </dev/null; \
+		done; \
+	done
+
 .PHONY: bench
 bench: ## Measure: handler benchmarks vs a list-and-scan baseline, percentiles, HTTPS load test, memory; writes docs/perf (summary.md, PNG plot) (~23 min).
 	$(GO) run ./hack/bench
@@ -54,7 +68,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and webhook configurations from ma
 	$(CONTROLLER_GEN) crd paths=./pkg/apis/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) webhook paths=./pkg/webhook/... output:webhook:artifacts:config=config/webhook
 	$(GO) run ./hack/webhookgen config/webhook/manifests.yaml
-	$(CONTROLLER_GEN) rbac:roleName=ipamguard paths=./pkg/webhook/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=ipamguard paths="{./pkg/webhook/...,./internal/leader/...}" output:rbac:artifacts:config=config/rbac
 
 .PHONY: fmt
 fmt: ## gofmt the tree.

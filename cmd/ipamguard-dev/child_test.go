@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
+
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 )
 
 func TestPrefixWriter(t *testing.T) {
@@ -80,13 +83,12 @@ func TestChildStop(t *testing.T) {
 				t.Fatal("stop returned before the child was reaped")
 			}
 			// The whole group, including the background sleep, must be gone.
-			deadline := time.Now().Add(2 * time.Second)
-			for syscall.Kill(-pgid, 0) == nil {
-				if time.Now().After(deadline) {
-					t.Fatalf("process group %d still alive after stop", pgid)
+			devenvtest.Eventually(t, fmt.Sprintf("process group %d to be gone after stop", pgid), 2*time.Second, func() error {
+				if syscall.Kill(-pgid, 0) == nil {
+					return errors.New("still alive")
 				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				return nil
+			})
 			if err := c.stop(time.Second); err != nil {
 				t.Errorf("second stop() = %v, want nil", err)
 			}
@@ -96,15 +98,14 @@ func TestChildStop(t *testing.T) {
 
 func waitForFile(t *testing.T, path, want string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, _ := os.ReadFile(path)
-		if strings.Contains(string(b), want) {
-			return
+	devenvtest.Eventually(t, fmt.Sprintf("%s to contain %q", path, want), 5*time.Second, func() error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never contained %q: %q", path, want, b)
+		if !strings.Contains(string(b), want) {
+			return fmt.Errorf("it holds %q", b)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ipamguard/ipamguard/internal/devenv"
+	"github.com/ipamguard/ipamguard/internal/leader"
 )
 
 // ReadyLine is printed on stdout when the environment is usable.
@@ -141,6 +142,11 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 		return err
 	}
 
+	// Outside a pod the webhook cannot tell its namespace; give it one, as a
+	// cluster would, for its leader election Lease.
+	if err := ensureNamespace(ctx, env.Client, webhookNamespace); err != nil {
+		return err
+	}
 	healthAddr := fmt.Sprintf("%s:%d", loopback, cfg.healthPort)
 	metricsAddr := fmt.Sprintf("%s:%d", loopback, cfg.metricsPort)
 	webhookLog := filepath.Join(runDir, "webhook.log")
@@ -151,6 +157,7 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 		"--webhook-port", fmt.Sprint(env.WebhookPort),
 		"--metrics-bind-address", metricsAddr,
 		"--health-probe-bind-address", healthAddr,
+		"--leader-election-namespace", webhookNamespace,
 	}, kubeconfig)
 	if err != nil {
 		return err
@@ -245,6 +252,7 @@ ipamguard is running on a local control plane with a fresh Kube-OVN install shap
   export KUBECONFIG=%s
   metrics:     %s
   webhook log: %s
+  leader:      kubectl -n %s get lease %s
 
 Try (kubectl from bin/):
   # refused: overlaps ovn-default
@@ -254,7 +262,7 @@ Try (kubectl from bin/):
   # shrink, checked against the addresses in use
   kubectl patch subnet tenant-a --type merge -p '{"spec":{"cidrBlock":"10.70.0.0/25"}}'
   kubectl get subnets
-`, kubeconfig, metricsURL, webhookLog)
+`, kubeconfig, metricsURL, webhookLog, webhookNamespace, leader.DefaultLeaseName)
 	if simulate {
 		fmt.Fprint(w, `
 Pods get addresses from a simulated Kube-OVN controller (demo only; --simulate-kube-ovn=false

@@ -7,7 +7,7 @@
 // The fixture server is controller-runtime's webhook.Server (the server the
 // ipamguard-webhook binary runs, with the same TLS options: TLS >= 1.2,
 // HTTP/1.1 only) serving ipamguard's production handlers
-// (webhook.NewHandlersForBench, the wiring of webhook.Setup) over an
+// (webhook.HandlersByPath, the wiring of webhook.Setup) over an
 // inventory fed straight from test/bench/fixture instead of informers, with
 // a freshly generated self-signed certificate. It listens on 127.0.0.1 only.
 //

@@ -11,18 +11,16 @@ import (
 	"os"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/ipamguard/ipamguard/internal/leader"
 	"github.com/ipamguard/ipamguard/internal/memlimit"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/config"
@@ -59,6 +57,8 @@ func run() error {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid-reset and stream-cancel attacks, CVE-2023-44487)")
 	flag.Float64Var(&memRatio, "memory-limit-ratio", 0.9, "set the Go soft memory limit to this fraction of the container's cgroup memory limit (0 disables; GOMEMLIMIT, if set, wins)")
+	leaderCfg := leader.DefaultConfig()
+	leaderCfg.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -99,7 +99,12 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	leaderCfg, err = leaderCfg.Resolve(os.Getenv, leader.ServiceAccountNamespaceFile)
+	if err != nil {
+		return err
+	}
+	log.Info("leader election", "enabled", leaderCfg.Enabled, "namespace", leaderCfg.Namespace, "lease", leaderCfg.LeaseName)
+	mgrOpts := ctrl.Options{
 		Scheme: scheme,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host:    host,
@@ -109,17 +114,12 @@ func run() error {
 		}),
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
-		Cache: cache.Options{
-			// The rules read a handful of spec fields; managed fields are
-			// often the bulk of an object.
-			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Node{}:          {Transform: inventory.StripNode},
-				inventory.PodMetadata(): {Transform: inventory.StripPod},
-				&kubeovnv1.IP{}:         {Transform: inventory.StripIP},
-			},
-		},
-	})
+		Cache:                  inventory.CacheOptions(),
+	}
+	// The webhook servers, caches and probes run on every replica; only
+	// what is added through leader.Add waits for the lease.
+	leaderCfg.Apply(&mgrOpts)
+	mgr, err := ctrl.NewManager(restCfg, mgrOpts)
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
@@ -130,6 +130,9 @@ func run() error {
 	m, err := metrics.New(crmetrics.Registry)
 	if err != nil {
 		return fmt.Errorf("register metrics: %w", err)
+	}
+	if err := leader.Track(mgr, m.SetLeader); err != nil {
+		return fmt.Errorf("track leader election: %w", err)
 	}
 	// Every load is counted; a successful one also publishes its
 	// thresholds, which the subnet alerts compare with.

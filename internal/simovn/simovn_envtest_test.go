@@ -74,28 +74,12 @@ func newPod(ns, name string, ann map[string]string, owner *metav1.OwnerReference
 	return p
 }
 
-// eventually polls fn until it returns nil.
-func eventually(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitAllocated waits for the pod's IP object and annotations and returns
 // the address.
 func waitAllocated(t *testing.T, c client.Client, ns, name string) string {
 	t.Helper()
 	var addr string
-	eventually(t, "allocate "+ns+"/"+name, func() error {
+	devenvtest.Eventually(t, "allocate "+ns+"/"+name, waitFor, func() error {
 		var pod corev1.Pod
 		if err := c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: name}, &pod); err != nil {
 			return err
@@ -185,7 +169,7 @@ func TestSimulatorFillsSubnet(t *testing.T) {
 	if err := c.Create(ctx, newPod(ns, "overflow", nil, nil)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "failure event", func() error {
+	devenvtest.Eventually(t, "failure event", waitFor, func() error {
 		var evs corev1.EventList
 		if err := c.List(ctx, &evs, client.InNamespace(ns)); err != nil {
 			return err
@@ -207,7 +191,7 @@ func TestSimulatorFillsSubnet(t *testing.T) {
 	if err := c.Delete(ctx, newPod(ns, "p3", nil, nil)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "release p3", func() error {
+	devenvtest.Eventually(t, "release p3", waitFor, func() error {
 		err := c.Get(ctx, client.ObjectKey{Name: "p3." + ns}, &ip)
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -256,7 +240,7 @@ func TestSimulatorFillsSubnet(t *testing.T) {
 	if got := waitAllocated(t, c, "plain", "web-0"); got != "10.16.0.2" {
 		t.Fatalf("recreated web-0 got %s, want its old 10.16.0.2", got)
 	}
-	eventually(t, "release other after restart", func() error {
+	devenvtest.Eventually(t, "release other after restart", waitFor, func() error {
 		err := c.Get(ctx, client.ObjectKey{Name: "other.plain"}, &ip)
 		if apierrors.IsNotFound(err) {
 			return nil

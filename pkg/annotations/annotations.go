@@ -21,11 +21,18 @@ const (
 	Allocated     = "allocated"
 )
 
+// StaticNames are the annotation names that send a pod (or a workload's
+// pod template) to the static-IP rules: a fixed address, an ip_pool, a
+// subnet. The webhooks' matchConditions test for them.
+var StaticNames = []string{IPAddress, IPPool, LogicalSwitch}
+
 // Well-known keys and values.
 const (
 	// DefaultProvider is the provider of a pod's primary interface.
 	DefaultProvider = "ovn"
-	domain          = ".kubernetes.io/"
+	// Domain separates a key's provider from its name:
+	// "<provider>.kubernetes.io/<name>".
+	Domain = ".kubernetes.io/"
 	// MigrationJob marks a KubeVirt live-migration target pod, which
 	// shares its VM's address on purpose.
 	MigrationJob = "kubevirt.io/migrationJobName"
@@ -42,7 +49,7 @@ type Key struct {
 
 // String renders the key as it appears on an object.
 func (k Key) String() string {
-	s := k.Provider + domain + k.Name
+	s := k.Provider + Domain + k.Name
 	if k.Interface != "" {
 		s += "." + k.Interface
 	}
@@ -52,11 +59,11 @@ func (k Key) String() string {
 // ParseKey parses "<provider>.kubernetes.io/<name>[.<ifname>]" for the
 // static-IP annotation names and "allocated". Other keys return false.
 func ParseKey(key string) (Key, bool) {
-	i := strings.Index(key, domain)
+	i := strings.Index(key, Domain)
 	if i <= 0 || strings.IndexByte(key[:i], '/') >= 0 {
 		return Key{}, false
 	}
-	provider, rest := key[:i], key[i+len(domain):]
+	provider, rest := key[:i], key[i+len(Domain):]
 	for _, name := range []string{IPAddress, IPPool, LogicalSwitch, MacAddress, IPFamily, Allocated} {
 		if rest == name {
 			return Key{Provider: provider, Name: name}, true

@@ -11,22 +11,20 @@
 package check
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipamguard/ipamguard/pkg/admit"
-	"github.com/ipamguard/ipamguard/pkg/annotations"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
-	"github.com/ipamguard/ipamguard/pkg/mutate"
 	"github.com/ipamguard/ipamguard/pkg/policy"
 	"github.com/ipamguard/ipamguard/pkg/review"
 	"github.com/ipamguard/ipamguard/pkg/validate"
@@ -58,19 +56,6 @@ const (
 	Update = "UPDATE"
 )
 
-// Finding is one finding that was not off, as the client sees it.
-type Finding struct {
-	// Rule is the stable rule ID.
-	Rule string `json:"rule"`
-	// Action is enforce (denies), warn, or audit (would deny; warns).
-	Action string `json:"action"`
-	// Field is the field path, e.g. spec.cidrBlock.
-	Field string `json:"field"`
-	// Message is the text the webhook returns: the cause of the denial
-	// ending in "[rule]", or the warning starting with "[rule]".
-	Message string `json:"message"`
-}
-
 // Judgement is the verdict on one manifest object.
 type Judgement struct {
 	Source     Source `json:"source"`
@@ -86,9 +71,9 @@ type Judgement struct {
 	// Exempt is true when the configuration exempts its namespace.
 	Exempt bool   `json:"exempt,omitempty"`
 	Result Result `json:"result"`
-	// Findings lists what the rules found, in the webhook's order; never
-	// null.
-	Findings []Finding `json:"findings"`
+	// Findings lists what the rules found that was not off, as the client
+	// sees it, in the webhook's order; never null.
+	Findings []policy.Applied `json:"findings"`
 	// Defaulted lists what the defaulting webhooks would rewrite before
 	// the rules run, as the warnings they return.
 	Defaulted []string `json:"defaulted,omitempty"`
@@ -137,7 +122,7 @@ type class int
 const (
 	unknown class = iota
 	judged
-	context
+	contextOnly
 )
 
 // classify says what the check does with an object of apiVersion/kind.
@@ -149,35 +134,27 @@ func classify(apiVersion, kind string) class {
 	switch group {
 	case kubeovnv1.GroupVersion.Group:
 		switch kind {
-		case "Subnet", "IP", "IPPool":
-			return judged
 		case "Vpc", "Vip":
-			return context
+			return contextOnly
 		}
 	case "":
 		switch kind {
-		case "Pod":
-			return judged
 		case "Namespace", "Node":
-			return context
+			return contextOnly
 		}
-	case "apps":
-		switch kind {
-		case validate.KindDeployment, validate.KindReplicaSet, validate.KindStatefulSet, validate.KindDaemonSet:
-			return judged
-		}
-	case "batch":
-		switch kind {
-		case validate.KindJob, validate.KindCronJob:
-			return judged
-		}
+	}
+	if groupOf[kind] == group && admit.Judged(kind) {
+		return judged
 	}
 	return unknown
 }
 
-// namespaced reports whether objects of a known kind live in a namespace.
-func namespaced(kind string) bool {
-	return kind == "Pod" || validate.IsWorkloadKind(kind)
+// groupOf is the API group of each kind the pipeline judges.
+var groupOf = map[string]string{
+	"Subnet": kubeovnv1.GroupVersion.Group, "IP": kubeovnv1.GroupVersion.Group, "IPPool": kubeovnv1.GroupVersion.Group,
+	"Pod":                   "",
+	validate.KindDeployment: "apps", validate.KindReplicaSet: "apps", validate.KindStatefulSet: "apps", validate.KindDaemonSet: "apps",
+	validate.KindJob: "batch", validate.KindCronJob: "batch",
 }
 
 // key identifies a stored object.
@@ -199,6 +176,8 @@ type checker struct {
 	// stored holds the JSON of every stored object of a known kind, the
 	// old object of an update.
 	stored map[key][]byte
+	// engine is the admission pipeline over store.
+	engine *admit.Engine
 }
 
 // Run judges manifests in order against an inventory holding the cluster
@@ -218,6 +197,7 @@ func Run(opts Options, cluster, manifests []Object) (*Report, error) {
 		c.ns = "default"
 	}
 	c.store = inventory.New(c.cfg.Defaults.VPC)
+	c.engine = &admit.Engine{Store: c.store, Config: func() *config.Config { return c.cfg }}
 	rep := &Report{Objects: []Judgement{}, Skipped: []Skipped{}}
 	for i := range cluster {
 		o := &cluster[i]
@@ -239,7 +219,7 @@ func Run(opts Options, cluster, manifests []Object) (*Report, error) {
 			rep.Skipped = append(rep.Skipped, Skipped{Source: o.Source, APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name})
 			rep.Summary.Skipped++
 			continue
-		case context:
+		case contextOnly:
 			if err := c.prepare(o); err != nil {
 				return nil, err
 			}
@@ -280,7 +260,7 @@ func (c *checker) prepare(o *Object) error {
 		return c.inputError(o, fmt.Errorf("%s without metadata.name", o.Kind))
 	}
 	switch {
-	case !namespaced(o.Kind):
+	case !admit.Namespaced(o.Kind):
 		o.Namespace = ""
 	case o.Namespace == "":
 		o.Namespace = c.ns
@@ -380,259 +360,102 @@ func (c *checker) upsertNamespace(name string, labels map[string]string) {
 	c.store.UpsertNamespace(&metav1.ObjectMeta{Name: name, Labels: l})
 }
 
-// subject describes an object for the policy. Users and groups are
-// unknown offline, so only namespace exemptions apply.
-func (c *checker) subject(o *Object) policy.Subject {
-	if !namespaced(o.Kind) {
-		return policy.Subject{}
+// ensureNamespace records the namespace of a namespaced object: the API
+// server only admits objects into existing namespaces, so one the inputs
+// never mention exists with its name label only.
+func (c *checker) ensureNamespace(o *Object) {
+	if !admit.Namespaced(o.Kind) {
+		return
 	}
-	var labels map[string]string
 	known := false
-	c.store.Read(func(r inventory.Reader) { labels, known = r.Namespace(o.Namespace) })
+	c.store.Read(func(r inventory.Reader) { _, known = r.Namespace(o.Namespace) })
 	if !known {
-		// The API server only admits objects into existing namespaces:
-		// one the inputs never mention exists with its name label only.
 		c.upsertNamespace(o.Namespace, nil)
-		c.store.Read(func(r inventory.Reader) { labels, _ = r.Namespace(o.Namespace) })
 	}
-	return policy.Subject{Namespace: o.Namespace, NamespaceLabels: labels}
 }
 
-// judge runs the rules of one manifest object, decides, and stores it
-// unless it is denied.
+// judge runs one manifest object through the admission pipeline (every
+// webhook's stage in the API server's order: defaulting, then validation)
+// and stores it unless it is denied. Users and groups are unknown offline,
+// so only namespace exemptions apply.
 func (c *checker) judge(o *Object) (Judgement, error) {
 	j := Judgement{Source: o.Source, APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name,
-		Operation: Create, Findings: []Finding{}}
+		Operation: Create, Findings: []policy.Applied{}}
 	old, exists := c.stored[keyOf(o)]
+	req := admit.Request{Kind: o.Kind, Operation: admit.Create, Namespace: o.Namespace, Name: o.Name,
+		Object: o.Raw, Stages: admit.AllStages}
 	if exists {
 		j.Operation = Update
+		req.Operation, req.OldObject = admit.Update, old
 	}
-	sub := c.subject(o)
-	pol := c.cfg.Policy
-	j.Mode, j.Exempt = string(pol.ModeFor(sub)), pol.Exempted(sub)
-	skip := j.Exempt || pol.ModeFor(sub) == policy.ModeOff
-	audit := pol.ModeFor(sub) == policy.ModeAudit
-
-	var (
-		fs    []policy.Finding
-		store func()
-		err   error
-	)
-	switch o.Kind {
-	case "Subnet":
-		fs, store, err = c.subnet(o, old, exists, skip, audit, &j)
-	case "IP":
-		fs, store, err = judgeSpec(c, o, old, exists, skip, validate.IPCreate, validate.IPUpdate, c.store.UpsertIP)
-	case "IPPool":
-		fs, store, err = judgeSpec(c, o, old, exists, skip, validate.IPPoolCreate, validate.IPPoolUpdate, c.store.UpsertIPPool)
-	case "Pod":
-		fs, store, err = c.pod(o, exists, skip, audit, &j)
-	default:
-		fs, store, err = c.workload(o, old, exists, skip)
-	}
+	c.ensureNamespace(o)
+	out, err := c.engine.Review(context.Background(), &req)
 	if err != nil {
-		return j, err
+		return j, c.pipelineError(o, err)
 	}
-	if skip {
-		switch {
-		case j.Exempt:
-			j.Note = "namespace " + o.Namespace + " is exempt in the configuration: not judged"
-		default:
-			j.Note = "mode off: not judged"
-		}
-	}
-	dec := pol.Decide(sub, fs)
-	for _, a := range dec.Applied {
-		j.Findings = append(j.Findings, Finding{Rule: string(a.Rule), Action: a.Action, Field: a.Field, Message: a.Message})
-	}
+	j.Mode, j.Exempt, j.Defaulted = string(out.Mode), out.Exempt, out.Defaulted
 	switch {
-	case len(dec.Deny) > 0:
+	case out.Exempt:
+		j.Note = "namespace " + o.Namespace + " is exempt in the configuration: not judged"
+	case out.Mode == policy.ModeOff:
+		j.Note = "mode off: not judged"
+	case o.Kind == "Pod" && exists:
+		// The Pod webhooks judge creations only.
+		j.Note = "the pod exists: " + out.Note
+	}
+	j.Findings = append(j.Findings, out.Decision.Applied...)
+	switch {
+	case out.Denied():
 		j.Result = Denied
-	case len(dec.Warnings) > 0:
+	case len(out.Decision.Warnings) > 0:
 		j.Result = Warned
 	default:
 		j.Result = Allowed
 	}
 	if j.Result != Denied {
-		store()
+		if err := c.keep(o, out); err != nil {
+			return j, err
+		}
 	}
 	return j, nil
 }
 
-// read runs fn against the inventory.
-func (c *checker) read(fn func(r inventory.Reader)) { c.store.Read(fn) }
-
-func (c *checker) subnet(o *Object, oldRaw []byte, exists, skip, audit bool, j *Judgement) ([]policy.Finding, func(), error) {
-	var obj, old kubeovnv1.Subnet
-	if err := c.decode(o, o.Raw, &obj); err != nil {
-		return nil, nil, err
-	}
-	var oldFields *mutate.SubnetFields
-	if exists {
-		if err := c.decode(o, oldRaw, &old); err != nil {
-			return nil, nil, err
-		}
-		oldFields = &mutate.SubnetFields{CIDRBlock: old.Spec.CIDRBlock, Gateway: old.Spec.Gateway, Protocol: old.Spec.Protocol, ExcludeIPs: old.Spec.ExcludeIps}
-	}
-	if !skip {
-		// The defaulting webhook (msubnet) runs first: the rules judge
-		// the canonical form, except in audit mode, where nothing is
-		// rewritten.
-		out, changes := mutate.DefaultSubnet(oldFields, mutate.SubnetFields{CIDRBlock: obj.Spec.CIDRBlock, Gateway: obj.Spec.Gateway, Protocol: obj.Spec.Protocol, ExcludeIPs: obj.Spec.ExcludeIps})
-		j.Defaulted = defaulted(changes, audit)
-		if !audit && len(changes) > 0 {
-			obj.Spec.CIDRBlock, obj.Spec.Gateway, obj.Spec.Protocol, obj.Spec.ExcludeIps = out.CIDRBlock, out.Gateway, out.Protocol, out.ExcludeIPs
-		}
-	}
-	var fs []policy.Finding
-	if !skip {
-		c.read(func(r inventory.Reader) {
-			if exists {
-				fs = admit.SubnetUpdate(r, c.cfg, &old, &obj)
-			} else {
-				fs = admit.SubnetCreate(r, c.cfg, &obj)
+// keep records an admitted manifest object as the rules judged it (after
+// defaulting), so later objects see it.
+func (c *checker) keep(o *Object, out *admit.Outcome) error {
+	raw := o.Raw
+	switch obj := out.Admitted.(type) {
+	case *kubeovnv1.Subnet:
+		c.store.UpsertSubnet(obj)
+		raw = jsonOr(obj, o.Raw)
+	case *kubeovnv1.IP:
+		c.store.UpsertIP(obj)
+	case *kubeovnv1.IPPool:
+		c.store.UpsertIPPool(obj)
+	case *metav1.ObjectMeta:
+		obj.Namespace = o.Namespace
+		c.store.UpsertPod(obj)
+	case nil:
+		if o.Kind == "Pod" || !validate.IsWorkloadKind(o.Kind) {
+			// Exempt or off: not decoded by the pipeline, stored as is.
+			if err := c.load(o); err != nil {
+				return err
 			}
-		})
+			return nil
+		}
 	}
-	return fs, func() {
-		c.store.UpsertSubnet(&obj)
-		c.stored[keyOf(o)] = jsonOr(&obj, o.Raw)
-	}, nil
+	c.stored[keyOf(o)] = raw
+	return nil
 }
 
-// judgeSpec decodes an object of a kind whose rules need nothing but the
-// object (and the old one on update), judges it unless skip, and returns
-// how to store it once admitted.
-func judgeSpec[T any](c *checker, o *Object, oldRaw []byte, exists, skip bool,
-	create func(inventory.Reader, validate.Defaults, *T) []policy.Finding,
-	update func(inventory.Reader, validate.Defaults, *T, *T) []policy.Finding,
-	store func(*T)) ([]policy.Finding, func(), error) {
-	var obj, old T
-	if err := c.decode(o, o.Raw, &obj); err != nil {
-		return nil, nil, err
+// pipelineError turns an object the pipeline could not read into an input
+// error naming the object, as the API server would refuse it.
+func (c *checker) pipelineError(o *Object, err error) error {
+	var de *admit.DecodeError
+	if errors.As(err, &de) {
+		return c.inputError(o, fmt.Errorf("read %s %s: %s", o.Kind, o.Name, describeDecodeError(de.Err)))
 	}
-	if exists {
-		if err := c.decode(o, oldRaw, &old); err != nil {
-			return nil, nil, err
-		}
-	}
-	var fs []policy.Finding
-	if !skip {
-		c.read(func(r inventory.Reader) {
-			if exists {
-				fs = update(r, c.cfg.Defaults, &old, &obj)
-			} else {
-				fs = create(r, c.cfg.Defaults, &obj)
-			}
-		})
-	}
-	return fs, func() {
-		store(&obj)
-		c.stored[keyOf(o)] = o.Raw
-	}, nil
-}
-
-func (c *checker) pod(o *Object, exists, skip, audit bool, j *Judgement) ([]policy.Finding, func(), error) {
-	var m podMeta
-	if err := c.decode(o, o.Raw, &m); err != nil {
-		return nil, nil, err
-	}
-	meta := &m.Metadata
-	meta.Namespace = o.Namespace
-	store := func() {
-		c.store.UpsertPod(meta)
-		c.stored[keyOf(o)] = o.Raw
-	}
-	if exists {
-		// The Pod webhooks judge creations only.
-		j.Note = "the pod exists: pod updates are not judged"
-		return nil, store, nil
-	}
-	if skip {
-		return nil, store, nil
-	}
-	var fs []policy.Finding
-	if !admit.StaticPod(meta.Annotations) {
-		c.read(func(r inventory.Reader) { fs = admit.PodCapacity(r, c.cfg, o.Namespace) })
-		return fs, store, nil
-	}
-	// The defaulting webhook (mpod) runs first.
-	var set []mutate.AnnotationChange
-	var changes []mutate.Change
-	c.read(func(r inventory.Reader) {
-		set, changes = mutate.DefaultPodAnnotations(meta.Annotations, func(ir annotations.Request) []netip.Prefix {
-			var blocks []netip.Prefix
-			for _, sn := range validate.ResolveSubnets(r, c.cfg.Defaults, o.Namespace, ir) {
-				blocks = append(blocks, sn.Spec.Blocks...)
-			}
-			return blocks
-		})
-	})
-	j.Defaulted = defaulted(changes, audit)
-	if !audit && len(set) > 0 {
-		meta.Annotations = maps.Clone(meta.Annotations)
-		for _, s := range set {
-			meta.Annotations[s.Key] = s.Value
-		}
-	}
-	in := admit.PodInput(o.Namespace, meta)
-	// Offline there are no admissions in flight: a pod admitted earlier
-	// in the manifests is stored as a pending pod, which is how the
-	// webhook sees it once the API server has it.
-	c.read(func(r inventory.Reader) { fs, _ = admit.Pod(r, c.cfg, in, nil) })
-	return fs, store, nil
-}
-
-func (c *checker) workload(o *Object, oldRaw []byte, exists, skip bool) ([]policy.Finding, func(), error) {
-	var obj, old admit.Workload
-	if err := c.decode(o, o.Raw, &obj); err != nil {
-		return nil, nil, err
-	}
-	if exists {
-		if err := c.decode(o, oldRaw, &old); err != nil {
-			return nil, nil, err
-		}
-	}
-	store := func() { c.stored[keyOf(o)] = o.Raw }
-	if skip {
-		return nil, store, nil
-	}
-	var fs []policy.Finding
-	in := obj.Input(o.Kind, o.Namespace, o.Name)
-	var oldIn *validate.WorkloadInput
-	if exists {
-		x := old.Input(o.Kind, o.Namespace, o.Name)
-		oldIn = &x
-	}
-	// The workload webhook (vworkload): templates with Kube-OVN
-	// annotations, old or new, of workloads no other workload controls.
-	if !obj.Derived(o.Kind) && (admit.StaticPod(in.Annotations) || (oldIn != nil && admit.StaticPod(oldIn.Annotations))) {
-		c.read(func(r inventory.Reader) { fs = admit.WorkloadRules(r, c.cfg, oldIn, in) })
-	}
-	// The capacity webhook (vworkloadcapacity): creations and scale-ups.
-	if admit.CapacityKind(o.Kind) && obj.CapacityJudged() {
-		added := obj.Replicas(false)
-		if exists {
-			added -= old.Replicas(false)
-		}
-		if added > 0 {
-			c.read(func(r inventory.Reader) {
-				fs = append(fs, admit.WorkloadCapacity(r, c.cfg, o.Namespace, obj.Spec.Template.Metadata.Annotations, added, obj.Replicas(false))...)
-			})
-		}
-	}
-	return fs, store, nil
-}
-
-// defaulted renders the defaulters' changes as the warnings they return.
-func defaulted(changes []mutate.Change, audit bool) []string {
-	out := mutate.Warnings(changes)
-	if audit {
-		for i := range out {
-			out[i] += " (audit mode: not applied)"
-		}
-	}
-	return out
+	return c.inputError(o, err)
 }
 
 // jsonOr encodes v, or returns fallback if it cannot (a typed object

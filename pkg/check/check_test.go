@@ -137,7 +137,7 @@ func TestRun(t *testing.T) {
 				var rules []string
 				var msgs strings.Builder
 				for _, f := range got.Findings {
-					rules = append(rules, f.Rule)
+					rules = append(rules, string(f.Rule))
 					msgs.WriteString(f.Message + "\n")
 				}
 				if strings.Join(rules, ",") != strings.Join(w.rules, ",") {

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ipamguard/ipamguard/pkg/policy"
-	"github.com/ipamguard/ipamguard/pkg/validate"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 // File is the YAML layout of the configuration file. Unknown keys are errors.
@@ -55,16 +55,10 @@ func (w *word) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Thresholds are the available-address levels of the exhaustion rules.
-type Thresholds struct {
-	Warning  int `json:"warning"`
-	Critical int `json:"critical"`
-}
-
 // thresholdsFile distinguishes an absent threshold from 0.
 type thresholdsFile struct {
-	Warning  *int `json:"warning,omitempty"`
-	Critical *int `json:"critical,omitempty"`
+	Warning  *int64 `json:"warning,omitempty"`
+	Critical *int64 `json:"critical,omitempty"`
 }
 
 // DefaultsFile is the defaults section of the file.
@@ -85,8 +79,8 @@ type Exempt struct {
 
 // Config is a validated configuration.
 type Config struct {
-	Thresholds Thresholds
-	Defaults   validate.Defaults
+	Thresholds settings.Thresholds
+	Defaults   settings.Defaults
 	// Policy carries the mode, per-rule actions and exemptions.
 	Policy *policy.Policy
 }
@@ -95,8 +89,8 @@ type Config struct {
 // install defaults and every rule at its default action.
 func Default() *Config {
 	return &Config{
-		Thresholds: Thresholds{Warning: 10, Critical: 5},
-		Defaults:   validate.FreshInstallDefaults(),
+		Thresholds: settings.DefaultThresholds(),
+		Defaults:   settings.FreshInstall(),
 		Policy:     &policy.Policy{Mode: policy.ModeEnforce},
 	}
 }
@@ -135,14 +129,17 @@ func Parse(data []byte) (*Config, error) {
 		}
 		mode = m
 	}
+	warning, critical := int64(c.Thresholds.Warning), int64(c.Thresholds.Critical)
 	if f.Thresholds.Warning != nil {
-		c.Thresholds.Warning = *f.Thresholds.Warning
+		warning = *f.Thresholds.Warning
 	}
 	if f.Thresholds.Critical != nil {
-		c.Thresholds.Critical = *f.Thresholds.Critical
+		critical = *f.Thresholds.Critical
 	}
-	if c.Thresholds.Critical < 0 || c.Thresholds.Warning < c.Thresholds.Critical {
-		errs = append(errs, fmt.Errorf("thresholds: need 0 <= critical (%d) <= warning (%d)", c.Thresholds.Critical, c.Thresholds.Warning))
+	if critical < 0 || warning < critical {
+		errs = append(errs, fmt.Errorf("thresholds: need 0 <= critical (%d) <= warning (%d)", critical, warning))
+	} else {
+		c.Thresholds = settings.Thresholds{Warning: uint64(warning), Critical: uint64(critical)}
 	}
 	actions := map[policy.RuleID]policy.Action{}
 	for id, a := range f.Rules {
@@ -203,9 +200,4 @@ func parseCIDRs(key, s string) ([]netip.Prefix, error) {
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-// Levels returns the thresholds as the exhaustion rules take them.
-func (t Thresholds) Levels() validate.Thresholds {
-	return validate.Thresholds{Warning: uint64(max(t.Warning, 0)), Critical: uint64(max(t.Critical, 0))}
 }

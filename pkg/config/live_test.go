@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	"github.com/ipamguard/ipamguard/pkg/policy"
 )
 
@@ -45,13 +47,12 @@ func TestWatchReloadsAndKeepsLastGood(t *testing.T) {
 	})
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
+		devenvtest.Eventually(t, what, 5*time.Second, func() error {
+			if !cond() {
+				return fmt.Errorf("mode %s, %d reloads, %d rejections", live.Get().Policy.Mode, ok.Load(), failed.Load())
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 
 	write("mode: audit\nrules: {subnet-overlap: warn}\n")

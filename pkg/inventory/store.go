@@ -169,13 +169,6 @@ func entryLess(a, b holderEntry) bool {
 
 type subnetCounts [2]int // index 0: IPv4, 1: IPv6
 
-func familyIndex(a netip.Addr) int {
-	if ipam.FamilyOf(a) == ipam.IPv6 {
-		return 1
-	}
-	return 0
-}
-
 // Store is the cluster as the rules see it, kept up to date by Upsert/Delete
 // calls from informers (webhook) or from decoded files (offline checks and
 // tests). Every query is answered from an index: no query visits objects it
@@ -487,7 +480,7 @@ func (s *Store) countLocked(k holderKey, delta int) {
 		c = &subnetCounts{}
 		s.counts[k.subnet] = c
 	}
-	c[familyIndex(k.addr)] += delta
+	c[ipam.FamilyOf(k.addr).Index()] += delta
 	if c[0] == 0 && c[1] == 0 {
 		delete(s.counts, k.subnet)
 	}

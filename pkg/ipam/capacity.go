@@ -49,6 +49,44 @@ func Capacity(p netip.Prefix) uint64 {
 	return math.MaxUint64
 }
 
+// CapacityLessGateway returns how many addresses a new subnet with block p
+// hands out to pods: Capacity(p) less the gateway, saturating like Capacity.
+func CapacityLessGateway(p netip.Prefix) uint64 {
+	c := Capacity(p)
+	if c == math.MaxUint64 {
+		return c
+	}
+	return max(c, 1) - 1
+}
+
+// SatAdd returns a+b, saturating at math.MaxUint64.
+func SatAdd(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
+// RangeLen returns the number of addresses in the valid range r, saturating
+// at math.MaxUint64 (an IPv6 /64 holds 2^64).
+func RangeLen(r netipx.IPRange) uint64 {
+	return rangeSize(r).uint64Sat()
+}
+
+// SetSize returns the number of addresses of s per family, indexed by
+// Family.Index, each saturating at math.MaxUint64. A nil set is empty.
+func SetSize(s *netipx.IPSet) [2]uint64 {
+	var out [2]uint64
+	if s == nil {
+		return out
+	}
+	for _, r := range s.Ranges() {
+		i := FamilyOf(r.From()).Index()
+		out[i] = SatAdd(out[i], RangeLen(r))
+	}
+	return out
+}
+
 // IsReserved reports whether a is the network address or the last ("broadcast",
 // for IPv6 the all-ones) address of block p, for blocks with at least two host
 // bits. /31, /32, /127 and /128 blocks have no reserved addresses, matching

@@ -61,3 +61,17 @@ func BlockOf(blocks []netip.Prefix, f Family) (netip.Prefix, bool) {
 	}
 	return netip.Prefix{}, false
 }
+
+// Protocol returns the spec.protocol that a subnet's parsed blocks imply, as
+// Kube-OVN spells it: "Dual" for two blocks, "IPv4" for one IPv4 block, and
+// "IPv6" otherwise (no block included).
+func Protocol(blocks []netip.Prefix) string {
+	switch {
+	case len(blocks) == 2:
+		return "Dual"
+	case len(blocks) == 1 && blocks[0].Addr().Is4():
+		return IPv4.String()
+	default:
+		return IPv6.String()
+	}
+}

@@ -34,6 +34,7 @@ const (
 	DefaultingRequestsName      = Namespace + "_defaulting_requests_total"
 	DefaultingDurationName      = Namespace + "_defaulting_duration_seconds"
 	ThresholdAddressesName      = Namespace + "_threshold_addresses"
+	LeaderName                  = Namespace + "_leader"
 )
 
 // Values of the level label of ipamguard_threshold_addresses.
@@ -128,6 +129,7 @@ type Metrics struct {
 	decisions  *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
+	leader     prometheus.Gauge
 	subnets    *subnetCollector
 
 	reloadOK, reloadErr prometheus.Counter
@@ -199,6 +201,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: ConfigLastReloadSuccessName,
 			Help: "Unix time of the last successful configuration load; 0 before the first.",
 		}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: LeaderName,
+			Help: "1 while this replica holds the leader election Lease and runs the single-writer work, else 0; the webhooks serve on every replica.",
+		}),
 		subnets: newSubnetCollector(),
 	}
 	// Both reload results exist from the start, so increase(...{result="error"})
@@ -234,6 +240,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.decisions.Describe(ch)
 	m.reloads.Describe(ch)
 	m.lastReload.Describe(ch)
+	m.leader.Describe(ch)
 	m.subnets.Describe(ch)
 }
 
@@ -247,6 +254,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.decisions.Collect(ch)
 	m.reloads.Collect(ch)
 	m.lastReload.Collect(ch)
+	m.leader.Collect(ch)
 	m.subnets.Collect(ch)
 }
 
@@ -278,7 +286,7 @@ func (m *Metrics) ObserveDefaulting(kind, operation, result string, d time.Durat
 // SetThresholds publishes the exhaustion thresholds in force, so that
 // alerts follow the configuration instead of repeating its numbers. Call it
 // on every successful configuration load.
-func (m *Metrics) SetThresholds(warning, critical int) {
+func (m *Metrics) SetThresholds(warning, critical uint64) {
 	if m == nil {
 		return
 	}
@@ -310,6 +318,19 @@ func (m *Metrics) ObserveReload(ok bool, at time.Time) {
 	}
 	m.reloadOK.Inc()
 	m.lastReload.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// SetLeader records whether this replica leads (holds the leader election
+// Lease); ipamguard_leader is 0 until the first call.
+func (m *Metrics) SetLeader(leading bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	m.leader.Set(v)
 }
 
 // SetSubnetSource sets the function that yields the usage of every subnet

@@ -109,6 +109,7 @@ func TestNamesAndLint(t *testing.T) {
 		metrics.AdmissionDurationName, metrics.AdmissionRequestsName,
 		metrics.ConfigLastReloadSuccessName, metrics.ConfigReloadsName,
 		metrics.DecisionsName, metrics.SubnetAddressesName, metrics.SubnetThresholdStateName,
+		metrics.LeaderName,
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -175,6 +176,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.ObserveAdmission("Subnet", "CREATE", metrics.ResultAllowed, time.Millisecond)
 	m.ObserveDecision("subnet-overlap", "enforce", "enforce")
 	m.ObserveReload(true, time.Now())
+	m.SetLeader(true)
 	m.SetSubnetSource(nil)
 }
 
@@ -248,6 +250,22 @@ func TestSetThresholds(t *testing.T) {
 		ipamguard_threshold_addresses{level="critical"} 3
 		ipamguard_threshold_addresses{level="warning"} 20
 	`, metrics.ThresholdAddressesName)
+}
+
+func TestSetLeader(t *testing.T) {
+	t.Parallel()
+	m, reg := newMetrics(t)
+	compare(t, reg, `
+		ipamguard_leader 0
+	`, metrics.LeaderName)
+	m.SetLeader(true)
+	compare(t, reg, `
+		ipamguard_leader 1
+	`, metrics.LeaderName)
+	m.SetLeader(false)
+	compare(t, reg, `
+		ipamguard_leader 0
+	`, metrics.LeaderName)
 }
 
 func TestObserveDefaulting(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -45,7 +46,7 @@ func subnetInvalid(t *testing.T, doc []byte) []policy.Finding {
 	}
 	var out []policy.Finding
 	inventory.New("ovn-cluster").Read(func(r inventory.Reader) {
-		for _, f := range validate.SubnetCreate(r, validate.FreshInstallDefaults(), &sn) {
+		for _, f := range validate.SubnetCreate(validate.Context{Inventory: r, Defaults: settings.FreshInstall()}, nil, &sn).Findings {
 			if f.Rule == policy.SubnetInvalid {
 				out = append(out, f)
 			}
@@ -123,7 +124,7 @@ func FuzzPodDefaulter(f *testing.F) {
 	f.Add("", "10.16.0.0/16", "pool-a")
 	f.Add("missing", "10.16.0.5/16", ";")
 	store := podStore()
-	d := validate.FreshInstallDefaults()
+	d := settings.FreshInstall()
 	f.Fuzz(func(t *testing.T, ls, ip, pool string) {
 		ann := map[string]string{}
 		for k, v := range map[string]string{"ovn.kubernetes.io/logical_switch": ls, "ovn.kubernetes.io/ip_address": ip, "ovn.kubernetes.io/ip_pool": pool} {
@@ -134,7 +135,7 @@ func FuzzPodDefaulter(f *testing.F) {
 		store.Read(func(r inventory.Reader) {
 			resolve := func(req annotations.Request) []netip.Prefix {
 				var out []netip.Prefix
-				for _, sn := range validate.ResolveSubnets(r, d, "apps", req) {
+				for _, sn := range validate.ResolveSubnets(validate.Context{Inventory: r, Defaults: d}, "apps", req) {
 					out = append(out, sn.Spec.Blocks...)
 				}
 				return out
@@ -157,7 +158,7 @@ func FuzzPodDefaulter(f *testing.F) {
 				t.Fatalf("not idempotent: %v after %v", Warnings(c2), Warnings(changes))
 			}
 			judge := func(a map[string]string) []policy.Finding {
-				return validate.PodTemplate(r, d, validate.PodInput{Namespace: "apps", Name: "p", Annotations: a, Ordinal: -1, Meta: field.NewPath("metadata")})
+				return validate.PodTemplate(validate.Context{Inventory: r, Defaults: d}, nil, &validate.PodInput{Namespace: "apps", Name: "p", Annotations: a, Ordinal: -1, Meta: field.NewPath("metadata")}).Findings
 			}
 			if len(judge(ann)) == 0 {
 				if fs := judge(out); len(fs) > 0 {

@@ -9,7 +9,6 @@ import (
 
 	"go4.org/netipx"
 
-	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
 )
 
@@ -86,7 +85,7 @@ func DefaultSubnet(old *SubnetFields, obj SubnetFields) (SubnetFields, []Change)
 	}
 
 	if cidrChanged || old.Protocol != obj.Protocol {
-		want := protocolOf(blocks)
+		want := ipam.Protocol(blocks)
 		switch {
 		case obj.Protocol == want:
 		case strings.TrimSpace(obj.Protocol) == "":
@@ -114,7 +113,7 @@ func DefaultSubnet(old *SubnetFields, obj SubnetFields) (SubnetFields, []Change)
 // so that it was derived from them rather than chosen.
 func followedBlocks(s SubnetFields) bool {
 	blocks, _, ok := canonicalBlocks(s.CIDRBlock)
-	return ok && s.Protocol == protocolOf(blocks)
+	return ok && s.Protocol == ipam.Protocol(blocks)
 }
 
 // canonicalBlocks reads a cidrBlock leniently where the meaning is obvious
@@ -249,15 +248,4 @@ func canonicalExcludes(entries []string, blocks []netip.Prefix) ([]string, bool)
 	}
 	sort.Strings(out)
 	return out, true
-}
-
-func protocolOf(blocks []netip.Prefix) string {
-	switch {
-	case len(blocks) == 2:
-		return kubeovnv1.ProtocolDual
-	case len(blocks) == 1 && blocks[0].Addr().Is4():
-		return kubeovnv1.ProtocolIPv4
-	default:
-		return kubeovnv1.ProtocolIPv6
-	}
 }

@@ -63,16 +63,21 @@ type Decision struct {
 	Applied []Applied
 }
 
-// Applied records the action one finding got.
+// Applied records the action one finding got, as the client sees it (the
+// check's JSON report prints it as is).
 type Applied struct {
-	Rule RuleID
-	// Action is enforce, warn, or "audit" for a denial turned into a warning.
-	Action string
-	// Field is the path of the field the finding is about.
-	Field string
-	// Message is the text the client gets for it: the warning, or the
-	// denial's field error (one cause of the 422).
-	Message string
+	// Rule is the stable rule ID.
+	Rule RuleID `json:"rule"`
+	// Action is enforce (denies), warn, or "audit" for a denial turned
+	// into a warning.
+	Action string `json:"action"`
+	// Field is the path of the field the finding is about, e.g.
+	// spec.cidrBlock.
+	Field string `json:"field"`
+	// Message is the text the client gets for it: the warning starting
+	// with "[rule]", or the denial's field error (one cause of the 422)
+	// ending in "[rule]".
+	Message string `json:"message"`
 }
 
 // Exemptions are requests that are never judged.

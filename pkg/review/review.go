@@ -84,6 +84,30 @@ func DecodeObject(raw runtime.RawExtension, v any) error {
 	return Unmarshal(raw.Raw, v)
 }
 
+// Unjudged is the error of a request a handler could not judge, as opposed
+// to one it refused: the review handler answers it with HTTP status Code
+// and a Status body, so the API server applies the webhook's failure
+// policy.
+type Unjudged struct {
+	// Code is the HTTP status: 400 for an object that does not decode, 503
+	// for a handler not ready yet, 500 for its own failures.
+	Code int32
+	Err  error
+}
+
+func (e *Unjudged) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *Unjudged) Unwrap() error { return e.Err }
+
+// Judger is an admission handler that reports the requests it could not
+// judge as errors (an *Unjudged, or any error for a 500) rather than as
+// responses. Handlers that only implement admission.Handler are served
+// too; for them, CouldNotJudge reads their response's status code.
+type Judger interface {
+	Judge(ctx context.Context, req admission.Request) (admission.Response, error)
+}
+
 // Handler serves one admission.Handler over HTTP.
 type Handler struct {
 	handler admission.Handler
@@ -224,7 +248,22 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (resp admis
 			resp.UID = req.UID
 		}
 	}()
-	resp = h.handler.Handle(logf.IntoContext(ctx, h.log), req)
+	ctx = logf.IntoContext(ctx, h.log)
+	if j, ok := h.handler.(Judger); ok {
+		var err error
+		if resp, err = j.Judge(ctx, req); err != nil {
+			code := int32(http.StatusInternalServerError)
+			var u *Unjudged
+			if errors.As(err, &u) {
+				code = u.Code
+			}
+			resp = admission.Errored(code, err)
+			resp.UID = req.UID
+			return resp
+		}
+	} else {
+		resp = h.handler.Handle(ctx, req)
+	}
 	if err := resp.Complete(req); err != nil {
 		h.log.Error(err, "encode patch", "uid", req.UID)
 		resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err))

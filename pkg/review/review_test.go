@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -224,6 +225,48 @@ func TestServeFailsCallsItCouldNotJudge(t *testing.T) {
 			if r.Allowed || r.UID != "0d3c3f0e-1" {
 				t.Errorf("refusal answered as %+v", r)
 			}
+		}
+	})
+}
+
+// judgerFunc is a Judger whose judgement is judge's; its Handle is never
+// called.
+type judgerFunc struct {
+	handlerFunc
+	judge func(admission.Request) (admission.Response, error)
+}
+
+func (j *judgerFunc) Judge(_ context.Context, req admission.Request) (admission.Response, error) {
+	return j.judge(req)
+}
+
+func TestServeFailsTypedUnjudgedErrors(t *testing.T) {
+	body := reviewBody("admission.k8s.io/v1", podRequest)
+	for _, c := range []struct {
+		name    string
+		err     error
+		code    int
+		message string
+	}{
+		{"not ready", &Unjudged{Code: http.StatusServiceUnavailable, Err: errors.New("not synced")}, 503, "not synced"},
+		{"bad object", fmt.Errorf("wrapped: %w", &Unjudged{Code: http.StatusBadRequest, Err: errors.New("decode Pod")}), 400, "decode Pod"},
+		{"any other error", errors.New("broken"), 500, "broken"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			j := &judgerFunc{}
+			j.judge = func(admission.Request) (admission.Response, error) { return admission.Response{}, c.err }
+			st := postFail(t, NewHandler(j, logr.Discard()), "application/json", strings.NewReader(body), int64(len(body)), c.code)
+			if st.Status != metav1.StatusFailure || !strings.Contains(st.Message, c.message) {
+				t.Errorf("status %+v, want Failure with %q", st, c.message)
+			}
+		})
+	}
+	t.Run("judgements stay reviews", func(t *testing.T) {
+		j := &judgerFunc{}
+		j.judge = func(admission.Request) (admission.Response, error) { return admission.Denied("no"), nil }
+		_, r := post(t, NewHandler(j, logr.Discard()), "application/json", strings.NewReader(body), int64(len(body)))
+		if r.Allowed || r.UID != "0d3c3f0e-1" {
+			t.Errorf("refusal answered as %+v", r)
 		}
 	})
 }

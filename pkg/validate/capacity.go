@@ -5,7 +5,7 @@ import (
 
 	"github.com/ipamguard/ipamguard/pkg/annotations"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
-	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 // PodCapacity warns when a pod without a fixed address lands in a subnet
@@ -15,19 +15,20 @@ import (
 //
 // The finding is reported on metadata.namespace: the namespace decides
 // the subnet.
-func PodCapacity(r inventory.Reader, d Defaults, t Thresholds, namespace string) []policy.Finding {
-	sn := landingSubnet(r, d, namespace, "")
+func PodCapacity(c Context, _, in *PodInput) Result {
+	sn := landingSubnet(c.Inventory, c.Defaults, in.Namespace, "")
 	if sn == nil {
-		return nil
+		return Result{}
 	}
-	return PodExhaustion(r, d, t, sn, 1, field.NewPath("metadata", "namespace"), namespace)
+	return Result{Findings: PodExhaustion(c, sn, 1, field.NewPath("metadata", "namespace"), in.Namespace)}
 }
 
 // PodCapacityNamed warns like PodCapacity for a pod without a fixed
 // address that names its subnet with logical_switch or a named IPPool
 // (the static-IP webhook judges those pods). The finding is reported on
 // the naming annotation.
-func PodCapacityNamed(r inventory.Reader, d Defaults, t Thresholds, in PodInput) []policy.Finding {
+func PodCapacityNamed(c Context, _, in *PodInput) Result {
+	r := c.Inventory
 	for _, req := range annotations.Requests(in.Annotations) {
 		if req.Provider != annotations.DefaultProvider || req.IPAddress != "" {
 			continue
@@ -50,16 +51,16 @@ func PodCapacityNamed(r inventory.Reader, d Defaults, t Thresholds, in PodInput)
 		if !ok {
 			continue
 		}
-		return PodExhaustion(r, d, t, sn, 1, in.Meta.Child("annotations").Key(key), value)
+		return Result{Findings: PodExhaustion(c, sn, 1, in.Meta.Child("annotations").Key(key), value)}
 	}
-	return nil
+	return Result{}
 }
 
 // landingSubnet picks the subnet pods without a fixed address land in: the
 // named logical switch, else the namespace's bound subnets in order,
 // skipping full ones (as the controller does), then the VPC default and the
 // default subnet.
-func landingSubnet(r inventory.Reader, d Defaults, namespace, logicalSwitch string) *inventory.Subnet {
+func landingSubnet(r inventory.Reader, d settings.Defaults, namespace, logicalSwitch string) *inventory.Subnet {
 	if logicalSwitch != "" {
 		sn, _ := r.Subnet(logicalSwitch)
 		return sn
@@ -81,10 +82,10 @@ func landingSubnet(r inventory.Reader, d Defaults, namespace, logicalSwitch stri
 // it at or below the thresholds.
 //
 // The finding is reported on p with value replicas.
-func WorkloadCapacity(r inventory.Reader, d Defaults, t Thresholds, namespace, logicalSwitch string, need uint64, p *field.Path, replicas int64) []policy.Finding {
-	sn := landingSubnet(r, d, namespace, logicalSwitch)
+func WorkloadCapacity(c Context, _, in *CapacityInput) Result {
+	sn := landingSubnet(c.Inventory, c.Defaults, in.Namespace, in.LogicalSwitch)
 	if sn == nil {
-		return nil
+		return Result{}
 	}
-	return PodExhaustion(r, d, t, sn, need, p, replicas)
+	return Result{Findings: PodExhaustion(c, sn, in.Need, in.Path, in.Replicas)}
 }

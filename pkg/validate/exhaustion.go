@@ -13,49 +13,8 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
-
-// Thresholds of the exhaustion rules: warning when available <= Warning,
-// critical when <= Critical.
-type Thresholds struct{ Warning, Critical uint64 }
-
-// DefaultThresholds returns the levels of the Kube-OVN runbook: warning at
-// 10 available addresses, critical at 5.
-func DefaultThresholds() Thresholds { return Thresholds{Warning: 10, Critical: 5} }
-
-// The levels Thresholds.Level reports, from mild to fatal.
-const (
-	LevelWarning   = "warning"
-	LevelCritical  = "critical"
-	LevelExhausted = "exhausted"
-)
-
-// Level returns "" when available is above the warning threshold, else
-// "warning", "critical" (at or under the critical threshold) or
-// "exhausted" (nothing left).
-func (t Thresholds) Level(available uint64) string {
-	switch {
-	case available == 0:
-		return LevelExhausted
-	case available <= t.Critical:
-		return LevelCritical
-	case available <= t.Warning:
-		return LevelWarning
-	}
-	return ""
-}
-
-// describe renders a level with the threshold it crossed, for messages:
-// "warning: <= 10", "critical: <= 5", "exhausted".
-func (t Thresholds) describe(level string) string {
-	switch level {
-	case LevelWarning:
-		return fmt.Sprintf("%s: <= %d", level, t.Warning)
-	case LevelCritical:
-		return fmt.Sprintf("%s: <= %d", level, t.Critical)
-	}
-	return level
-}
 
 // FamilyUsage is one family of one subnet, computed from the inventory
 // (never from status, which lags and is wrong after expansions).
@@ -201,9 +160,9 @@ const maxExpansionSteps = 8
 // right 10.60.1.0/24 in vpc ovn-cluster); create another subnet, e.g.
 // 10.60.2.0/24 (252 more addresses, free in vpc ovn-cluster)". Cost:
 // O(steps * (bits + k)) with k the subnets and nodes reported, at most one
-// per step, plus at most maxFreeSearchVisits index entries and candidate
-// blocks for the free block.
-func Remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family) string {
+// per step, plus the bounded search of ipam.FreeBlock (at most 256 index
+// entries and candidate blocks) for the free block.
+func Remedy(r inventory.Reader, d settings.Defaults, sn *inventory.Subnet, f ipam.Family) string {
 	return remedy(r, d, sn, f, 1)
 }
 
@@ -211,7 +170,7 @@ func Remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family)
 // addresses; when no free one does, it offers the largest free one (if any)
 // and suggests another subnet as well, naming a free block for it when the
 // bounded search of freeBlock finds one.
-func remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family, want uint64) string {
+func remedy(r inventory.Reader, d settings.Defaults, sn *inventory.Subnet, f ipam.Family, want uint64) string {
 	block, ok := sn.Spec.Block(f)
 	if !ok {
 		return ""
@@ -278,7 +237,7 @@ func remedy(r inventory.Reader, d Defaults, sn *inventory.Subnet, f ipam.Family,
 // "10.71.0.32/27 (29 more addresses, free in vpc ovn-cluster)". The count
 // leaves out the new subnet's gateway.
 func freeText(r inventory.Reader, sn *inventory.Subnet, p netip.Prefix) string {
-	n := newSubnetCapacity(p)
+	n := ipam.CapacityLessGateway(p)
 	count := fmt.Sprintf("%d more addresses", n)
 	switch {
 	case n == 1:
@@ -303,200 +262,64 @@ func scopeText(r inventory.Reader, scope inventory.Scope) string {
 	return s
 }
 
-// newSubnetCapacity is how many addresses a new subnet with block p hands
-// out: its capacity less the gateway.
-func newSubnetCapacity(p netip.Prefix) uint64 {
-	c := ipam.Capacity(p)
-	if c == math.MaxUint64 {
-		return c
-	}
-	return max(c, 1) - 1
-}
-
-// Bounds of the free-block search: how many enclosing supernets it tries,
-// and how many index entries and candidate blocks it may look at in all.
-// The visits bound the cost of one remedy whatever the cluster holds; with
-// them spent the search gives up and the remedy keeps its plain wording.
-const (
-	maxFreeSearchLevels = 16
-	maxFreeSearchVisits = 256
-)
-
-// homeRanges are address plans a subnet's neighbours should stay in: a
-// subnet in private space is never offered a block outside its range.
-var homeRanges = [...]netip.Prefix{
-	netip.MustParsePrefix("10.0.0.0/8"),
-	netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("fc00::/7"),
-}
-
 // freeBlock finds a block for a new subnet next to sn's block of one
-// family: at least as large as the block and with at least want addresses,
-// overlapping nothing the overlap rule protects (other subnets of the
-// scope, sn's own blocks, and in the default VPC the join and service CIDRs
-// and, for overlay subnets, node InternalIPs) nor taken (the block, or the
-// expansion offered for it), and a valid subnet range.
-//
-// It searches outward: the free block nearest to the block, that is inside
-// the smallest enclosing aligned supernet that has one, in address order
-// within that supernet. Each supernet adds one half, the sibling of the
-// previous one, so no range is searched twice; each half is read with one
-// ordered index query that stops at the first gap large enough. Bounded by
-// maxFreeSearchLevels supernets, maxFreeSearchVisits visits, and the
-// private range (homeRanges) the block lies in.
-func freeBlock(r inventory.Reader, d Defaults, sn *inventory.Subnet, block, taken netip.Prefix, want uint64) (netip.Prefix, bool) {
-	bits := block.Bits()
-	for bits > 0 && newSubnetCapacity(netip.PrefixFrom(block.Addr(), bits)) < want {
-		bits--
+// family (ipam.FreeBlock): at least as large as the block and with at least
+// want addresses, overlapping nothing the overlap rule protects (other
+// subnets of the scope, sn's own blocks, and in the default VPC the join and
+// service CIDRs and, for overlay subnets, node InternalIPs) nor taken (the
+// block, or the expansion offered for it), and a valid subnet range.
+func freeBlock(r inventory.Reader, d settings.Defaults, sn *inventory.Subnet, block, taken netip.Prefix, want uint64) (netip.Prefix, bool) {
+	o := &freeOccupancy{r: r, self: sn.Name, scope: sn.Scope()}
+	if o.scope.VPC == "" {
+		o.scope.VPC = r.DefaultVPC()
 	}
-	if newSubnetCapacity(netip.PrefixFrom(block.Addr(), bits)) < want {
-		return netip.Prefix{}, false
-	}
-	s := freeSearch{r: r, sn: sn, scope: sn.Scope(), bits: bits, budget: maxFreeSearchVisits}
-	if s.scope.VPC == "" {
-		s.scope.VPC = r.DefaultVPC()
-	}
-	s.fixed = append(s.fixed, taken)
-	s.fixed = append(s.fixed, sn.Spec.Blocks...)
-	if s.scope.VPC == r.DefaultVPC() {
+	avoid := sn.Spec.Blocks
+	if o.scope.VPC == r.DefaultVPC() {
 		// The new subnet is never the join subnet: keep out of its CIDR.
-		s.fixed = append(s.fixed, d.JoinCIDR...)
-		s.fixed = append(s.fixed, d.ServiceCIDR...)
-		s.nodes = sn.VLAN == ""
+		avoid = make([]netip.Prefix, 0, len(sn.Spec.Blocks)+len(d.JoinCIDR)+len(d.ServiceCIDR))
+		avoid = append(avoid, sn.Spec.Blocks...)
+		avoid = append(avoid, d.JoinCIDR...)
+		avoid = append(avoid, d.ServiceCIDR...)
+		o.nodes = sn.VLAN == ""
 	}
-	top := 0
-	for _, h := range homeRanges {
-		if h.Contains(block.Addr()) {
-			top = h.Bits()
-			break
-		}
-	}
-	inner := netip.PrefixFrom(block.Addr(), bits).Masked()
-	if taken.Bits() < inner.Bits() {
-		inner = taken
-	}
-	for range maxFreeSearchLevels {
-		if inner.Bits() <= top || s.budget <= 0 {
-			break
-		}
-		half, _ := ipam.Sibling(inner)
-		if p, ok := s.inRegion(half); ok {
-			return p, true
-		}
-		inner = netip.PrefixFrom(inner.Addr(), inner.Bits()-1).Masked()
-	}
-	return netip.Prefix{}, false
+	// The callbacks escape through the Reader interface: made once per
+	// search, not once per query.
+	o.visit = func(other *inventory.Subnet, b netip.Prefix) bool { return o.yield(b, other.Name == o.self) }
+	o.node = func(string, netip.Addr) bool { o.blocked = true; return false }
+	return ipam.FreeBlock(ipam.FreeQuery{Near: block, Taken: taken, Want: want, Avoid: avoid}, o)
 }
 
-// freeSearch is the state of one freeBlock search.
-type freeSearch struct {
+// freeOccupancy answers the questions of ipam.FreeBlock from the inventory:
+// the subnets of one scope and, for overlay subnets of the default VPC, node
+// InternalIPs.
+type freeOccupancy struct {
 	r     inventory.Reader
-	sn    *inventory.Subnet
+	self  string // the subnet judged: its stored record is no obstacle
 	scope inventory.Scope
-	// bits is the prefix length of the block sought.
-	bits int
-	// fixed are the ranges to avoid besides other subnets of the scope.
-	fixed []netip.Prefix
-	// nodes says to avoid node InternalIPs.
-	nodes  bool
-	budget int
+	nodes bool // avoid node InternalIPs
+
+	yield   func(netip.Prefix, bool) bool
+	visit   func(*inventory.Subnet, netip.Prefix) bool
+	blocked bool
+	node    func(string, netip.Addr) bool
 }
 
-// inRegion returns the first block of length s.bits inside region that is
-// free. The subnets of the scope come from one index query in address
-// order (containing prefixes first), so the free space is the gaps between
-// them; a gap is checked against the other obstacles block by block.
-func (s *freeSearch) inRegion(region netip.Prefix) (netip.Prefix, bool) {
-	cursor, end := region.Addr(), netipx.PrefixLastIP(region)
-	var found netip.Prefix
-	past, spent := false, false
-	s.r.OverlappingSubnets(s.scope, region, func(other *inventory.Subnet, b netip.Prefix) bool {
-		if s.budget <= 0 {
-			spent = true
-			return false
-		}
-		s.budget--
-		if other.Name == s.sn.Name {
-			// The stored record of the subnet being judged: its candidate
-			// blocks are in s.fixed.
-			return true
-		}
-		first, last := b.Masked().Addr(), netipx.PrefixLastIP(b)
-		if cursor.Less(first) {
-			if p, ok := s.inGap(cursor, first.Prev()); ok {
-				found = p
-				return false
-			}
-			if s.budget <= 0 {
-				spent = true
-				return false
-			}
-		}
-		if !last.Less(cursor) {
-			if !last.Less(end) {
-				past = true
-				return false
-			}
-			cursor = last.Next()
-		}
-		return true
-	})
-	if found.IsValid() {
-		return found, true
-	}
-	if past || spent {
-		return netip.Prefix{}, false
-	}
-	return s.inGap(cursor, end)
+// Subnets implements ipam.Occupancy with one ordered index query; the
+// stored record of the subnet judged is passed as ignored, since its
+// candidate blocks are in the query's Avoid.
+func (o *freeOccupancy) Subnets(region netip.Prefix, yield func(netip.Prefix, bool) bool) {
+	o.yield = yield
+	o.r.OverlappingSubnets(o.scope, region, o.visit)
 }
 
-// inGap returns the first block of length s.bits inside [from, to], a range
-// with no other subnet of the scope, that avoids the fixed ranges and node
-// addresses and is a valid subnet range.
-func (s *freeSearch) inGap(from, to netip.Addr) (netip.Prefix, bool) {
-	for s.budget > 0 {
-		p, ok := ipam.AlignedAtOrAfter(from, s.bits)
-		if !ok || to.Less(netipx.PrefixLastIP(p)) {
-			return netip.Prefix{}, false
-		}
-		s.budget--
-		last, blocked := s.obstacle(p)
-		if !blocked {
-			return p, true
-		}
-		if from = last.Next(); !from.IsValid() {
-			return netip.Prefix{}, false
-		}
+// Blocked implements ipam.Occupancy: p contains a node InternalIP.
+func (o *freeOccupancy) Blocked(p netip.Prefix) bool {
+	if !o.nodes {
+		return false
 	}
-	return netip.Prefix{}, false
-}
-
-// obstacle reports whether block p is unusable for a reason other than a
-// subnet of the scope, and the last address the search can skip to.
-func (s *freeSearch) obstacle(p netip.Prefix) (netip.Addr, bool) {
-	for _, x := range s.fixed {
-		if x.Overlaps(p) {
-			// Two prefixes overlap when one contains the other: skip the
-			// larger.
-			if x.Bits() < p.Bits() {
-				return netipx.PrefixLastIP(x), true
-			}
-			return netipx.PrefixLastIP(p), true
-		}
-	}
-	if _, err := ipam.ParsePrefix(p.String()); err != nil {
-		return netipx.PrefixLastIP(p), true
-	}
-	node := false
-	if s.nodes {
-		s.r.NodeAddresses(p, func(string, netip.Addr) bool {
-			node = true
-			return false
-		})
-	}
-	return netipx.PrefixLastIP(p), node
+	o.blocked = false
+	o.r.NodeAddresses(p, o.node)
+	return o.blocked
 }
 
 // expandText renders one expansion.
@@ -529,7 +352,7 @@ func explicitGateway(spec string, gw netip.Addr) bool {
 // expansionBlocker says why sn's block cannot grow to parent ("" when it
 // can): a range that cannot be a subnet, another subnet of the scope, and
 // in the default VPC the join and service CIDRs and node addresses.
-func expansionBlocker(r inventory.Reader, d Defaults, sn *inventory.Subnet, parent netip.Prefix) string {
+func expansionBlocker(r inventory.Reader, d settings.Defaults, sn *inventory.Subnet, parent netip.Prefix) string {
 	if _, err := ipam.ParsePrefix(parent.String()); err != nil {
 		return fmt.Sprintf("%s: %s", parent, err.Msg)
 	}
@@ -576,10 +399,10 @@ func expansionBlocker(r inventory.Reader, d Defaults, sn *inventory.Subnet, pare
 // remedies joins the remedy of every family of us that would be at or under
 // the warning threshold after taking need addresses, each aimed above it:
 // on dual stack both families may be short, and each needs its own fix.
-func remedies(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.Subnet, us []FamilyUsage, need uint64) string {
+func remedies(r inventory.Reader, d settings.Defaults, t settings.Thresholds, sn *inventory.Subnet, us []FamilyUsage, need uint64) string {
 	var fixes []string
 	for _, u := range us {
-		want := t.shortfall(u.Available, need)
+		want := shortfall(t, u.Available, need)
 		if want == 0 {
 			continue
 		}
@@ -592,19 +415,12 @@ func remedies(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.Subnet
 
 // shortfall is how many more addresses lift available - need above the
 // warning threshold.
-func (t Thresholds) shortfall(available, need uint64) uint64 {
-	target := satAdd(satAdd(t.Warning, 1), need)
+func shortfall(t settings.Thresholds, available, need uint64) uint64 {
+	target := ipam.SatAdd(ipam.SatAdd(t.Warning, 1), need)
 	if available >= target {
 		return 0
 	}
 	return target - available
-}
-
-func satAdd(a, b uint64) uint64 {
-	if a > math.MaxUint64-b {
-		return math.MaxUint64
-	}
-	return a + b
 }
 
 // SubnetExhaustion judges a Subnet create or update: a subnet-exhaustion
@@ -614,29 +430,30 @@ func satAdd(a, b uint64) uint64 {
 // a new excludeIps range or an expansion is judged as it will be. The
 // remedy aims to lift the subnet above the warning threshold. An unusable
 // cidrBlock yields nothing: the syntax rule reports it.
-func SubnetExhaustion(r inventory.Reader, d Defaults, t Thresholds, obj *kubeovnv1.Subnet) []policy.Finding {
+func SubnetExhaustion(c Context, _, obj *kubeovnv1.Subnet) Result {
+	r, d, t := c.Inventory, c.Defaults, c.Thresholds
 	sn := inventory.NewSubnetRecord(obj, d.VPC)
 	us := Usage(r, sn)
 	if len(us) == 0 {
-		return nil
+		return Result{}
 	}
 	avail, f := Available(us)
 	level := t.Level(avail)
-	if level == "" {
-		return nil
+	if level == settings.LevelOK {
+		return Result{}
 	}
 	u := usageOf(us, f)
-	msg := fmt.Sprintf("subnet %s has %d of %d %s addresses available (%s)", sn.Name, avail, u.Total, f, t.describe(level))
+	msg := fmt.Sprintf("subnet %s has %d of %d %s addresses available (%s)", sn.Name, avail, u.Total, f, t.Describe(level))
 	if fix := remedies(r, d, t, sn, us, 0); fix != "" {
 		msg += "; " + fix
 	}
-	return []policy.Finding{{
+	return Result{Findings: []policy.Finding{{
 		Rule: policy.SubnetExhaustion,
 		Err:  field.Invalid(cidrPath, obj.Spec.CIDRBlock, msg),
 		// A subnet left low is worth knowing, never worth refusing:
 		// refusing would not add addresses.
 		Advisory: true,
-	}}
+	}}}
 }
 
 // PodExhaustion judges a request that takes need addresses (1 for a pod
@@ -649,7 +466,8 @@ func SubnetExhaustion(r inventory.Reader, d Defaults, t Thresholds, obj *kubeovn
 //
 // The finding is reported on field p with value (the namespace for a pod,
 // the replicas for a workload).
-func PodExhaustion(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.Subnet, need uint64, p *field.Path, value any) []policy.Finding {
+func PodExhaustion(c Context, sn *inventory.Subnet, need uint64, p *field.Path, value any) []policy.Finding {
+	r, d, t := c.Inventory, c.Defaults, c.Thresholds
 	if need == 0 {
 		return nil
 	}
@@ -663,7 +481,7 @@ func PodExhaustion(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.S
 		after = avail - need
 	}
 	level := t.Level(after)
-	if level == "" {
+	if level == settings.LevelOK {
 		return nil
 	}
 	u := usageOf(us, f)
@@ -684,7 +502,7 @@ func PodExhaustion(r inventory.Reader, d Defaults, t Thresholds, sn *inventory.S
 			who = fmt.Sprintf("these %d pods", need)
 		}
 		msg = fmt.Sprintf("subnet %s will have %d of %d %s addresses available after %s (%s)",
-			sn.Name, after, u.Total, f, who, t.describe(level))
+			sn.Name, after, u.Total, f, who, t.Describe(level))
 	}
 	if fix := remedies(r, d, t, sn, us, need); fix != "" {
 		msg += "; " + fix

@@ -17,6 +17,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 func inVPC(vpc string) func(*kubeovnv1.Subnet) {
@@ -131,7 +132,7 @@ func TestExhaustionDualStackRemedies(t *testing.T) {
 
 	var got []policy.Finding
 	s.Read(func(r inventory.Reader) {
-		got = SubnetExhaustion(r, d, DefaultThresholds(), subnet("v4-short", "10.73.0.0/28,fd00:73::/120"))
+		got = SubnetExhaustion(cxt(r, d, settings.DefaultThresholds()), nil, subnet("v4-short", "10.73.0.0/28,fd00:73::/120")).Findings
 	})
 	check(t, got, []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
 		"subnet v4-short has 3 of 13 IPv4 addresses available (critical: <= 5); 10.73.0.0/28 cannot grow (10.73.0.0/27 would overlap subnet v4-peer 10.73.0.16/28 in vpc ovn-cluster); create another subnet, e.g. 10.73.0.32/28 (13 more addresses, free in vpc ovn-cluster)"}}})
@@ -142,7 +143,7 @@ func TestExhaustionDualStackRemedies(t *testing.T) {
 	// Both families at or under the warning threshold: a fix for each,
 	// IPv4 first.
 	s.Read(func(r inventory.Reader) {
-		got = SubnetExhaustion(r, d, Thresholds{Warning: 13, Critical: 1}, subnet("both-short", "10.75.0.0/28,fd00:75::/124"))
+		got = SubnetExhaustion(cxt(r, d, settings.Thresholds{Warning: 13, Critical: 1}), nil, subnet("both-short", "10.75.0.0/28,fd00:75::/124")).Findings
 	})
 	check(t, got, []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
 		"subnet both-short has 13 of 13 IPv4 addresses available (warning: <= 13); " +
@@ -164,7 +165,7 @@ func proposed(text string) (netip.Prefix, bool) {
 
 // notFree says why p could not be a new subnet next to sn ("" when it can),
 // asking the inventory's own overlap queries.
-func notFree(r inventory.Reader, d Defaults, sn *inventory.Subnet, p netip.Prefix) string {
+func notFree(r inventory.Reader, d settings.Defaults, sn *inventory.Subnet, p netip.Prefix) string {
 	why := ""
 	r.OverlappingSubnets(sn.Scope(), p, func(other *inventory.Subnet, b netip.Prefix) bool {
 		if other.Name != sn.Name {
@@ -208,7 +209,7 @@ func TestRemedyProposesFreeBlocks(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 11))
 	s := inventory.New("ovn-cluster")
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	d.ServiceCIDR = []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}
 	d.JoinCIDR = []netip.Prefix{netip.MustParsePrefix("10.3.0.0/20")}
 	var names []string

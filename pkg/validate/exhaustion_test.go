@@ -15,6 +15,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 // exhHold makes subnet name hold each address with one IP object.
@@ -150,22 +151,22 @@ func TestUsage(t *testing.T) {
 
 func TestThresholdsLevel(t *testing.T) {
 	t.Parallel()
-	th := DefaultThresholds()
-	if th != (Thresholds{Warning: 10, Critical: 5}) {
+	th := settings.DefaultThresholds()
+	if th != (settings.Thresholds{Warning: 10, Critical: 5}) {
 		t.Fatalf("DefaultThresholds = %+v", th)
 	}
 	for _, tc := range []struct {
 		available uint64
-		want      string
+		want      settings.Level
 	}{
-		{math.MaxUint64, ""}, {11, ""}, {10, LevelWarning}, {6, LevelWarning},
-		{5, LevelCritical}, {1, LevelCritical}, {0, LevelExhausted},
+		{math.MaxUint64, ""}, {11, ""}, {10, settings.LevelWarning}, {6, settings.LevelWarning},
+		{5, settings.LevelCritical}, {1, settings.LevelCritical}, {0, settings.LevelExhausted},
 	} {
 		if got := th.Level(tc.available); got != tc.want {
 			t.Errorf("Level(%d) = %q, want %q", tc.available, got, tc.want)
 		}
 	}
-	if got := (Thresholds{}).Level(1); got != "" {
+	if got := (settings.Thresholds{}).Level(1); got != "" {
 		t.Errorf("zero thresholds: Level(1) = %q", got)
 	}
 }
@@ -199,8 +200,8 @@ func exhFixture() *inventory.Store {
 	return s
 }
 
-func exhDefaults() Defaults {
-	d := FreshInstallDefaults()
+func exhDefaults() settings.Defaults {
+	d := settings.FreshInstall()
 	d.ServiceCIDR = []netip.Prefix{netip.MustParsePrefix("10.97.0.0/16")}
 	return d
 }
@@ -269,7 +270,7 @@ func TestSubnetExhaustion(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		th   Thresholds
+		th   settings.Thresholds
 		obj  *kubeovnv1.Subnet
 		want []want
 	}{
@@ -291,11 +292,11 @@ func TestSubnetExhaustion(t *testing.T) {
 			"subnet fresh has 5 of 5 IPv4 addresses available (critical: <= 5); expand 10.64.0.0/29 to 10.64.0.0/28 (8 more addresses)"}}}},
 		// The remedy aims above the warning threshold: with warning 300 the
 		// /23 is not enough and the /22 is taken by tenant-b.
-		{name: "remedy short of the goal", th: Thresholds{Warning: 300, Critical: 5}, obj: subnet("tenant-a", "10.70.0.0/24"), want: []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
+		{name: "remedy short of the goal", th: settings.Thresholds{Warning: 300, Critical: 5}, obj: subnet("tenant-a", "10.70.0.0/24"), want: []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
 			"(warning: <= 300); expand 10.70.0.0/24 to 10.70.0.0/23 (256 more addresses); 10.70.0.0/22 would overlap subnet tenant-b 10.70.2.0/24 in vpc ovn-cluster; for more room create another subnet, e.g. 10.70.3.0/24 (253 more addresses, free in vpc ovn-cluster)"}}}},
-		{name: "remedy that reaches the goal skips a step", th: Thresholds{Warning: 300, Critical: 5}, obj: subnet("small", "10.62.0.0/28"), want: []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
+		{name: "remedy that reaches the goal skips a step", th: settings.Thresholds{Warning: 300, Critical: 5}, obj: subnet("small", "10.62.0.0/28"), want: []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
 			"(critical: <= 5); expand 10.62.0.0/28 to 10.62.0.0/23 (496 more addresses)"}}}},
-		{name: "dual stack reports the limiting family", th: Thresholds{Warning: 13, Critical: 1}, obj: subnet("dual-new", "10.65.0.0/24,fd00:65::/124"), want: []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
+		{name: "dual stack reports the limiting family", th: settings.Thresholds{Warning: 13, Critical: 1}, obj: subnet("dual-new", "10.65.0.0/24,fd00:65::/124"), want: []want{{policy.SubnetExhaustion, "spec.cidrBlock", []string{
 			"subnet dual-new has 13 of 13 IPv6 addresses available"}}}},
 		{name: "unusable cidr is the syntax rule's business", obj: subnet("fresh", "nonsense")},
 	}
@@ -303,11 +304,11 @@ func TestSubnetExhaustion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			th := tc.th
-			if th == (Thresholds{}) {
-				th = DefaultThresholds()
+			if th == (settings.Thresholds{}) {
+				th = settings.DefaultThresholds()
 			}
 			var got []policy.Finding
-			s.Read(func(r inventory.Reader) { got = SubnetExhaustion(r, d, th, tc.obj) })
+			s.Read(func(r inventory.Reader) { got = SubnetExhaustion(cxt(r, d, th), nil, tc.obj).Findings })
 			check(t, got, tc.want)
 			for _, f := range got {
 				if f.Err.Type != field.ErrorTypeInvalid || f.Err.BadValue != tc.obj.Spec.CIDRBlock {
@@ -369,7 +370,7 @@ func TestPodExhaustion(t *testing.T) {
 			sn := exhRecord(t, s, tc.subnet)
 			var got []policy.Finding
 			s.Read(func(r inventory.Reader) {
-				got = PodExhaustion(r, d, DefaultThresholds(), sn, tc.need, tc.path, sn.Name)
+				got = PodExhaustion(cxt(r, d, settings.DefaultThresholds()), sn, tc.need, tc.path, sn.Name)
 			})
 			check(t, got, tc.want)
 			for _, f := range got {
@@ -394,7 +395,7 @@ func BenchmarkExhaustion(b *testing.B) {
 	}
 	sn := exhRecord(&testing.T{}, s, "s1000")
 	d := exhDefaults()
-	th := DefaultThresholds()
+	th := settings.DefaultThresholds()
 	p := field.NewPath("metadata")
 	s.Read(func(r inventory.Reader) {
 		b.Run("Usage", func(b *testing.B) {
@@ -412,7 +413,7 @@ func BenchmarkExhaustion(b *testing.B) {
 		b.Run("PodExhaustion/quiet", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				PodExhaustion(r, d, th, sn, 1, p, sn.Name)
+				PodExhaustion(cxt(r, d, th), sn, 1, p, sn.Name)
 			}
 		})
 	})

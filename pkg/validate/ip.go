@@ -30,11 +30,12 @@ var (
 // addresses; the Kube-OVN controller creates one per pod): its subnet
 // exists, its addresses parse, agree with each other and can be held in
 // the subnet, and no other IP object or Vip holds them.
-func IPCreate(r inventory.Reader, _ Defaults, obj *kubeovnv1.IP) []policy.Finding {
+func IPCreate(c Context, _, obj *kubeovnv1.IP) Result {
+	r := c.Inventory
 	var fs findings
 	checkIPSyntax(&fs, r, nil, obj)
 	checkIPTaken(&fs, r, obj, ipAddrs(obj))
-	return fs
+	return Result{Findings: fs}
 }
 
 // IPUpdate judges a change to an IP object. Addresses, subnet, owner and
@@ -49,7 +50,8 @@ func IPCreate(r inventory.Reader, _ Defaults, obj *kubeovnv1.IP) []policy.Findin
 // Syntax and conflicts are ratcheted: only changed fields and newly held
 // addresses are judged, so an old object still takes unrelated edits
 // (finalizers, labels, nodeName, containerID).
-func IPUpdate(r inventory.Reader, _ Defaults, oldObj, obj *kubeovnv1.IP) []policy.Finding {
+func IPUpdate(c Context, oldObj, obj *kubeovnv1.IP) Result {
+	r := c.Inventory
 	var fs findings
 	checkIPImmutable(&fs, oldObj, obj)
 	checkIPSyntax(&fs, r, oldObj, obj)
@@ -59,7 +61,7 @@ func IPUpdate(r inventory.Reader, _ Defaults, oldObj, obj *kubeovnv1.IP) []polic
 	}
 	addrs := slices.DeleteFunc(ipAddrs(obj), func(a ipAddr) bool { return old[heldAddr{a.subnet, a.addr}] })
 	checkIPTaken(&fs, r, obj, addrs)
-	return fs
+	return Result{Findings: fs}
 }
 
 // ipAddr is one address an IP object asks to hold, with the field it
@@ -170,7 +172,7 @@ func checkIPPrimary(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) {
 		if ok {
 			var got [2]netip.Addr
 			for _, a := range list {
-				got[famIdx(a)] = a
+				got[ipam.FamilyOf(a).Index()] = a
 			}
 			familyGiven := s.V4IPAddress != "" || s.V6IPAddress != ""
 			familyParsed := v4.IsValid() == (s.V4IPAddress != "") && v6.IsValid() == (s.V6IPAddress != "")
@@ -286,7 +288,7 @@ func parseAddrList(fs *findings, rule policy.RuleID, p *field.Path, s string) ([
 		}
 		out = append(out, a)
 	}
-	if ok && len(out) == 2 && famIdx(out[0]) == famIdx(out[1]) {
+	if ok && len(out) == 2 && ipam.FamilyOf(out[0]).Index() == ipam.FamilyOf(out[1]).Index() {
 		fs.add(rule, field.Invalid(p, s, fmt.Sprintf("gives two %s addresses; at most one per family is allowed", ipam.FamilyOf(out[0]))))
 		return nil, false
 	}
@@ -380,13 +382,6 @@ func checkIPImmutable(fs *findings, old, obj *kubeovnv1.IP) {
 
 func immutableMsg(was string) string {
 	return fmt.Sprintf("is immutable once set (was %s); delete and recreate the IP object to move it", was)
-}
-
-func famIdx(a netip.Addr) int {
-	if ipam.FamilyOf(a) == ipam.IPv6 {
-		return 1
-	}
-	return 0
 }
 
 func joinAddrs(v4, v6 netip.Addr) string {

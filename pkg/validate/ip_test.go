@@ -10,6 +10,7 @@ import (
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 // ipFixture is fixture() plus an IPv6 subnet, a subnet with excludeIps,
@@ -74,7 +75,7 @@ func joinNonEmptyT(a, b string) string {
 func TestIPCreate(t *testing.T) {
 	t.Parallel()
 	store := ipFixture()
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	attach := func(subnets, ips []string) func(*kubeovnv1.IP) {
 		return func(ip *kubeovnv1.IP) { ip.Spec.AttachSubnets, ip.Spec.AttachIPs = subnets, ips }
 	}
@@ -191,7 +192,7 @@ func TestIPCreate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var got []policy.Finding
-			store.Read(func(r inventory.Reader) { got = IPCreate(r, d, tc.obj) })
+			store.Read(func(r inventory.Reader) { got = IPCreate(cx(r, d), nil, tc.obj).Findings })
 			check(t, got, tc.want)
 		})
 	}
@@ -200,7 +201,7 @@ func TestIPCreate(t *testing.T) {
 func TestIPUpdate(t *testing.T) {
 	t.Parallel()
 	store := ipFixture()
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	res := reservedIP("r", "tenant-a", "10.70.0.50", "", func(ip *kubeovnv1.IP) { ip.Spec.PodName, ip.Spec.Namespace = "db-9", "prod" })
 	web0 := podIP("web-0", "default", "tenant-a", "10.70.0.10", "", func(ip *kubeovnv1.IP) { ip.Spec.PodType = kubeovnv1.PodTypeStatefulSet })
 	dupA := ipObj("a", "ns1", "tenant-a", "10.70.0.77")
@@ -273,7 +274,7 @@ func TestIPUpdate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var got []policy.Finding
-			store.Read(func(r inventory.Reader) { got = IPUpdate(r, d, tc.old, tc.obj) })
+			store.Read(func(r inventory.Reader) { got = IPUpdate(cx(r, d), tc.old, tc.obj).Findings })
 			check(t, got, tc.want)
 		})
 	}
@@ -288,7 +289,7 @@ func TestDisagreeingIPObjectHeldAndChecked(t *testing.T) {
 	store := podFixture()
 	odd := podIP("odd", "apps", "ovn-default", "10.16.0.6", "", func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = "10.16.0.5" })
 	store.UpsertIP(odd)
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 
 	var checked []string
 	for _, a := range ipAddrs(odd) {
@@ -313,14 +314,14 @@ func TestDisagreeingIPObjectHeldAndChecked(t *testing.T) {
 	for _, addr := range []string{"10.16.0.5", "10.16.0.6"} {
 		held := []string{addr + " is already held by pod apps/odd (IP object odd.apps) in subnet ovn-default"}
 		store.Read(func(r inventory.Reader) {
-			check(t, IPCreate(r, d, reservedIP("r", "ovn-default", addr, "")),
+			check(t, IPCreate(cx(r, d), nil, reservedIP("r", "ovn-default", addr, "")).Findings,
 				[]want{{policy.IPTaken, "spec.v4IpAddress", held}})
-			check(t, IPCreate(r, d, ipObj("other", "ns", "ovn-default", addr)),
+			check(t, IPCreate(cx(r, d), nil, ipObj("other", "ns", "ovn-default", addr)).Findings,
 				[]want{{policy.IPTaken, "spec.ipAddress", held}})
-			got, _ := PodCreate(r, d, pod("apps", "web", map[string]string{ipKey: addr}), fakeReservations{})
+			got, _ := podCreate(r, d, pod("apps", "web", map[string]string{ipKey: addr}), fakeReservations{})
 			check(t, got, []want{{policy.PodIPTaken, annPath(ipKey), []string{addr + " in subnet ovn-default is held by pod apps/odd"}}})
 			// The same object again (a recreated keep-IP object) is its own holder.
-			check(t, IPCreate(r, d, odd), []want{{policy.IPInvalid, "spec.ipAddress", []string{`does not match v4IpAddress "10.16.0.6"`}}})
+			check(t, IPCreate(cx(r, d), nil, odd).Findings, []want{{policy.IPInvalid, "spec.ipAddress", []string{`does not match v4IpAddress "10.16.0.6"`}}})
 		})
 	}
 }
@@ -334,7 +335,7 @@ func FuzzIPAndIPPoolRules(f *testing.F) {
 	f.Add("v6net", ",", "::ffff:10.0.0.1", "fe80::1%eth0", "1..2", "10.70.0.5/24")
 	f.Add("", "10.70.0.1/24,,", "x", "10.70.0.0..10.70.0.9", "", "10.70.0.9..10.70.0.1")
 	store := poolFixture()
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	f.Fuzz(func(t *testing.T, subnetName, ipAddress, v4, v6, attachIP, poolEntry string) {
 		old := podIP("p", "ns", subnetName, v4, v6, func(ip *kubeovnv1.IP) { ip.Spec.IPAddress = ipAddress })
 		obj := podIP("p", "ns", subnetName, v6, v4, func(ip *kubeovnv1.IP) {
@@ -344,11 +345,11 @@ func FuzzIPAndIPPoolRules(f *testing.F) {
 		newPool := pool("pool-a", "tenant-a", poolEntry, ipAddress, v4)
 		store.Read(func(r inventory.Reader) {
 			for _, fs := range [][]policy.Finding{
-				IPCreate(r, d, old),
-				IPCreate(r, d, obj),
-				IPUpdate(r, d, old, obj),
-				IPPoolCreate(r, d, oldPool),
-				IPPoolUpdate(r, d, oldPool, newPool),
+				IPCreate(cx(r, d), nil, old).Findings,
+				IPCreate(cx(r, d), nil, obj).Findings,
+				IPUpdate(cx(r, d), old, obj).Findings,
+				IPPoolCreate(cx(r, d), nil, oldPool).Findings,
+				IPPoolUpdate(cx(r, d), oldPool, newPool).Findings,
 			} {
 				for _, x := range fs {
 					if _, ok := policy.DefaultAction(x.Rule); !ok || x.Err == nil || x.Err.Field == "" {

@@ -27,22 +27,24 @@ var (
 // IPPoolCreate judges a new IPPool: its subnet exists, every entry of
 // spec.ips parses strictly and lies in the subnet, its namespaces are
 // namespace names, and no other pool of the subnet shares an address.
-func IPPoolCreate(r inventory.Reader, _ Defaults, obj *kubeovnv1.IPPool) []policy.Finding {
+func IPPoolCreate(c Context, _, obj *kubeovnv1.IPPool) Result {
+	r := c.Inventory
 	var fs findings
 	checkIPPoolSyntax(&fs, r, nil, obj)
 	checkIPPoolOverlap(&fs, r, nil, obj)
-	return fs
+	return Result{Findings: fs}
 }
 
 // IPPoolUpdate judges a change to an IPPool. It is ratcheted: entries and
 // namespaces that were already there are not judged again, and only newly
 // added addresses are checked for overlap, so a pool that already
 // overlaps can still be narrowed.
-func IPPoolUpdate(r inventory.Reader, _ Defaults, oldObj, obj *kubeovnv1.IPPool) []policy.Finding {
+func IPPoolUpdate(c Context, oldObj, obj *kubeovnv1.IPPool) Result {
+	r := c.Inventory
 	var fs findings
 	checkIPPoolSyntax(&fs, r, oldObj, obj)
 	checkIPPoolOverlap(&fs, r, oldObj, obj)
-	return fs
+	return Result{Findings: fs}
 }
 
 func checkIPPoolSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IPPool) {

@@ -8,6 +8,7 @@ import (
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 func pool(name, subnetName string, ips ...string) *kubeovnv1.IPPool {
@@ -32,7 +33,7 @@ func poolFixture() *inventory.Store {
 func TestIPPoolCreate(t *testing.T) {
 	t.Parallel()
 	store := poolFixture()
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	cases := []struct {
 		name string
 		obj  *kubeovnv1.IPPool
@@ -94,7 +95,7 @@ func TestIPPoolCreate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var got []policy.Finding
-			store.Read(func(r inventory.Reader) { got = IPPoolCreate(r, d, tc.obj) })
+			store.Read(func(r inventory.Reader) { got = IPPoolCreate(cx(r, d), nil, tc.obj).Findings })
 			check(t, got, tc.want)
 		})
 	}
@@ -110,7 +111,7 @@ func TestIPPoolOverlapListIsCapped(t *testing.T) {
 	store.UpsertIPPool(pool("many", "tenant-a", ips...))
 	var got []policy.Finding
 	store.Read(func(r inventory.Reader) {
-		got = IPPoolCreate(r, FreshInstallDefaults(), pool("new", "tenant-a", "10.70.0.0/26"))
+		got = IPPoolCreate(cx(r, settings.FreshInstall()), nil, pool("new", "tenant-a", "10.70.0.0/26")).Findings
 	})
 	check(t, got, []want{{policy.IPPoolOverlap, "spec.ips", []string{"many (10.70.0.10, 10.70.0.20, 10.70.0.30 and 2 more)"}}})
 }
@@ -120,7 +121,7 @@ func TestIPPoolUpdate(t *testing.T) {
 	store := poolFixture()
 	// An overlap that predates ipamguard.
 	store.UpsertIPPool(pool("legacy", "tenant-a", "10.70.0.25..10.70.0.35", "10.70.0.69/28"))
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	legacy := pool("legacy", "tenant-a", "10.70.0.25..10.70.0.35", "10.70.0.69/28")
 	cases := []struct {
 		name     string
@@ -148,7 +149,7 @@ func TestIPPoolUpdate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var got []policy.Finding
-			store.Read(func(r inventory.Reader) { got = IPPoolUpdate(r, d, tc.old, tc.obj) })
+			store.Read(func(r inventory.Reader) { got = IPPoolUpdate(cx(r, d), tc.old, tc.obj).Findings })
 			check(t, got, tc.want)
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 // PodInput is what the pod rules read of a Pod, or of a workload's pod
@@ -36,6 +37,10 @@ func (in PodInput) Owner() string { return annotations.Owner(in.Name, in.Labels)
 type Claim struct {
 	Subnet string
 	Addr   netip.Addr
+	// Field and Value are the annotation that asks for the address, for
+	// a finding about it.
+	Field *field.Path
+	Value string
 }
 
 // Reservations are addresses claimed by admissions still in flight.
@@ -48,25 +53,25 @@ type Reservations interface {
 // reserved and excluded addresses, tenancy, and whether another owner holds
 // the address (IP objects, Vips, pending pods, in-flight admissions). It
 // returns the claims to reserve if the pod is admitted.
-func PodCreate(r inventory.Reader, d Defaults, in PodInput, res Reservations) ([]policy.Finding, []Claim) {
-	c := podCheck{r: r, d: d, in: in, res: res, taken: !isMigrationTarget(in.Annotations)}
+func PodCreate(ctx Context, _, in *PodInput) Result {
+	c := podCheck{r: ctx.Inventory, d: ctx.Defaults, in: *in, res: ctx.Reservations, taken: !isMigrationTarget(in.Annotations)}
 	c.run()
-	return c.fs, c.claims
+	return Result{Findings: c.fs, Claims: c.claims}
 }
 
 // PodTemplate judges a workload's pod template like a pod, without the
 // "taken" checks, which belong to the pods themselves.
-func PodTemplate(r inventory.Reader, d Defaults, in PodInput) []policy.Finding {
-	c := podCheck{r: r, d: d, in: in}
+func PodTemplate(ctx Context, _, in *PodInput) Result {
+	c := podCheck{r: ctx.Inventory, d: ctx.Defaults, in: *in}
 	c.run()
-	return c.fs
+	return Result{Findings: c.fs}
 }
 
 func isMigrationTarget(ann map[string]string) bool { return ann[annotations.MigrationJob] != "" }
 
 type podCheck struct {
 	r      inventory.Reader
-	d      Defaults
+	d      settings.Defaults
 	in     PodInput
 	res    Reservations
 	taken  bool
@@ -150,7 +155,7 @@ func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) 
 }
 
 // resolveDefault finds the subnets of an interface that names none.
-func resolveDefault(r inventory.Reader, d Defaults, ns, provider string) []*inventory.Subnet {
+func resolveDefault(r inventory.Reader, d settings.Defaults, ns, provider string) []*inventory.Subnet {
 	var out []*inventory.Subnet
 	r.SubnetsBoundTo(ns, func(sn *inventory.Subnet) bool {
 		if sn.Provider == provider {
@@ -231,10 +236,10 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 				c.fs.add(policy.PodIPTaken, field.Invalid(p, value, fmt.Sprintf(
 					"%s in subnet %s is %s", a, sn.Name, holder)))
 			case holder == "" && (!pool || gi == mine):
-				c.claims = append(c.claims, Claim{Subnet: sn.Name, Addr: a})
+				c.claims = append(c.claims, Claim{Subnet: sn.Name, Addr: a, Field: p, Value: value})
 			}
 			if pool && mine < 0 {
-				fi := familySlot(a)
+				fi := ipam.FamilyOf(a).Index()
 				checkedInPool[fi]++
 				if holder == "" {
 					freeInPool[fi]++
@@ -252,14 +257,6 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 				"every %s address of the pool is already held; the pod would wait for an address forever", f)))
 		}
 	}
-}
-
-// familySlot is 0 for IPv4 and 1 for IPv6.
-func familySlot(a netip.Addr) int {
-	if ipam.FamilyOf(a) == ipam.IPv6 {
-		return 1
-	}
-	return 0
 }
 
 // parseGroup parses one comma-separated group of addresses. With perFamily,
@@ -287,7 +284,7 @@ func (c *podCheck) parseGroup(p *field.Path, value, g string, perFamily bool) ([
 			ok = false
 			continue
 		}
-		fi := familySlot(a)
+		fi := ipam.FamilyOf(a).Index()
 		if perFamily && seen[fi] {
 			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
 				"has more than one %s address in %q; a pod takes at most one per family", ipam.FamilyOf(a), g)))
@@ -398,13 +395,38 @@ func (c *podCheck) holder(sn *inventory.Subnet, a netip.Addr, provider string) s
 		return held
 	}
 	if rns, rowner, ok := c.res.Holder(sn.Name, a); ok && (rns != ns || rowner != owner) {
-		return "requested by pod " + rns + "/" + rowner + ", admitted moments ago"
+		return inFlightHolder(rns, rowner)
 	}
 	return ""
 }
 
+// inFlightHolder describes an admission in flight holding an address.
+func inFlightHolder(namespace, owner string) string {
+	return "requested by pod " + namespace + "/" + owner + ", admitted moments ago"
+}
+
+// InFlight judges a pod's claims (PodCreate's, made without
+// c.Reservations) against the admissions in flight: the part of the
+// "taken" check that runs under the reservations' lock, so it is kept to
+// one lookup per claim. It reports what PodCreate would have reported
+// with c.Reservations set.
+func InFlight(c Context, in *PodInput, claims []Claim) []policy.Finding {
+	if c.Reservations == nil {
+		return nil
+	}
+	ns, owner := in.Namespace, in.Owner()
+	var fs findings
+	for _, cl := range claims {
+		if rns, rowner, ok := c.Reservations.Holder(cl.Subnet, cl.Addr); ok && (rns != ns || rowner != owner) {
+			fs.add(policy.PodIPTaken, field.Invalid(cl.Field, cl.Value, fmt.Sprintf(
+				"%s in subnet %s is %s", cl.Addr, cl.Subnet, inFlightHolder(rns, rowner))))
+		}
+	}
+	return fs
+}
+
 // requestLandsIn reports whether another pod's request resolves to sn.
-func requestLandsIn(r inventory.Reader, d Defaults, pr inventory.PodRequest, sn *inventory.Subnet) bool {
+func requestLandsIn(r inventory.Reader, d settings.Defaults, pr inventory.PodRequest, sn *inventory.Subnet) bool {
 	switch {
 	case pr.LogicalSwitch != "":
 		return pr.LogicalSwitch == sn.Name

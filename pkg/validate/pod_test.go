@@ -11,6 +11,7 @@ import (
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 const (
@@ -54,7 +55,7 @@ func podFixture() *inventory.Store {
 type fakeReservations map[Claim][2]string
 
 func (f fakeReservations) Holder(subnet string, a netip.Addr) (string, string, bool) {
-	h, ok := f[Claim{subnet, a}]
+	h, ok := f[Claim{Subnet: subnet, Addr: a}]
 	return h[0], h[1], ok
 }
 
@@ -69,8 +70,8 @@ func pod(ns, name string, ann map[string]string, mutate ...func(*PodInput)) PodI
 func TestPodCreate(t *testing.T) {
 	t.Parallel()
 	store := podFixture()
-	d := FreshInstallDefaults()
-	res := fakeReservations{{"ovn-default", netip.MustParseAddr("10.16.0.51")}: {"apps", "racer"}}
+	d := settings.FreshInstall()
+	res := fakeReservations{{Subnet: "ovn-default", Addr: netip.MustParseAddr("10.16.0.51")}: {"apps", "racer"}}
 	vm := func(in *PodInput) { in.Labels = map[string]string{"vm.kubevirt.io/name": "vm1"} }
 	cases := []struct {
 		name   string
@@ -165,7 +166,7 @@ func TestPodCreate(t *testing.T) {
 			t.Parallel()
 			var got []policy.Finding
 			var claims []Claim
-			store.Read(func(r inventory.Reader) { got, claims = PodCreate(r, d, tc.in, res) })
+			store.Read(func(r inventory.Reader) { got, claims = podCreate(r, d, tc.in, res) })
 			check(t, got, tc.want)
 			if len(claims) != tc.claims {
 				t.Errorf("claims = %v, want %d", claims, tc.claims)
@@ -180,10 +181,10 @@ func TestPodTemplateSkipsTaken(t *testing.T) {
 	var got []policy.Finding
 	in := pod("web", "", map[string]string{ipKey: "10.16.0.21"})
 	in.Meta = field.NewPath("spec", "template", "metadata")
-	store.Read(func(r inventory.Reader) { got = PodTemplate(r, FreshInstallDefaults(), in) })
+	store.Read(func(r inventory.Reader) { got = PodTemplate(cx(r, settings.FreshInstall()), nil, valPtr(in)).Findings })
 	check(t, got, nil)
 	in.Annotations = map[string]string{ipKey: "10.17.0.1"}
-	store.Read(func(r inventory.Reader) { got = PodTemplate(r, FreshInstallDefaults(), in) })
+	store.Read(func(r inventory.Reader) { got = PodTemplate(cx(r, settings.FreshInstall()), nil, valPtr(in)).Findings })
 	check(t, got, []want{{policy.PodIPOutOfRange, "spec.template.metadata.annotations[ovn.kubernetes.io/ip_address]", nil}})
 	if !strings.HasPrefix(got[0].Err.Field, "spec.template") {
 		t.Errorf("field = %s", got[0].Err.Field)
@@ -195,19 +196,19 @@ func TestPodCapacityNamed(t *testing.T) {
 	store := inventory.New("ovn-cluster")
 	store.UpsertSubnet(subnet("tiny", "10.121.0.0/29")) // 6 addresses, gateway: 5 for pods
 	store.UpsertIPPool(&kubeovnv1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "tiny-pool"}, Spec: kubeovnv1.IPPoolSpec{Subnet: "tiny", IPs: []string{"10.121.0.2..10.121.0.6"}}})
-	d := FreshInstallDefaults()
-	th := DefaultThresholds()
+	d := settings.FreshInstall()
+	th := settings.DefaultThresholds()
 	var got []policy.Finding
 	store.Read(func(r inventory.Reader) {
-		got = PodCapacityNamed(r, d, th, pod("apps", "x", map[string]string{lsKey: "tiny"}))
+		got = PodCapacityNamed(cxt(r, d, th), nil, valPtr(pod("apps", "x", map[string]string{lsKey: "tiny"}))).Findings
 	})
 	check(t, got, []want{{policy.PodSubnetExhausted, annPath(lsKey), []string{"subnet tiny will have 4 of 5"}}})
 	store.Read(func(r inventory.Reader) {
-		got = PodCapacityNamed(r, d, th, pod("apps", "x", map[string]string{poolKey: "tiny-pool"}))
+		got = PodCapacityNamed(cxt(r, d, th), nil, valPtr(pod("apps", "x", map[string]string{poolKey: "tiny-pool"}))).Findings
 	})
 	check(t, got, []want{{policy.PodSubnetExhausted, annPath(poolKey), []string{"subnet tiny"}}})
 	store.Read(func(r inventory.Reader) {
-		got = PodCapacityNamed(r, d, th, pod("apps", "x", map[string]string{lsKey: "tiny", ipKey: "10.121.0.3"}))
+		got = PodCapacityNamed(cxt(r, d, th), nil, valPtr(pod("apps", "x", map[string]string{lsKey: "tiny", ipKey: "10.121.0.3"}))).Findings
 	})
 	check(t, got, nil)
 }

@@ -13,8 +13,8 @@ import (
 // bound to the namespace, the namespace VPC's default subnet, the default
 // subnet). It returns nil when the interface names a subnet or IPPool that
 // does not exist; the pod rules report that, so it judges nothing itself.
-func ResolveSubnets(r inventory.Reader, d Defaults, ns string, req annotations.Request) []*inventory.Subnet {
-	c := podCheck{r: r, d: d, in: PodInput{Namespace: ns, Ordinal: -1, Meta: field.NewPath("metadata")}}
+func ResolveSubnets(ctx Context, ns string, req annotations.Request) []*inventory.Subnet {
+	c := podCheck{r: ctx.Inventory, d: ctx.Defaults, in: PodInput{Namespace: ns, Ordinal: -1, Meta: field.NewPath("metadata")}}
 	cands, ok := c.resolve(req)
 	if !ok {
 		return nil

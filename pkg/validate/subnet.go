@@ -13,6 +13,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 var (
@@ -26,13 +27,14 @@ var (
 )
 
 // SubnetCreate judges a new Subnet: syntax and overlap.
-func SubnetCreate(r inventory.Reader, d Defaults, obj *kubeovnv1.Subnet) []policy.Finding {
+func SubnetCreate(c Context, _, obj *kubeovnv1.Subnet) Result {
+	r, d := c.Inventory, c.Defaults
 	var fs findings
 	blocks := checkSubnetSyntax(&fs, nil, obj)
 	if blocks != nil {
 		checkOverlap(&fs, r, d, obj, blocks)
 	}
-	return fs
+	return Result{Findings: fs}
 }
 
 // SubnetUpdate judges a change to a Subnet: syntax of the changed fields,
@@ -41,7 +43,8 @@ func SubnetCreate(r inventory.Reader, d Defaults, obj *kubeovnv1.Subnet) []polic
 //
 // Syntax is ratcheted: a field that was already invalid and did not change
 // is not reported again, so an old object can still get unrelated edits.
-func SubnetUpdate(r inventory.Reader, d Defaults, oldObj, obj *kubeovnv1.Subnet) []policy.Finding {
+func SubnetUpdate(c Context, oldObj, obj *kubeovnv1.Subnet) Result {
+	r, d := c.Inventory, c.Defaults
 	var fs findings
 	blocks := checkSubnetSyntax(&fs, oldObj, obj)
 	// The scope is compared resolved: filling in an empty vpc with the
@@ -54,15 +57,16 @@ func SubnetUpdate(r inventory.Reader, d Defaults, oldObj, obj *kubeovnv1.Subnet)
 	if len(fs) == 0 || blocks != nil {
 		checkInUse(&fs, r, oldObj, obj)
 	}
-	return fs
+	return Result{Findings: fs}
 }
 
 // SubnetDelete refuses to delete a Subnet that still has addresses in use,
 // counted from IP objects and Vips, never from status.
-func SubnetDelete(r inventory.Reader, _ Defaults, obj *kubeovnv1.Subnet) []policy.Finding {
+func SubnetDelete(c Context, obj, _ *kubeovnv1.Subnet) Result {
+	r := c.Inventory
 	n := r.InUseCount(obj.Name, ipam.IPv4) + r.InUseCount(obj.Name, ipam.IPv6)
 	if n == 0 {
-		return nil
+		return Result{}
 	}
 	var list holderList
 	for _, f := range []ipam.Family{ipam.IPv4, ipam.IPv6} {
@@ -73,12 +77,12 @@ func SubnetDelete(r inventory.Reader, _ Defaults, obj *kubeovnv1.Subnet) []polic
 		})
 	}
 	list.n = n
-	return []policy.Finding{{
+	return Result{Findings: []policy.Finding{{
 		Rule: policy.SubnetDeleteInUse,
 		Err: field.Forbidden(metaNamePath, fmt.Sprintf(
 			"subnet %s still has %s in use: %s; delete or move those pods, Vips and IP objects first",
 			obj.Name, plural(n, "address", "addresses"), list)),
-	}}
+	}}}
 }
 
 type findings []policy.Finding
@@ -118,7 +122,7 @@ func checkSubnetSyntax(fs *findings, old, obj *kubeovnv1.Subnet) []netip.Prefix 
 	}
 
 	if spec.Protocol != "" && (old == nil || old.Spec.Protocol != spec.Protocol || cidrChanged) {
-		if want := protocolOf(blocks); spec.Protocol != want {
+		if want := ipam.Protocol(blocks); spec.Protocol != want {
 			fs.add(policy.SubnetInvalid, field.Invalid(protocolPath, spec.Protocol,
 				fmt.Sprintf("does not match cidrBlock %s, which is %s; leave it empty or set %s", spec.CIDRBlock, want, want)))
 		}
@@ -152,21 +156,10 @@ func checkSubnetSyntax(fs *findings, old, obj *kubeovnv1.Subnet) []netip.Prefix 
 	return blocks
 }
 
-func protocolOf(blocks []netip.Prefix) string {
-	switch {
-	case len(blocks) == 2:
-		return kubeovnv1.ProtocolDual
-	case len(blocks) == 1 && blocks[0].Addr().Is4():
-		return kubeovnv1.ProtocolIPv4
-	default:
-		return kubeovnv1.ProtocolIPv6
-	}
-}
-
 // checkOverlap reports subnet-overlap findings: other subnets of the same
 // VPC and VLAN, and in the default VPC the join and service CIDRs and node
 // addresses.
-func checkOverlap(fs *findings, r inventory.Reader, d Defaults, obj *kubeovnv1.Subnet, blocks []netip.Prefix) {
+func checkOverlap(fs *findings, r inventory.Reader, d settings.Defaults, obj *kubeovnv1.Subnet, blocks []netip.Prefix) {
 	scope := inventory.Scope{VPC: obj.Spec.Vpc, VLAN: obj.Spec.Vlan}
 	if scope.VPC == "" {
 		scope.VPC = r.DefaultVPC()

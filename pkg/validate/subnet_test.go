@@ -12,6 +12,7 @@ import (
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 type subnetT = kubeovnv1.Subnet
@@ -86,7 +87,7 @@ func dump(fs []policy.Finding) string {
 func TestSubnetCreate(t *testing.T) {
 	t.Parallel()
 	store := fixture()
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	cases := []struct {
 		name string
 		obj  *kubeovnv1.Subnet
@@ -150,7 +151,7 @@ func TestSubnetCreate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var got []policy.Finding
-			store.Read(func(r inventory.Reader) { got = SubnetCreate(r, d, tc.obj) })
+			store.Read(func(r inventory.Reader) { got = SubnetCreate(cx(r, d), nil, tc.obj).Findings })
 			check(t, got, tc.want)
 		})
 	}
@@ -159,18 +160,18 @@ func TestSubnetCreate(t *testing.T) {
 func TestSubnetJoinCIDRFromConfig(t *testing.T) {
 	t.Parallel()
 	store := inventory.New("ovn-cluster") // no join Subnet object yet
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	var got []policy.Finding
-	store.Read(func(r inventory.Reader) { got = SubnetCreate(r, d, subnet("x", "100.64.3.0/24")) })
+	store.Read(func(r inventory.Reader) { got = SubnetCreate(cx(r, d), nil, subnet("x", "100.64.3.0/24")).Findings })
 	check(t, got, []want{{policy.SubnetOverlap, "spec.cidrBlock", []string{"join subnet CIDR 100.64.0.0/16"}}})
-	store.Read(func(r inventory.Reader) { got = SubnetCreate(r, d, subnet("join", "100.64.0.0/16")) })
+	store.Read(func(r inventory.Reader) { got = SubnetCreate(cx(r, d), nil, subnet("join", "100.64.0.0/16")).Findings })
 	check(t, got, nil)
 }
 
 func TestSubnetUpdate(t *testing.T) {
 	t.Parallel()
 	store := fixture()
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	tenantA := subnet("tenant-a", "10.70.0.0/24")
 	dual := subnet("dual", "10.80.0.0/24,fd00:80::/64")
 	cases := []struct {
@@ -226,7 +227,7 @@ func TestSubnetUpdate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var got []policy.Finding
-			store.Read(func(r inventory.Reader) { got = SubnetUpdate(r, d, tc.old, tc.obj) })
+			store.Read(func(r inventory.Reader) { got = SubnetUpdate(cx(r, d), tc.old, tc.obj).Findings })
 			check(t, got, tc.want)
 		})
 	}
@@ -241,7 +242,7 @@ func TestSubnetShrinkListIsCapped(t *testing.T) {
 	}
 	var got []policy.Finding
 	store.Read(func(r inventory.Reader) {
-		got = SubnetUpdate(r, FreshInstallDefaults(), subnet("big", "10.50.0.0/16"), subnet("big", "10.50.0.0/24"))
+		got = SubnetUpdate(cx(r, settings.FreshInstall()), subnet("big", "10.50.0.0/16"), subnet("big", "10.50.0.0/24")).Findings
 	})
 	check(t, got, []want{{policy.SubnetShrink, "spec.cidrBlock", []string{"40 addresses", "10.50.1.1 (pod ns/p0", "and 30 more"}}})
 }
@@ -249,20 +250,46 @@ func TestSubnetShrinkListIsCapped(t *testing.T) {
 func TestSubnetDelete(t *testing.T) {
 	t.Parallel()
 	store := fixture()
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	var got []policy.Finding
-	store.Read(func(r inventory.Reader) { got = SubnetDelete(r, d, subnet("tenant-a", "10.70.0.0/24")) })
+	store.Read(func(r inventory.Reader) {
+		got = SubnetDelete(cx(r, d), subnet("tenant-a", "10.70.0.0/24"), nil).Findings
+	})
 	check(t, got, []want{{policy.SubnetDeleteInUse, "metadata.name", []string{"3 addresses", "pod default/web-0", "vip vip1"}}})
 	if got[0].Err.Type != field.ErrorTypeForbidden {
 		t.Errorf("delete error type = %s, want Forbidden", got[0].Err.Type)
 	}
-	store.Read(func(r inventory.Reader) { got = SubnetDelete(r, d, subnet("vpc1-net", "10.16.0.0/16")) })
+	store.Read(func(r inventory.Reader) {
+		got = SubnetDelete(cx(r, d), subnet("vpc1-net", "10.16.0.0/16"), nil).Findings
+	})
 	check(t, got, nil)
 
 	// Status is never trusted: a subnet with stale status counters but no
 	// IP objects can go.
 	stale := subnet("vlan-net", "192.168.10.0/24")
 	stale.Status.V4UsingIPs = 42
-	store.Read(func(r inventory.Reader) { got = SubnetDelete(r, d, stale) })
+	store.Read(func(r inventory.Reader) { got = SubnetDelete(cx(r, d), stale, nil).Findings })
 	check(t, got, nil)
+}
+
+// cx is the rules' context over r with defaults d and the default
+// thresholds.
+func cx(r inventory.Reader, d settings.Defaults) Context {
+	return Context{Inventory: r, Defaults: d, Thresholds: settings.DefaultThresholds()}
+}
+
+// cxt is cx with thresholds t.
+func cxt(r inventory.Reader, d settings.Defaults, t settings.Thresholds) Context {
+	return Context{Inventory: r, Defaults: d, Thresholds: t}
+}
+
+// valPtr returns a pointer to a copy of v.
+func valPtr[T any](v T) *T { return &v }
+
+// podCreate runs PodCreate with in-flight reservations res.
+func podCreate(r inventory.Reader, d settings.Defaults, in PodInput, res Reservations) ([]policy.Finding, []Claim) {
+	c := cx(r, d)
+	c.Reservations = res
+	out := PodCreate(c, nil, &in)
+	return out.Findings, out.Claims
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"go4.org/netipx"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ipamguard/ipamguard/pkg/annotations"
@@ -56,9 +55,9 @@ func IsWorkloadKind(kind string) bool {
 	return false
 }
 
-// TemplateMeta returns the path of the pod template's metadata in a
+// TemplateMetaPath returns the path of the pod template's metadata in a
 // workload of the kind.
-func TemplateMeta(kind string) *field.Path {
+func TemplateMetaPath(kind string) *field.Path {
 	if kind == KindCronJob {
 		return field.NewPath("spec", "jobTemplate", "spec", "template", "metadata")
 	}
@@ -69,12 +68,14 @@ func TemplateMeta(kind string) *field.Path {
 // pod's (without the "taken" checks, which belong to the pods), a fixed
 // ip_address shared by pods that run at once, and an ip_pool smaller than
 // the replicas.
-func WorkloadCreate(r inventory.Reader, d Defaults, in WorkloadInput) []policy.Finding {
+func WorkloadCreate(c Context, _, obj *WorkloadInput) Result {
+	r, in := c.Inventory, *obj
 	var fs findings
-	fs = append(fs, PodTemplate(r, d, in.podInput())...)
+	pin := in.podInput()
+	fs = append(fs, PodTemplate(c, nil, &pin).Findings...)
 	checkSharedStaticIP(&fs, nil, in)
 	checkPoolSize(&fs, r, nil, in)
-	return fs
+	return Result{Findings: fs}
 }
 
 // WorkloadUpdate judges a change to a workload. It is ratcheted: the
@@ -83,17 +84,19 @@ func WorkloadCreate(r inventory.Reader, d Defaults, in WorkloadInput) []policy.F
 // already-invalid workload still takes unrelated edits (and a rollout
 // restart). A StatefulSet that runs pods may not change its fixed
 // addresses at all.
-func WorkloadUpdate(r inventory.Reader, d Defaults, old, in WorkloadInput) []policy.Finding {
+func WorkloadUpdate(c Context, oldObj, obj *WorkloadInput) Result {
+	r, old, in := c.Inventory, *oldObj, *obj
 	var fs findings
 	if !maps.Equal(kubeOVNAnnotations(old.Annotations), kubeOVNAnnotations(in.Annotations)) {
-		fs = append(fs, PodTemplate(r, d, in.podInput())...)
+		pin := in.podInput()
+		fs = append(fs, PodTemplate(c, nil, &pin).Findings...)
 	}
 	checkSharedStaticIP(&fs, &old, in)
 	checkPoolSize(&fs, r, &old, in)
 	if in.Kind == KindStatefulSet {
 		checkStatefulSetIPChange(&fs, old, in)
 	}
-	return fs
+	return Result{Findings: fs}
 }
 
 func (in WorkloadInput) podInput() PodInput {
@@ -102,12 +105,12 @@ func (in WorkloadInput) podInput() PodInput {
 		Labels:      in.Labels,
 		Annotations: in.Annotations,
 		Ordinal:     -1,
-		Meta:        TemplateMeta(in.Kind),
+		Meta:        TemplateMetaPath(in.Kind),
 	}
 }
 
 func (in WorkloadInput) annPath(key string) *field.Path {
-	return TemplateMeta(in.Kind).Child("annotations").Key(key)
+	return TemplateMetaPath(in.Kind).Child("annotations").Key(key)
 }
 
 // kubeOVNAnnotations keeps the annotations the pod rules read, so that
@@ -284,7 +287,7 @@ func poolShortfall(r inventory.Reader, kind, value string, n int) string {
 		if !ok || pool.Set == nil {
 			return "" // reported by the template check when it changed
 		}
-		counts = setSize(pool.Set)
+		counts = ipam.SetSize(pool.Set)
 		what = "IPPool " + pool.Name
 	} else {
 		seen := map[netip.Addr]bool{}
@@ -340,48 +343,6 @@ func ordinal(n int) string {
 		}
 	}
 	return fmt.Sprintf("%d%s", n, suffix)
-}
-
-// setSize counts the addresses of a set per family, saturating at
-// math.MaxUint64 (an IPv6 /64 pool holds more than that).
-func setSize(s *netipx.IPSet) [2]uint64 {
-	var out [2]uint64
-	for _, rg := range s.Ranges() {
-		i := ipam.FamilyOf(rg.From()).Index()
-		out[i] = addSat(out[i], rangeLen(rg))
-	}
-	return out
-}
-
-// rangeLen returns the number of addresses in a valid range, saturating.
-func rangeLen(rg netipx.IPRange) uint64 {
-	from, to := rg.From().As16(), rg.To().As16()
-	hiF, loF := be64(from[:8]), be64(from[8:])
-	hiT, loT := be64(to[:8]), be64(to[8:])
-	lo := loT - loF
-	hi := hiT - hiF
-	if loT < loF {
-		hi--
-	}
-	if hi != 0 || lo == math.MaxUint64 {
-		return math.MaxUint64
-	}
-	return lo + 1
-}
-
-func be64(b []byte) uint64 {
-	var v uint64
-	for _, x := range b {
-		v = v<<8 | uint64(x)
-	}
-	return v
-}
-
-func addSat(x, y uint64) uint64 {
-	if x > math.MaxUint64-y {
-		return math.MaxUint64
-	}
-	return x + y
 }
 
 // checkStatefulSetIPChange refuses changing the fixed addresses of a

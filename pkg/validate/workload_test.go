@@ -8,7 +8,9 @@ import (
 
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
 	"github.com/ipamguard/ipamguard/pkg/policy"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
 const (
@@ -18,11 +20,11 @@ const (
 
 // tmplPath is the field path of a template annotation in a workload.
 func tmplPath(key string) string {
-	return TemplateMeta(KindDeployment).Child("annotations").Key(key).String()
+	return TemplateMetaPath(KindDeployment).Child("annotations").Key(key).String()
 }
 
 func cronPath(key string) string {
-	return TemplateMeta(KindCronJob).Child("annotations").Key(key).String()
+	return TemplateMetaPath(KindCronJob).Child("annotations").Key(key).String()
 }
 
 // workloadFixture extends podFixture() with dual-stack and IPv6 pools.
@@ -54,7 +56,7 @@ func policyOf(p string) func(*WorkloadInput) {
 func TestWorkloadCreate(t *testing.T) {
 	t.Parallel()
 	store := workloadFixture()
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	one, two, three := ptr.To[int32](1), ptr.To[int32](2), ptr.To[int32](3)
 	fix := "use ip_pool with one address per replica, or ';'-separated groups for a StatefulSet"
 	cases := []struct {
@@ -144,7 +146,7 @@ func TestWorkloadCreate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var got []policy.Finding
-			store.Read(func(r inventory.Reader) { got = WorkloadCreate(r, d, tc.in) })
+			store.Read(func(r inventory.Reader) { got = WorkloadCreate(cx(r, d), nil, valPtr(tc.in)).Findings })
 			check(t, got, tc.want)
 		})
 	}
@@ -153,7 +155,7 @@ func TestWorkloadCreate(t *testing.T) {
 func TestWorkloadUpdate(t *testing.T) {
 	t.Parallel()
 	store := workloadFixture()
-	d := FreshInstallDefaults()
+	d := settings.FreshInstall()
 	n := func(v int32) *int32 { return &v }
 	fixed := map[string]string{ipKey: "10.16.0.5"}
 	groups3 := "10.16.0.5;10.16.0.6;10.16.0.7"
@@ -243,7 +245,7 @@ func TestWorkloadUpdate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var got []policy.Finding
-			store.Read(func(r inventory.Reader) { got = WorkloadUpdate(r, d, tc.old, tc.new) })
+			store.Read(func(r inventory.Reader) { got = WorkloadUpdate(cx(r, d), valPtr(tc.old), valPtr(tc.new)).Findings })
 			check(t, got, tc.want)
 		})
 	}
@@ -254,9 +256,9 @@ func TestRangeLenSaturates(t *testing.T) {
 	s := workloadFixture()
 	var pool *inventory.IPPool
 	s.Read(func(r inventory.Reader) { pool, _ = r.IPPool("dual-pool") })
-	got := setSize(pool.Set)
+	got := ipam.SetSize(pool.Set)
 	if got[0] != 2 || got[1] != ^uint64(0) {
-		t.Errorf("setSize = %v, want [2 max]", got)
+		t.Errorf("SetSize = %v, want [2 max]", got)
 	}
 	for n, w := range map[int]string{1: "first", 10: "tenth", 11: "11th", 12: "12th", 21: "21st", 22: "22nd", 23: "23rd", 111: "111th"} {
 		if g := ordinal(n); g != w {

@@ -2,106 +2,26 @@ package webhook_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/ipamguard/ipamguard/internal/devenv"
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
-	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
-	"github.com/ipamguard/ipamguard/pkg/metrics"
-	"github.com/ipamguard/ipamguard/pkg/webhook"
 )
-
-// suite is a real kube-apiserver + etcd with our CRDs and the generated
-// webhook configuration, calling the webhook served in this process.
-type suite struct {
-	env *devenv.Env
-	c   client.Client
-	h   *webhook.Handlers
-	// live is the webhook's configuration; tests swap it to change modes.
-	live *config.Live
-	// reg holds the webhook's metrics.
-	reg *prometheus.Registry
-}
-
-func startSuite(t *testing.T) *suite {
-	t.Helper()
-	root, err := devenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := devenvtest.Start(t, devenv.Options{WebhookPaths: []string{filepath.Join(root, "config", "webhook")}})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme: env.Scheme,
-		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
-			Host: env.WebhookHost, Port: env.WebhookPort, CertDir: env.WebhookCertDir,
-		}),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	live := config.NewLive(config.Default())
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := webhook.Setup(ctx, mgr, webhook.Options{Config: live, Metrics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetSubnetSource(h.SubnetUsage)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
-	eventually(t, "webhook serving and inventory synced", func() bool {
-		return h.Feed.HasSynced() && mgr.GetWebhookServer().StartedChecker()(&http.Request{}) == nil
-	})
-	if err := devenv.Seed(t.Context(), env.Client); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
-	return &suite{env: env, c: env.Client, h: h, live: live, reg: reg}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func newSubnet(name, cidr string, mutate ...func(*kubeovnv1.Subnet)) *kubeovnv1.Subnet {
 	s := &kubeovnv1.Subnet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kubeovnv1.SubnetSpec{CIDRBlock: cidr}}
@@ -152,15 +72,21 @@ func wantDeniedBy(t *testing.T, webhookName string, err error, code int32, field
 
 func (s *suite) waitInUse(t *testing.T, subnet string, f ipam.Family, n int) {
 	t.Helper()
-	eventually(t, "inventory to see the IP objects", func() bool {
+	devenvtest.Eventually(t, "inventory to see the IP objects", waitTimeout, func() error {
 		got := -1
 		s.h.Store.Read(func(r inventory.Reader) { got = r.InUseCount(subnet, f) })
-		return got == n
+		if got != n {
+			return fmt.Errorf("subnet %s has %d %s addresses in use, want %d", subnet, got, f, n)
+		}
+		return nil
 	})
 }
 
-func TestSubnetAdmissionOnRealAPIServer(t *testing.T) {
-	s := startSuite(t)
+// TestSubnetOverlapOnRealAPIServer: valid subnets pass; overlaps in the
+// default and a custom VPC, with the join subnet and with node addresses
+// are refused, dry-run or not, and kubectl shows the denial.
+func TestSubnetOverlapOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
 	ctx := t.Context()
 	c := s.c
 
@@ -202,11 +128,45 @@ func TestSubnetAdmissionOnRealAPIServer(t *testing.T) {
 		if err := c.Status().Update(ctx, node); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "node in inventory", func() bool {
+		devenvtest.Eventually(t, "node in inventory", waitTimeout, func() error {
 			err := c.Create(ctx, newSubnet("nodes", "172.18.0.0/24"), client.DryRunAll)
-			return err != nil && strings.Contains(err.Error(), "node1 (172.18.0.2)")
+			if err == nil || !strings.Contains(err.Error(), "node1 (172.18.0.2)") {
+				return fmt.Errorf("dry-run create over the node's address: %v", err)
+			}
+			return nil
 		})
 	})
+
+	t.Run("kubectl shows the denial", func(t *testing.T) {
+		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+		if err := s.env.WriteKubeconfig(kubeconfig); err != nil {
+			t.Fatal(err)
+		}
+		manifest := "apiVersion: kubeovn.io/v1\nkind: Subnet\nmetadata:\n  name: dup\nspec:\n  cidrBlock: 10.16.5.0/24\n"
+		cmd := exec.CommandContext(ctx, s.env.KubectlPath, "apply", "-f", "-")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		cmd.Stdin = strings.NewReader(manifest)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err == nil {
+			t.Fatal("kubectl apply of an overlapping subnet succeeded")
+		}
+		// kubectl renders an Invalid status from its causes: one line per
+		// field, which is why the rule ID rides in each cause.
+		want := `The Subnet "dup" is invalid: spec.cidrBlock: Invalid value: "10.16.5.0/24": overlaps subnet ovn-default 10.16.0.0/16 in vpc ovn-cluster [subnet-overlap]`
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("kubectl stderr:\n%s\nwant it to contain:\n%s", stderr.String(), want)
+		}
+		t.Logf("kubectl says: %s", stderr.String())
+	})
+}
+
+// TestSubnetSyntaxOnRealAPIServer: input the defaulter cannot fix is
+// refused naming field and value; fields of a newer Kube-OVN are kept.
+func TestSubnetSyntaxOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	c := s.c
 
 	t.Run("syntax errors name field and value", func(t *testing.T) {
 		// Input with one obvious meaning (host bits alone, IPv6 first) is
@@ -219,8 +179,42 @@ func TestSubnetAdmissionOnRealAPIServer(t *testing.T) {
 			http.StatusUnprocessableEntity, "spec.excludeIps[0]")
 	})
 
-	// Pods of tenant-a and dual hold addresses (IP objects, as the Kube-OVN
-	// controller writes them) and a Vip.
+	t.Run("unknown fields survive and do not confuse the rules", func(t *testing.T) {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "kubeovn.io/v1", "kind": "Subnet",
+			"metadata": map[string]any{"name": "future"},
+			"spec":     map[string]any{"cidrBlock": "10.120.0.0/24", "aFieldFromV1_99": "kept"},
+		}}
+		if err := c.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		u2 := &unstructured.Unstructured{}
+		u2.SetGroupVersionKind(u.GroupVersionKind())
+		if err := c.Get(ctx, client.ObjectKey{Name: "future"}, u2); err != nil {
+			t.Fatal(err)
+		}
+		if v, _, _ := unstructured.NestedString(u2.Object, "spec", "aFieldFromV1_99"); v != "kept" {
+			t.Errorf("unknown field lost: %v", u2.Object["spec"])
+		}
+	})
+}
+
+// subnetsInUse creates tenant-a and dual with addresses held in them (IP
+// objects, as the Kube-OVN controller writes them for running pods, and a
+// Vip) and waits for the inventory to count them. It returns a getter for
+// the stored subnets.
+func subnetsInUse(t *testing.T, s *suite) func(name string) *kubeovnv1.Subnet {
+	t.Helper()
+	ctx := t.Context()
+	c := s.c
+	for _, sn := range []*kubeovnv1.Subnet{
+		newSubnet("tenant-a", "10.70.0.0/24"),
+		newSubnet("dual", "10.80.0.0/24,fd00:80::/64", func(s *kubeovnv1.Subnet) { s.Spec.Gateway = "10.80.0.1,fd00:80::1" }),
+	} {
+		if err := c.Create(ctx, sn); err != nil {
+			t.Fatalf("create %s: %v", sn.Name, err)
+		}
+	}
 	for _, ip := range []*kubeovnv1.IP{
 		{ObjectMeta: metav1.ObjectMeta{Name: "web-0.default"}, Spec: kubeovnv1.IPSpec{PodName: "web-0", Namespace: "default", Subnet: "tenant-a", IPAddress: "10.70.0.10", V4IPAddress: "10.70.0.10"}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "web-1.default"}, Spec: kubeovnv1.IPSpec{PodName: "web-1", Namespace: "default", Subnet: "tenant-a", IPAddress: "10.70.0.200", V4IPAddress: "10.70.0.200"}},
@@ -237,7 +231,7 @@ func TestSubnetAdmissionOnRealAPIServer(t *testing.T) {
 	s.waitInUse(t, "tenant-a", ipam.IPv4, 3)
 	s.waitInUse(t, "dual", ipam.IPv6, 1)
 
-	get := func(name string) *kubeovnv1.Subnet {
+	return func(name string) *kubeovnv1.Subnet {
 		t.Helper()
 		var sn kubeovnv1.Subnet
 		if err := c.Get(ctx, client.ObjectKey{Name: name}, &sn); err != nil {
@@ -245,6 +239,16 @@ func TestSubnetAdmissionOnRealAPIServer(t *testing.T) {
 		}
 		return &sn
 	}
+}
+
+// TestSubnetUpdateInUseOnRealAPIServer: a shrink, a dropped family, an
+// exclusion or a gateway move under addresses in use is refused naming
+// them; an expansion passes.
+func TestSubnetUpdateInUseOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	c := s.c
+	get := subnetsInUse(t, s)
 
 	t.Run("shrink under running pods is refused, naming them", func(t *testing.T) {
 		sn := get("tenant-a")
@@ -286,6 +290,15 @@ func TestSubnetAdmissionOnRealAPIServer(t *testing.T) {
 			t.Fatalf("excluding unused addresses refused: %v", err)
 		}
 	})
+}
+
+// TestSubnetDeleteInUseOnRealAPIServer: a subnet holding addresses cannot
+// be deleted until they go.
+func TestSubnetDeleteInUseOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	c := s.c
+	subnetsInUse(t, s)
 
 	t.Run("delete in use is refused until the addresses go", func(t *testing.T) {
 		err := c.Delete(ctx, newSubnet("tenant-a", ""))
@@ -303,47 +316,5 @@ func TestSubnetAdmissionOnRealAPIServer(t *testing.T) {
 		if err := c.Delete(ctx, newSubnet("tenant-a", "")); err != nil {
 			t.Fatalf("delete of an unused subnet refused: %v", err)
 		}
-	})
-
-	t.Run("unknown fields survive and do not confuse the rules", func(t *testing.T) {
-		u := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "kubeovn.io/v1", "kind": "Subnet",
-			"metadata": map[string]any{"name": "future"},
-			"spec":     map[string]any{"cidrBlock": "10.120.0.0/24", "aFieldFromV1_99": "kept"},
-		}}
-		if err := c.Create(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		u2 := &unstructured.Unstructured{}
-		u2.SetGroupVersionKind(u.GroupVersionKind())
-		if err := c.Get(ctx, client.ObjectKey{Name: "future"}, u2); err != nil {
-			t.Fatal(err)
-		}
-		if v, _, _ := unstructured.NestedString(u2.Object, "spec", "aFieldFromV1_99"); v != "kept" {
-			t.Errorf("unknown field lost: %v", u2.Object["spec"])
-		}
-	})
-
-	t.Run("kubectl shows the denial", func(t *testing.T) {
-		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-		if err := s.env.WriteKubeconfig(kubeconfig); err != nil {
-			t.Fatal(err)
-		}
-		manifest := "apiVersion: kubeovn.io/v1\nkind: Subnet\nmetadata:\n  name: dup\nspec:\n  cidrBlock: 10.16.5.0/24\n"
-		cmd := exec.CommandContext(ctx, s.env.KubectlPath, "apply", "-f", "-")
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-		cmd.Stdin = strings.NewReader(manifest)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err == nil {
-			t.Fatal("kubectl apply of an overlapping subnet succeeded")
-		}
-		// kubectl renders an Invalid status from its causes: one line per
-		// field, which is why the rule ID rides in each cause.
-		want := `The Subnet "dup" is invalid: spec.cidrBlock: Invalid value: "10.16.5.0/24": overlaps subnet ovn-default 10.16.0.0/16 in vpc ovn-cluster [subnet-overlap]`
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("kubectl stderr:\n%s\nwant it to contain:\n%s", stderr.String(), want)
-		}
-		t.Logf("kubectl says: %s", stderr.String())
 	})
 }

@@ -1,16 +1,9 @@
 package webhook
 
-import (
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
-	"github.com/ipamguard/ipamguard/pkg/validate"
-)
+import "github.com/ipamguard/ipamguard/pkg/admit"
 
 // IPPath is where the IP object validator is served.
 const IPPath = "/validate-kubeovn-io-v1-ip"
-
-var ipGK = schema.GroupKind{Group: kubeovnv1.GroupVersion.Group, Kind: "IP"}
 
 // The IP webhook fails open, unlike the Subnet one: the Kube-OVN controller
 // creates and updates an IP object for every pod it wires, so a webhook that
@@ -23,13 +16,5 @@ var ipGK = schema.GroupKind{Group: kubeovnv1.GroupVersion.Group, Kind: "IP"}
 // with exempt.users in the config file.
 // +kubebuilder:webhook:path=/validate-kubeovn-io-v1-ip,mutating=false,failurePolicy=ignore,sideEffects=None,groups=kubeovn.io,resources=ips,verbs=create;update,versions=v1,name=vipaddress.ipamguard.io,admissionReviewVersions=v1,timeoutSeconds=3
 
-// IPValidator admits IP object creations and updates.
-type IPValidator = ObjectValidator[kubeovnv1.IP, *kubeovnv1.IP]
-
 // NewIPValidator returns the IP object validator.
-func NewIPValidator(d Deps) *IPValidator {
-	return &IPValidator{Deps: d, Kind: ipGK, Rules: Rules[kubeovnv1.IP]{
-		Create: defaultsOnly(validate.IPCreate),
-		Update: defaultsOnly2(validate.IPUpdate),
-	}}
-}
+func NewIPValidator(d Deps) *Handler { return newHandler(d, nil, admit.Validate, ipGK) }

@@ -1,12 +1,14 @@
 package webhook_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
@@ -34,11 +36,12 @@ func newIPPool(name, subnet string, ips ...string) *kubeovnv1.IPPool {
 	return &kubeovnv1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kubeovnv1.IPPoolSpec{Subnet: subnet, IPs: ips}}
 }
 
-func TestIPAndIPPoolAdmissionOnRealAPIServer(t *testing.T) {
-	s := startSuite(t)
+// ipSubnets creates the subnets the IP and IPPool tests reserve in and
+// waits for the inventory to see them.
+func ipSubnets(t *testing.T, s *suite) {
+	t.Helper()
 	ctx := t.Context()
 	c := s.c
-
 	for _, sn := range []*kubeovnv1.Subnet{
 		newSubnet("tenant-ip", "10.72.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.ExcludeIps = []string{"10.72.0.2..10.72.0.9"} }),
 		newSubnet("dual-ip", "10.82.0.0/24,fd00:82::/64"),
@@ -48,16 +51,30 @@ func TestIPAndIPPoolAdmissionOnRealAPIServer(t *testing.T) {
 			t.Fatalf("create subnet %s: %v", sn.Name, err)
 		}
 	}
-	eventually(t, "inventory to see the subnets", func() bool {
-		ok := true
+	devenvtest.Eventually(t, "inventory to see the subnets", waitTimeout, func() error {
+		var missing []string
 		s.h.Store.Read(func(r inventory.Reader) {
 			for _, n := range []string{"tenant-ip", "dual-ip", "attach-ip"} {
-				_, found := r.Subnet(n)
-				ok = ok && found
+				if _, found := r.Subnet(n); !found {
+					missing = append(missing, n)
+				}
 			}
 		})
-		return ok
+		if len(missing) > 0 {
+			return fmt.Errorf("missing %v", missing)
+		}
+		return nil
 	})
+}
+
+// TestIPAdmissionOnRealAPIServer: reserved IP objects are judged against
+// their subnet and the addresses already held; the controller's own
+// writes pass.
+func TestIPAdmissionOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	c := s.c
+	ipSubnets(t, s)
 
 	// What the Kube-OVN controller writes for a running pod, and a Vip.
 	web0 := &kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "web-0.apps"}, Spec: kubeovnv1.IPSpec{
@@ -162,6 +179,15 @@ func TestIPAndIPPoolAdmissionOnRealAPIServer(t *testing.T) {
 		ip.Spec.Subnet = "dual-ip"
 		wantDeniedBy(t, ipWebhook, c.Update(ctx, &ip), http.StatusUnprocessableEntity, "spec.subnet", `(was "tenant-ip")`)
 	})
+}
+
+// TestIPPoolAdmissionOnRealAPIServer: IPPools are judged against their
+// subnet and the other pools of it; deletes are not judged.
+func TestIPPoolAdmissionOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	c := s.c
+	ipSubnets(t, s)
 
 	if err := c.Create(ctx, newIPPool("pool-a", "tenant-ip", "10.72.0.20..10.72.0.29", "10.72.0.64/28")); err != nil {
 		t.Fatalf("create pool-a: %v", err)
@@ -169,14 +195,16 @@ func TestIPAndIPPoolAdmissionOnRealAPIServer(t *testing.T) {
 	if err := c.Create(ctx, newIPPool("pool-b", "tenant-ip", "10.72.0.150")); err != nil {
 		t.Fatalf("create pool-b: %v", err)
 	}
-	eventually(t, "inventory to see the pools", func() bool {
-		ok := true
+	devenvtest.Eventually(t, "inventory to see the pools", waitTimeout, func() error {
+		var a, b bool
 		s.h.Store.Read(func(r inventory.Reader) {
-			_, a := r.IPPool("pool-a")
-			_, b := r.IPPool("pool-b")
-			ok = a && b
+			_, a = r.IPPool("pool-a")
+			_, b = r.IPPool("pool-b")
 		})
-		return ok
+		if !a || !b {
+			return fmt.Errorf("pool-a seen %v, pool-b seen %v", a, b)
+		}
+		return nil
 	})
 
 	t.Run("valid pools are accepted", func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
@@ -262,11 +263,11 @@ func TestPodDefaulterHandler(t *testing.T) {
 	})
 }
 
-// TestDefaultingOnRealAPIServer: the stored objects are canonical, the
-// warnings reach the client and kubectl, and the validators judge the
+// TestSubnetDefaultingOnRealAPIServer: the stored subnets are canonical,
+// the warnings reach the client and kubectl, and the validator judges the
 // canonical form (mutating webhooks run first).
-func TestDefaultingOnRealAPIServer(t *testing.T) {
-	s := startSuite(t)
+func TestSubnetDefaultingOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
 	ctx := t.Context()
 	wc, rec := s.warningClient(t, "")
 
@@ -350,6 +351,15 @@ func TestDefaultingOnRealAPIServer(t *testing.T) {
 		}
 		t.Logf("kubectl says:\n%s%s", stderr.String(), stdout.String())
 	})
+}
+
+// TestPodDefaultingOnRealAPIServer: a pod's address annotation is stored
+// canonical, the warning reaches the client, and the validator judges the
+// canonical form.
+func TestPodDefaultingOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	wc, rec := s.warningClient(t, "")
 
 	t.Run("pod annotation stored canonical and admitted", func(t *testing.T) {
 		if err := s.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "canon-apps"}}); err != nil {
@@ -359,9 +369,8 @@ func TestDefaultingOnRealAPIServer(t *testing.T) {
 		rec.take()
 		// The validator refuses "10.16.0.55/16" (a CIDR); it only ever
 		// sees the defaulted address.
-		eventually(t, "namespace in the inventory", func() bool {
-			err := wc.Create(ctx, newPod("canon-apps", "probe", map[string]string{key: "10.16.0.54/16"}), client.DryRunAll)
-			return err == nil
+		devenvtest.Eventually(t, "namespace in the inventory", waitTimeout, func() error {
+			return wc.Create(ctx, newPod("canon-apps", "probe", map[string]string{key: "10.16.0.54/16"}), client.DryRunAll)
 		})
 		rec.take()
 		if err := wc.Create(ctx, newPod("canon-apps", "web", map[string]string{key: " 10.16.0.55/16"})); err != nil {
@@ -397,7 +406,7 @@ func TestDefaultingMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	with := func(cfg string) *webhook.SubnetDefaulter {
+	with := func(cfg string) *webhook.Handler {
 		d := mutateDeps(t, true, cfg)
 		d.Metrics = m
 		return webhook.NewSubnetDefaulter(d)

@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/inventory"
 )
 
 func newPod(ns, name string, ann map[string]string) *corev1.Pod {
@@ -22,6 +25,9 @@ func newPod(ns, name string, ann map[string]string) *corev1.Pod {
 	}
 }
 
+// ipKey is the annotation of a pod's fixed address.
+const ipKey = "ovn.kubernetes.io/ip_address"
+
 // wantPodDenied asserts a 422 from vpod.ipamguard.io with a cause on the
 // annotation key.
 func wantPodDenied(t *testing.T, err error, key string, contains ...string) {
@@ -29,11 +35,14 @@ func wantPodDenied(t *testing.T, err error, key string, contains ...string) {
 	wantDeniedBy(t, "vpod.ipamguard.io", err, http.StatusUnprocessableEntity, "metadata.annotations["+key+"]", contains...)
 }
 
+// TestPodAdmissionOnRealAPIServer: static addresses are judged against
+// their subnet, its tenancy, the IP objects and the pods admitted moments
+// ago; StatefulSet and KubeVirt pods may take their own addresses back.
 func TestPodAdmissionOnRealAPIServer(t *testing.T) {
-	s := startSuite(t)
+	s := useSuite(t)
 	ctx := t.Context()
 	c := s.c
-	for _, ns := range []string{"apps", "team-a", "other", "race", "vms"} {
+	for _, ns := range []string{"apps", "team-a", "other", "vms"} {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			t.Fatal(err)
 		}
@@ -51,11 +60,13 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 	if err := c.Create(ctx, keep); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "inventory", func() bool {
-		err := c.Create(ctx, newPod("other", "probe", map[string]string{"ovn.kubernetes.io/ip_address": "10.16.0.21"}), client.DryRunAll)
-		return err != nil && strings.Contains(err.Error(), "db-1")
+	devenvtest.Eventually(t, "inventory", waitTimeout, func() error {
+		err := c.Create(ctx, newPod("other", "probe", map[string]string{ipKey: "10.16.0.21"}), client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "db-1") {
+			return fmt.Errorf("dry-run pod on db-1's address: %v", err)
+		}
+		return nil
 	})
-	const ipKey = "ovn.kubernetes.io/ip_address"
 
 	t.Run("valid static IPs pass", func(t *testing.T) {
 		for _, p := range []*corev1.Pod{
@@ -131,6 +142,25 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 
 	t.Run("invalid annotation", func(t *testing.T) {
 		wantPodDenied(t, c.Create(ctx, newPod("apps", "bad", map[string]string{ipKey: "10.16.0.5,10.16.0.6"})), ipKey, "more than one IPv4", "[pod-ip-invalid]")
+	})
+}
+
+// TestPodAdmissionRaceOnRealAPIServer: of pods created at once with the
+// same address, exactly one is admitted.
+func TestPodAdmissionRaceOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	c := s.c
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "race"}}); err != nil {
+		t.Fatal(err)
+	}
+	devenvtest.Eventually(t, "namespace race in the inventory", waitTimeout, func() error {
+		var known bool
+		s.h.Store.Read(func(r inventory.Reader) { _, known = r.Namespace("race") })
+		if !known {
+			return errors.New("not seen yet")
+		}
+		return nil
 	})
 
 	t.Run("50 pods racing for one address: exactly one admitted", func(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
-	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
 	"github.com/ipamguard/ipamguard/pkg/policy"
@@ -36,16 +36,6 @@ func (s *suite) warningClient(t *testing.T, impersonate string) (client.Client, 
 		t.Fatal(err)
 	}
 	return c, rec
-}
-
-// setConfig swaps the webhook's configuration, as a reload would.
-func (s *suite) setConfig(t *testing.T, yaml string) {
-	t.Helper()
-	c, err := config.Parse([]byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.live.Set(c)
 }
 
 // counter reads one labelled counter from the webhook's registry.
@@ -82,9 +72,19 @@ func hasLabel(m *dto.Metric, k, v string) bool {
 	return false
 }
 
+// TestModesOnRealAPIServer: enforce denies, audit admits with a warning,
+// off is silent, by namespace label or cluster setting; exempt users pass;
+// the decisions are counted.
 func TestModesOnRealAPIServer(t *testing.T) {
-	s := startSuite(t)
+	s := useSuite(t)
 	ctx := t.Context()
+	// The metrics registry is shared with the other tests: count from here.
+	enforced := map[string]string{"rule": "pod-ip-out-of-range", "action": "enforce"}
+	audited := map[string]string{"rule": "pod-ip-out-of-range", "action": "audit", "mode": "audit"}
+	deniedPods := map[string]string{"kind": "Pod", "result": "denied"}
+	enforced0 := s.counter(t, "ipamguard_decisions_total", enforced)
+	audited0 := s.counter(t, "ipamguard_decisions_total", audited)
+	deniedPods0 := s.counter(t, "ipamguard_admission_requests_total", deniedPods)
 	for ns, mode := range map[string]string{"plain": "", "audited": "audit", "silent": "off"} {
 		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
 		if mode != "" {
@@ -94,13 +94,16 @@ func TestModesOnRealAPIServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "namespace labels in the inventory", func() bool {
-		ok := false
+	devenvtest.Eventually(t, "namespace labels in the inventory", waitTimeout, func() error {
+		var mode string
 		s.h.Store.Read(func(r inventory.Reader) {
 			l, _ := r.Namespace("silent")
-			ok = l[policy.ModeLabel] == "off"
+			mode = l[policy.ModeLabel]
 		})
-		return ok
+		if mode != "off" {
+			return fmt.Errorf("namespace silent has mode %q", mode)
+		}
+		return nil
 	})
 	outOfRange := func(ns, name string) *corev1.Pod {
 		return newPod(ns, name, map[string]string{"ovn.kubernetes.io/ip_address": "10.17.0.5"})
@@ -135,7 +138,6 @@ func TestModesOnRealAPIServer(t *testing.T) {
 
 	t.Run("cluster audit: cluster-scoped objects follow it, namespace enforce label wins", func(t *testing.T) {
 		s.setConfig(t, "mode: audit\n")
-		defer s.setConfig(t, "mode: enforce\n")
 		rec.take()
 		dup := newSubnet("dup-audit", "10.16.5.0/24")
 		if err := wc.Create(ctx, dup, client.DryRunAll); err != nil {
@@ -148,15 +150,17 @@ func TestModesOnRealAPIServer(t *testing.T) {
 		if err := s.c.Create(ctx, n); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "strict namespace denies", func() bool {
+		devenvtest.Eventually(t, "strict namespace denies", waitTimeout, func() error {
 			err := wc.Create(ctx, outOfRange("strict", "p1"), client.DryRunAll)
-			return err != nil && strings.Contains(err.Error(), "[pod-ip-out-of-range]")
+			if err == nil || !strings.Contains(err.Error(), "[pod-ip-out-of-range]") {
+				return fmt.Errorf("dry-run pod in strict: %v", err)
+			}
+			return nil
 		})
 	})
 
 	t.Run("exempt users pass", func(t *testing.T) {
 		s.setConfig(t, "exempt: {users: [break-glass]}\n")
-		defer s.setConfig(t, "mode: enforce\n")
 		ec, erec := s.warningClient(t, "break-glass")
 		if err := ec.Create(ctx, outOfRange("plain", "exempted")); err != nil {
 			t.Fatalf("exempt user denied: %v", err)
@@ -168,34 +172,34 @@ func TestModesOnRealAPIServer(t *testing.T) {
 	})
 
 	t.Run("metrics count decisions", func(t *testing.T) {
-		if got := s.counter(t, "ipamguard_decisions_total", map[string]string{"rule": "pod-ip-out-of-range", "action": "enforce"}); got < 2 {
+		if got := s.counter(t, "ipamguard_decisions_total", enforced) - enforced0; got < 2 {
 			t.Errorf("enforced pod-ip-out-of-range decisions = %v", got)
 		}
-		if got := s.counter(t, "ipamguard_decisions_total", map[string]string{"rule": "pod-ip-out-of-range", "action": "audit", "mode": "audit"}); got != 1 {
+		if got := s.counter(t, "ipamguard_decisions_total", audited) - audited0; got != 1 {
 			t.Errorf("audited decisions = %v", got)
 		}
-		if got := s.counter(t, "ipamguard_admission_requests_total", map[string]string{"kind": "Pod", "result": "denied"}); got < 2 {
+		if got := s.counter(t, "ipamguard_admission_requests_total", deniedPods) - deniedPods0; got < 2 {
 			t.Errorf("denied pod requests = %v", got)
 		}
 	})
 }
 
-func TestExhaustionWarningsOnRealAPIServer(t *testing.T) {
-	s := startSuite(t)
+// smallSubnet creates namespace fill and the subnet small bound to it, a
+// /28: 14 addresses, the gateway takes one, 13 for pods. fillTo creates IP
+// objects, as the Kube-OVN controller would for running pods, until avail
+// addresses are left.
+func smallSubnet(t *testing.T, s *suite) (fillTo func(avail int)) {
+	t.Helper()
 	ctx := t.Context()
 	if err := s.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fill"}}); err != nil {
 		t.Fatal(err)
 	}
-	// A /28 holds 14 addresses; the gateway takes one: 13 for pods.
 	small := newSubnet("small", "10.120.0.0/28", func(sn *kubeovnv1.Subnet) { sn.Spec.Namespaces = []string{"fill"} })
 	if err := s.c.Create(ctx, small); err != nil {
 		t.Fatal(err)
 	}
-	wc, rec := s.warningClient(t, "")
 	held := 0
-	// fillTo creates IP objects, as the Kube-OVN controller would for
-	// running pods, until avail addresses are left.
-	fillTo := func(avail int) {
+	return func(avail int) {
 		t.Helper()
 		for ; 13-held > avail; held++ {
 			ip := &kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("r%d.fill", held)}, Spec: kubeovnv1.IPSpec{
@@ -206,6 +210,15 @@ func TestExhaustionWarningsOnRealAPIServer(t *testing.T) {
 		}
 		s.waitInUse(t, "small", ipam.IPv4, held)
 	}
+}
+
+// TestExhaustionWarningsOnRealAPIServer: as a subnet fills, pods landing
+// in it are warned at the thresholds, and its gauges follow.
+func TestExhaustionWarningsOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	fillTo := smallSubnet(t, s)
+	wc, rec := s.warningClient(t, "")
 	podWarnings := func(name string) string {
 		t.Helper()
 		rec.take()
@@ -269,10 +282,18 @@ func TestExhaustionWarningsOnRealAPIServer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestExhaustedSubnetOnRealAPIServer: a full subnet can be enforced, and
+// updates and scale-ups that leave it full warn.
+func TestExhaustedSubnetOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	smallSubnet(t, s)(0)
+	wc, rec := s.warningClient(t, "")
 
 	t.Run("enforce at zero turns the hang into an error", func(t *testing.T) {
 		s.setConfig(t, "rules: {pod-subnet-exhausted: enforce}\n")
-		defer s.setConfig(t, "mode: enforce\n")
 		err := wc.Create(ctx, newPod("fill", "refused", nil))
 		if err == nil || !strings.Contains(err.Error(), "no IPv4 address left") || !strings.Contains(err.Error(), "[pod-subnet-exhausted]") {
 			t.Fatalf("got %v", err)

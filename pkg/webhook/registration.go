@@ -1,8 +1,12 @@
 package webhook
 
 import (
+	"strings"
+
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ipamguard/ipamguard/pkg/annotations"
 )
 
 // OwnNamespace is the namespace ipamguard is deployed to. Its pods are
@@ -20,10 +24,18 @@ type Registration struct {
 // static-IP or subnet annotations, so ordinary pods never pay for a call.
 // The handler applies the exact key grammar; this is a cheap superset.
 var staticIPCondition = admissionregv1.MatchCondition{
-	Name: "kube-ovn-static-ip-annotations",
-	Expression: "has(object.metadata.annotations) && object.metadata.annotations.exists(k, " +
-		"k.contains('.kubernetes.io/ip_address') || k.contains('.kubernetes.io/ip_pool') || " +
-		"k.contains('.kubernetes.io/logical_switch'))",
+	Name:       "kube-ovn-static-ip-annotations",
+	Expression: "has(object.metadata.annotations) && object.metadata.annotations.exists(k, " + staticKeyTest() + ")",
+}
+
+// staticKeyTest is CEL that is true when the annotation key k names one of
+// annotations.StaticNames, for any provider.
+func staticKeyTest() string {
+	tests := make([]string, 0, len(annotations.StaticNames))
+	for _, name := range annotations.StaticNames {
+		tests = append(tests, "k.contains('"+annotations.Domain+name+"')")
+	}
+	return strings.Join(tests, " || ")
 }
 
 // workloadTemplateCondition lets the API server skip every workload whose
@@ -48,8 +60,7 @@ func templateAnnotated(obj string) string {
 			cur += "." + p
 			out += "has(" + cur + ") && "
 		}
-		return "(" + out + cur + ".exists(k, k.contains('.kubernetes.io/ip_address') || " +
-			"k.contains('.kubernetes.io/ip_pool') || k.contains('.kubernetes.io/logical_switch')))"
+		return "(" + out + cur + ".exists(k, " + staticKeyTest() + "))"
 	}
 	return at("spec", "template", "metadata", "annotations") + " || " +
 		at("spec", "jobTemplate", "spec", "template", "metadata", "annotations")

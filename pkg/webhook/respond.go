@@ -1,11 +1,15 @@
-// Package webhook adapts admission requests to the validators: it decodes
-// objects, runs the rules against the inventory, applies the policy and
-// writes the response. No rule lives here.
+// Package webhook is ipamguard's transport: it serves each admission
+// webhook by handing the request to the pipeline (pkg/admit) for the
+// webhook's stage and encoding the outcome, records metrics, and wires the
+// inventory to a controller-runtime manager. No rule and no decision lives
+// here.
 package webhook
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/go-logr/logr"
@@ -15,13 +19,16 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ipamguard/ipamguard/pkg/admit"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/policy"
 )
 
 var (
-	subnetGK    = schema.GroupKind{Group: kubeovnv1.GroupVersion.Group, Kind: "Subnet"}
-	errNotReady = errors.New("ipamguard is starting: its view of subnets and IP objects has not synced yet; retry shortly")
+	subnetGK = schema.GroupKind{Group: kubeovnv1.GroupVersion.Group, Kind: "Subnet"}
+	ipGK     = schema.GroupKind{Group: kubeovnv1.GroupVersion.Group, Kind: "IP"}
+	ippoolGK = schema.GroupKind{Group: kubeovnv1.GroupVersion.Group, Kind: "IPPool"}
+	podGK    = schema.GroupKind{Kind: "Pod"}
 )
 
 // respond turns a decision into an admission response: a denial is HTTP 422
@@ -60,5 +67,30 @@ func respond(ctx context.Context, req admission.Request, gk schema.GroupKind, d 
 			log().V(1).Info("warned", "warnings", d.Warnings)
 		}
 	}
+	return resp
+}
+
+// defaulted answers a defaulting request: the patch, and the changes as
+// warnings. In audit mode the pipeline changes nothing, and the warnings
+// say so.
+func defaulted(ctx context.Context, req admission.Request, gk schema.GroupKind, out *admit.Outcome) admission.Response {
+	resp := admission.Allowed("")
+	if len(out.Defaulted) == 0 {
+		return resp
+	}
+	resp.Warnings = out.Defaulted
+	log := logf.FromContext(ctx).WithValues("kind", gk.Kind, "name", req.Name, "namespace", req.Namespace,
+		"operation", req.Operation, "user", req.UserInfo.Username)
+	if len(out.Patch) == 0 {
+		log.V(1).Info("would default", "changes", resp.Warnings)
+		return resp
+	}
+	b, err := out.Patch.JSON()
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err))
+	}
+	pt := admissionv1.PatchTypeJSONPatch
+	resp.Patch, resp.PatchType = b, &pt
+	log.V(1).Info("defaulted", "changes", resp.Warnings)
 	return resp
 }

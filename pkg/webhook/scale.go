@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/pkg/admit"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -22,32 +23,14 @@ import (
 // are rare next to pod creations, and caching every workload's template
 // would cost memory on every cluster for them.
 
-// WorkloadTemplate is what the scale rules need of a workload.
-type WorkloadTemplate struct {
-	// Kind is validate.KindDeployment, KindStatefulSet or KindReplicaSet.
-	Kind string
-	// Labels and Annotations are the pod template's.
-	Labels, Annotations map[string]string
-	// Controller is the kind of the workload's controller owner, "" for
-	// none. A Deployment's ReplicaSet is judged through the Deployment.
-	Controller string
-}
-
-// WorkloadGetter reads the pod template of the workload a Scale belongs
-// to. resource is the request's resource ("deployments", "statefulsets",
-// "replicasets").
-type WorkloadGetter interface {
-	WorkloadTemplate(ctx context.Context, resource, namespace, name string) (WorkloadTemplate, error)
-}
-
 // APIWorkloads reads workloads with a client (the manager's API reader:
 // uncached, one GET per scale request).
 type APIWorkloads struct {
 	Reader client.Reader
 }
 
-// WorkloadTemplate implements WorkloadGetter.
-func (a APIWorkloads) WorkloadTemplate(ctx context.Context, resource, namespace, name string) (WorkloadTemplate, error) {
+// WorkloadTemplate implements admit.WorkloadGetter.
+func (a APIWorkloads) WorkloadTemplate(ctx context.Context, resource, namespace, name string) (admit.WorkloadTemplate, error) {
 	var (
 		obj  client.Object
 		tmpl func() (metav1.ObjectMeta, string)
@@ -63,13 +46,13 @@ func (a APIWorkloads) WorkloadTemplate(ctx context.Context, resource, namespace,
 		r := &appsv1.ReplicaSet{}
 		obj, tmpl = r, func() (metav1.ObjectMeta, string) { return r.Spec.Template.ObjectMeta, validate.KindReplicaSet }
 	default:
-		return WorkloadTemplate{}, fmt.Errorf("resource %q has no pod template the scale rules know", resource)
+		return admit.WorkloadTemplate{}, fmt.Errorf("resource %q has no pod template the scale rules know", resource)
 	}
 	if err := a.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, obj); err != nil {
-		return WorkloadTemplate{}, fmt.Errorf("get %s %s/%s: %w", resource, namespace, name, err)
+		return admit.WorkloadTemplate{}, fmt.Errorf("get %s %s/%s: %w", resource, namespace, name, err)
 	}
 	meta, kind := tmpl()
-	t := WorkloadTemplate{Kind: kind, Labels: meta.Labels, Annotations: meta.Annotations}
+	t := admit.WorkloadTemplate{Kind: kind, Labels: meta.Labels, Annotations: meta.Annotations}
 	if ref := metav1.GetControllerOf(obj); ref != nil {
 		t.Controller = ref.Kind
 	}

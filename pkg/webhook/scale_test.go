@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ipamguard/ipamguard/pkg/admit"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 	"github.com/ipamguard/ipamguard/pkg/webhook"
 )
@@ -18,12 +19,12 @@ import (
 // fakeWorkloads answers WorkloadTemplate from a fixed template and counts
 // the calls.
 type fakeWorkloads struct {
-	t     webhook.WorkloadTemplate
+	t     admit.WorkloadTemplate
 	err   error
 	calls int
 }
 
-func (f *fakeWorkloads) WorkloadTemplate(_ context.Context, _, _, _ string) (webhook.WorkloadTemplate, error) {
+func (f *fakeWorkloads) WorkloadTemplate(_ context.Context, _, _, _ string) (admit.WorkloadTemplate, error) {
 	f.calls++
 	return f.t, f.err
 }
@@ -54,19 +55,19 @@ func TestScaleSubresource(t *testing.T) {
 		wantCalls int
 	}{
 		{"fixed address scaled up is refused", "statefulsets", 1, 3,
-			&fakeWorkloads{t: webhook.WorkloadTemplate{Kind: validate.KindStatefulSet, Annotations: fixed}}, true, 1},
+			&fakeWorkloads{t: admit.WorkloadTemplate{Kind: validate.KindStatefulSet, Annotations: fixed}}, true, 1},
 		{"an operator-owned StatefulSet is judged like any other", "statefulsets", 1, 3,
-			&fakeWorkloads{t: webhook.WorkloadTemplate{Kind: validate.KindStatefulSet, Annotations: fixed, Controller: "PerconaXtraDBCluster"}}, true, 1},
+			&fakeWorkloads{t: admit.WorkloadTemplate{Kind: validate.KindStatefulSet, Annotations: fixed, Controller: "PerconaXtraDBCluster"}}, true, 1},
 		{"a Deployment's ReplicaSet is judged through the Deployment", "replicasets", 1, 3,
-			&fakeWorkloads{t: webhook.WorkloadTemplate{Kind: validate.KindReplicaSet, Annotations: fixed, Controller: validate.KindDeployment}}, false, 1},
+			&fakeWorkloads{t: admit.WorkloadTemplate{Kind: validate.KindReplicaSet, Annotations: fixed, Controller: validate.KindDeployment}}, false, 1},
 		{"a ReplicaSet owned by something else is judged", "replicasets", 1, 3,
-			&fakeWorkloads{t: webhook.WorkloadTemplate{Kind: validate.KindReplicaSet, Annotations: fixed, Controller: "Rollout"}}, true, 1},
+			&fakeWorkloads{t: admit.WorkloadTemplate{Kind: validate.KindReplicaSet, Annotations: fixed, Controller: "Rollout"}}, true, 1},
 		{"scaling down needs no lookup", "statefulsets", 3, 1,
-			&fakeWorkloads{t: webhook.WorkloadTemplate{Kind: validate.KindStatefulSet, Annotations: fixed}}, false, 0},
+			&fakeWorkloads{t: admit.WorkloadTemplate{Kind: validate.KindStatefulSet, Annotations: fixed}}, false, 0},
 		{"an unreadable template never refuses", "statefulsets", 1, 3,
 			&fakeWorkloads{err: errors.New("forbidden")}, false, 1},
 		{"one replica may hold the fixed address", "deployments", 0, 1,
-			&fakeWorkloads{t: webhook.WorkloadTemplate{Kind: validate.KindDeployment, Annotations: fixed}}, false, 1},
+			&fakeWorkloads{t: admit.WorkloadTemplate{Kind: validate.KindDeployment, Annotations: fixed}}, false, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,10 +1,6 @@
 package webhook
 
-import (
-	"github.com/ipamguard/ipamguard/pkg/admit"
-	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
-	"github.com/ipamguard/ipamguard/pkg/validate"
-)
+import "github.com/ipamguard/ipamguard/pkg/admit"
 
 // SubnetPath is where the Subnet validator is served.
 const SubnetPath = "/validate-kubeovn-io-v1-subnet"
@@ -14,14 +10,5 @@ const SubnetPath = "/validate-kubeovn-io-v1-subnet"
 // corrupts IP management silently; a refused change can simply be retried.
 // +kubebuilder:webhook:path=/validate-kubeovn-io-v1-subnet,mutating=false,failurePolicy=fail,sideEffects=None,groups=kubeovn.io,resources=subnets,verbs=create;update;delete,versions=v1,name=vsubnet.ipamguard.io,admissionReviewVersions=v1,timeoutSeconds=5
 
-// SubnetValidator admits Subnet creations, updates and deletions.
-type SubnetValidator = ObjectValidator[kubeovnv1.Subnet, *kubeovnv1.Subnet]
-
 // NewSubnetValidator returns the Subnet validator.
-func NewSubnetValidator(d Deps) *SubnetValidator {
-	return &SubnetValidator{Deps: d, Kind: subnetGK, Rules: Rules[kubeovnv1.Subnet]{
-		Create: admit.SubnetCreate,
-		Update: admit.SubnetUpdate,
-		Delete: defaultsOnly(validate.SubnetDelete),
-	}}
-}
+func NewSubnetValidator(d Deps) *Handler { return newHandler(d, nil, admit.Validate, subnetGK) }

@@ -18,7 +18,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/policy"
 )
 
-func newValidator(t *testing.T, synced bool) *SubnetValidator {
+func newValidator(t *testing.T, synced bool) *Handler {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := kubeovnv1.AddToScheme(scheme); err != nil {
@@ -141,7 +141,7 @@ func TestSubnetHandlerWarnAction(t *testing.T) {
 	v := newValidator(t, true)
 	cfg := config.Default()
 	cfg.Policy = &policy.Policy{Actions: map[policy.RuleID]policy.Action{policy.SubnetOverlap: policy.Warn}}
-	v.Config = config.NewLive(cfg)
+	v.engine.Config = config.NewLive(cfg).Get
 	resp := v.Handle(context.Background(), request(admissionv1.Create, "dup", subnetJSON("dup", "10.16.5.0/24"), ""))
 	if !resp.Allowed {
 		t.Fatalf("denied although subnet-overlap is warn: %+v", resp.Result)

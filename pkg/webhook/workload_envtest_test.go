@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,9 +18,16 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 )
 
-const workloadWebhook = "vworkload.ipamguard.io"
+const (
+	workloadWebhook = "vworkload.ipamguard.io"
+	poolKey         = "ovn.kubernetes.io/ip_pool"
+	// tmplIP is the field of a pod template's fixed address.
+	tmplIP = "spec.template.metadata.annotations[" + ipKey + "]"
+)
 
 // warningRecorder keeps the Warning headers the API server returns.
 type warningRecorder struct {
@@ -95,57 +103,35 @@ func wantWorkloadDenied(t *testing.T, err error, field string, contains ...strin
 	wantDeniedBy(t, workloadWebhook, err, http.StatusUnprocessableEntity, field, contains...)
 }
 
-func TestWorkloadAdmissionOnRealAPIServer(t *testing.T) {
-	s := startSuite(t)
+// workloadNamespace creates the namespace of the workload tests and waits
+// until the webhook judges templates there: once the inventory holds the
+// default subnet, an address outside it is refused at Deployment apply time.
+func workloadNamespace(t *testing.T, s *suite) {
+	t.Helper()
 	ctx := t.Context()
-	c := s.c
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "wl"}}); err != nil {
+	if err := s.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "wl"}}); err != nil {
 		t.Fatal(err)
 	}
-	const (
-		ipKey   = "ovn.kubernetes.io/ip_address"
-		poolKey = "ovn.kubernetes.io/ip_pool"
-		tmplIP  = "spec.template.metadata.annotations[" + ipKey + "]"
-	)
-	// The webhook judges templates once the inventory holds the default
-	// subnet: an address outside it is refused at Deployment apply time.
-	eventually(t, "workload webhook judging templates", func() bool {
-		err := c.Create(ctx, newDeployment("probe", 1, map[string]string{ipKey: "10.17.0.5"}), client.DryRunAll)
-		return err != nil && strings.Contains(err.Error(), "[pod-ip-out-of-range]")
-	})
-
-	t.Run("out-of-range template refused at apply time", func(t *testing.T) {
-		wantWorkloadDenied(t, c.Create(ctx, newDeployment("oor", 1, map[string]string{ipKey: "10.17.0.5"})), tmplIP,
-			`Deployment.apps "oor" is invalid`, "10.17.0.5 is not inside subnet ovn-default (10.16.0.0/16) [pod-ip-out-of-range]")
-	})
-
-	t.Run("fixed ip with 3 replicas refused", func(t *testing.T) {
-		wantWorkloadDenied(t, c.Create(ctx, newDeployment("web3", 3, map[string]string{ipKey: "10.16.0.5"})), tmplIP,
-			"3 replicas run at once, but only one pod can hold the fixed address",
-			"use ip_pool with one address per replica, or ';'-separated groups for a StatefulSet [workload-static-ip]")
-	})
-
-	t.Run("fixed ip with 1 replica and no annotations pass", func(t *testing.T) {
-		for _, d := range []*appsv1.Deployment{
-			newDeployment("web1", 1, map[string]string{ipKey: "10.16.0.5"}),
-			newDeployment("plain", 3, nil),
-		} {
-			if err := c.Create(ctx, d); err != nil {
-				t.Fatalf("create %s: %v", d.Name, err)
-			}
+	devenvtest.Eventually(t, "workload webhook judging templates", waitTimeout, func() error {
+		err := s.c.Create(ctx, newDeployment("probe", 1, map[string]string{ipKey: "10.17.0.5"}), client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "[pod-ip-out-of-range]") {
+			return fmt.Errorf("dry-run deployment with an out-of-range address: %v", err)
 		}
+		return nil
 	})
+}
 
-	t.Run("a workload without annotations is updated without a call", func(t *testing.T) {
-		var d appsv1.Deployment
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "wl", Name: "plain"}, &d); err != nil {
-			t.Fatal(err)
-		}
-		d.Spec.Replicas = ptr.To[int32](5)
-		if err := c.Update(ctx, &d); err != nil {
-			t.Fatal(err)
-		}
-	})
+// TestWorkloadScaleOnRealAPIServer: a fixed address allows one replica,
+// whether the Deployment or its scale subresource asks for more; a pool
+// smaller than the replicas warns.
+func TestWorkloadScaleOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	c := s.c
+	workloadNamespace(t, s)
+	if err := c.Create(ctx, newDeployment("web1", 1, map[string]string{ipKey: "10.16.0.5"})); err != nil {
+		t.Fatalf("create web1: %v", err)
+	}
 
 	t.Run("scaling the fixed-ip deployment up is refused on spec.replicas", func(t *testing.T) {
 		var d appsv1.Deployment
@@ -192,18 +178,16 @@ func TestWorkloadAdmissionOnRealAPIServer(t *testing.T) {
 			t.Errorf("warnings = %q", got)
 		}
 	})
+}
 
-	t.Run("a deployment's replicaset is not judged again", func(t *testing.T) {
-		rs := &appsv1.ReplicaSet{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "wl", Name: "legacy-abc", OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "apps/v1", Kind: "Deployment", Name: "legacy", UID: "00000000-0000-0000-0000-000000000001", Controller: ptr.To(true)}}},
-			Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](3), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "w"}},
-				Template: template(map[string]string{ipKey: "10.16.0.6"})},
-		}
-		if err := c.Create(ctx, rs); err != nil {
-			t.Fatalf("controller-made replicaset refused: %v", err)
-		}
-	})
+// TestStatefulSetIPChangeOnRealAPIServer: the addresses of a running
+// StatefulSet cannot change under it, not even by removing the annotation;
+// scaling it can.
+func TestStatefulSetIPChangeOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	c := s.c
+	workloadNamespace(t, s)
 
 	var sts appsv1.StatefulSet
 	t.Run("statefulset with a group per replica passes", func(t *testing.T) {
@@ -237,6 +221,63 @@ func TestWorkloadAdmissionOnRealAPIServer(t *testing.T) {
 		}
 		one.Spec.Template.Annotations = nil
 		wantWorkloadDenied(t, c.Update(ctx, one), tmplIP, `removing ip_address "10.16.0.30"`, "[statefulset-ip-change]")
+	})
+}
+
+// TestWorkloadTemplateOnRealAPIServer: pod templates are judged when the
+// workload is applied, not when its pods hang; workloads without
+// annotations and controller-made ReplicaSets are not sent to the webhook.
+// It runs last of the workload tests: its final check reads the API
+// server's matchCondition metrics of every request so far.
+func TestWorkloadTemplateOnRealAPIServer(t *testing.T) {
+	s := useSuite(t)
+	ctx := t.Context()
+	c := s.c
+	workloadNamespace(t, s)
+
+	t.Run("out-of-range template refused at apply time", func(t *testing.T) {
+		wantWorkloadDenied(t, c.Create(ctx, newDeployment("oor", 1, map[string]string{ipKey: "10.17.0.5"})), tmplIP,
+			`Deployment.apps "oor" is invalid`, "10.17.0.5 is not inside subnet ovn-default (10.16.0.0/16) [pod-ip-out-of-range]")
+	})
+
+	t.Run("fixed ip with 3 replicas refused", func(t *testing.T) {
+		wantWorkloadDenied(t, c.Create(ctx, newDeployment("web3", 3, map[string]string{ipKey: "10.16.0.5"})), tmplIP,
+			"3 replicas run at once, but only one pod can hold the fixed address",
+			"use ip_pool with one address per replica, or ';'-separated groups for a StatefulSet [workload-static-ip]")
+	})
+
+	t.Run("fixed ip with 1 replica and no annotations pass", func(t *testing.T) {
+		for _, d := range []*appsv1.Deployment{
+			newDeployment("web1", 1, map[string]string{ipKey: "10.16.0.5"}),
+			newDeployment("plain", 3, nil),
+		} {
+			if err := c.Create(ctx, d); err != nil {
+				t.Fatalf("create %s: %v", d.Name, err)
+			}
+		}
+	})
+
+	t.Run("a workload without annotations is updated without a call", func(t *testing.T) {
+		var d appsv1.Deployment
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "wl", Name: "plain"}, &d); err != nil {
+			t.Fatal(err)
+		}
+		d.Spec.Replicas = ptr.To[int32](5)
+		if err := c.Update(ctx, &d); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a deployment's replicaset is not judged again", func(t *testing.T) {
+		rs := &appsv1.ReplicaSet{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "wl", Name: "legacy-abc", OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "apps/v1", Kind: "Deployment", Name: "legacy", UID: "00000000-0000-0000-0000-000000000001", Controller: ptr.To(true)}}},
+			Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](3), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "w"}},
+				Template: template(map[string]string{ipKey: "10.16.0.6"})},
+		}
+		if err := c.Create(ctx, rs); err != nil {
+			t.Fatalf("controller-made replicaset refused: %v", err)
+		}
 	})
 
 	t.Run("cronjob with default concurrency refused", func(t *testing.T) {

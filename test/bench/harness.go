@@ -79,7 +79,7 @@ func IpamguardHandlers(store *inventory.Store, reg prometheus.Registerer) map[st
 	if err != nil {
 		panic(err)
 	}
-	hs := ipamwebhook.NewHandlersForBench(ipamwebhook.Deps{
+	hs := ipamwebhook.HandlersByPath(ipamwebhook.Deps{
 		Store:   store,
 		Synced:  func() bool { return true },
 		Config:  config.NewLive(config.Default()),

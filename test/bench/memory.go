@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -90,8 +91,9 @@ func RunningPods(f *fixture.Fixture, n int) []metav1.PartialObjectMetadata {
 // MeasureMemory builds the inventory of size sz plus pods running pods and
 // reports the memory once it is synced. With informers, every object goes
 // through a client-go SharedIndexInformer (reflector, DeltaFIFO, indexer)
-// with the transforms cmd/webhook configures (managed fields stripped,
-// inventory.StripNode, inventory.StripPod on metadata-only pods), and event
+// with the transforms cmd/webhook configures (inventory.CacheOptions:
+// managed fields stripped, inventory.StripNode, inventory.StripPod on
+// metadata-only pods, inventory.StripIP), and event
 // handlers feed the Store as inventory.Watch does; the lists come from
 // memory instead of an API server, so SyncTime leaves out the network and
 // JSON decoding. Without informers, only the Store is fed (and the fixture
@@ -116,13 +118,11 @@ func MeasureMemory(sz fixture.Size, pods int, informers bool) MemReport {
 		}
 		rep.Objects["subnets"], rep.Objects["ips"], rep.Objects["pods"] = len(f.Subnets), len(f.IPs), len(f.Pods)+pods
 	} else {
-		stripManaged := cache.TransformStripManagedFields()
 		type kind struct {
-			name      string
-			list      k8sruntime.Object
-			example   k8sruntime.Object
-			transform toolscache.TransformFunc
-			upsert    func(client.Object)
+			name    string
+			list    k8sruntime.Object
+			example client.Object
+			upsert  func(client.Object)
 		}
 		podList := &metav1.PartialObjectMetadataList{Items: RunningPods(f, pods)}
 		for _, p := range f.Pods {
@@ -133,24 +133,25 @@ func MeasureMemory(sz fixture.Size, pods int, informers bool) MemReport {
 			nsList.Items = append(nsList.Items, *ns)
 		}
 		kinds := []kind{
-			{"subnets", &kubeovnv1.SubnetList{Items: derefs(f.Subnets)}, &kubeovnv1.Subnet{}, stripManaged,
+			{"subnets", &kubeovnv1.SubnetList{Items: derefs(f.Subnets)}, &kubeovnv1.Subnet{},
 				func(o client.Object) { store.UpsertSubnet(o.(*kubeovnv1.Subnet)) }},
-			{"ips", &kubeovnv1.IPList{Items: derefs(f.IPs)}, &kubeovnv1.IP{}, inventory.StripIP,
+			{"ips", &kubeovnv1.IPList{Items: derefs(f.IPs)}, &kubeovnv1.IP{},
 				func(o client.Object) { store.UpsertIP(o.(*kubeovnv1.IP)) }},
-			{"vips", &kubeovnv1.VipList{}, &kubeovnv1.Vip{}, stripManaged,
+			{"vips", &kubeovnv1.VipList{}, &kubeovnv1.Vip{},
 				func(o client.Object) { store.UpsertVip(o.(*kubeovnv1.Vip)) }},
-			{"vpcs", &kubeovnv1.VpcList{Items: derefs(f.VPCs)}, &kubeovnv1.Vpc{}, stripManaged,
+			{"vpcs", &kubeovnv1.VpcList{Items: derefs(f.VPCs)}, &kubeovnv1.Vpc{},
 				func(o client.Object) { store.UpsertVpc(o.(*kubeovnv1.Vpc)) }},
-			{"ippools", &kubeovnv1.IPPoolList{Items: derefs(f.IPPools)}, &kubeovnv1.IPPool{}, stripManaged,
+			{"ippools", &kubeovnv1.IPPoolList{Items: derefs(f.IPPools)}, &kubeovnv1.IPPool{},
 				func(o client.Object) { store.UpsertIPPool(o.(*kubeovnv1.IPPool)) }},
-			{"nodes", &corev1.NodeList{Items: derefs(f.Nodes)}, &corev1.Node{}, inventory.StripNode,
+			{"nodes", &corev1.NodeList{Items: derefs(f.Nodes)}, &corev1.Node{},
 				func(o client.Object) { store.UpsertNode(o.(*corev1.Node)) }},
-			{"pods", podList, inventory.PodMetadata(), inventory.StripPod,
+			{"pods", podList, inventory.PodMetadata(),
 				func(o client.Object) { store.UpsertPod(o) }},
-			{"namespaces", nsList, inventory.NamespaceMetadata(), stripManaged,
+			{"namespaces", nsList, inventory.NamespaceMetadata(),
 				func(o client.Object) { store.UpsertNamespace(o) }},
 		}
 		f = nil
+		cacheOpts := inventory.CacheOptions()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var regs []toolscache.ResourceEventHandlerRegistration
@@ -173,7 +174,7 @@ func MeasureMemory(sz fixture.Size, pods int, informers bool) MemReport {
 			}
 			k.list = nil
 			inf := toolscache.NewSharedIndexInformer(listOnly{lw}, k.example, 0, toolscache.Indexers{})
-			if err := inf.SetTransform(k.transform); err != nil {
+			if err := inf.SetTransform(transformFor(cacheOpts, k.example)); err != nil {
 				panic(err)
 			}
 			upsert := k.upsert
@@ -215,6 +216,28 @@ func MeasureMemory(sz fixture.Size, pods int, informers bool) MemReport {
 	runtime.KeepAlive(store)
 	runtime.KeepAlive(keep)
 	return rep
+}
+
+// transformFor returns the transform the webhook's cache
+// (inventory.CacheOptions) applies to objects like example: its ByObject
+// entry, else the default.
+func transformFor(opts cache.Options, example client.Object) toolscache.TransformFunc {
+	for obj, by := range opts.ByObject {
+		if by.Transform != nil && sameKind(obj, example) {
+			return by.Transform
+		}
+	}
+	return opts.DefaultTransform
+}
+
+// sameKind reports whether a and b are the same Go type and, for
+// metadata-only objects, the same kind.
+func sameKind(a, b client.Object) bool {
+	if reflect.TypeOf(a) != reflect.TypeOf(b) {
+		return false
+	}
+	pa, ok := a.(*metav1.PartialObjectMetadata)
+	return !ok || pa.GroupVersionKind() == b.(*metav1.PartialObjectMetadata).GroupVersionKind()
 }
 
 func derefs[T any](in []*T) []T {

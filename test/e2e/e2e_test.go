@@ -134,6 +134,20 @@ func TestKubectl(t *testing.T) {
 		}
 	}
 
+	// The webhook is elected leader in the namespace ipamguard-dev gives it
+	// (internal/leader); a missing namespace or lease would only be logged.
+	leaseArgs := []string{"-n", "ipamguard-system", "get", "lease", "ipamguard-leader", "-o", "jsonpath={.spec.holderIdentity}"}
+	devenvtest.Eventually(t, "the webhook to hold its leader election Lease", readyTimeout, func() error {
+		stdout, stderr, err := runKubectl(t, kubectl, dev.kubeconfig, dev.runDir, kubectlCase{args: leaseArgs})
+		switch {
+		case err != nil:
+			return fmt.Errorf("kubectl %s: %v: %s", strings.Join(leaseArgs, " "), err, stderr)
+		case strings.TrimSpace(stdout) == "":
+			return errors.New("the Lease has no holder")
+		}
+		return nil
+	})
+
 	dev.interruptAndCheck(t)
 }
 

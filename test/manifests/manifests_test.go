@@ -1,7 +1,7 @@
 // Package manifests checks the deployable kustomize tree (config/default) as
 // rendered by the pinned kubectl: the pieces that must agree across files
-// (Service, Certificate, secret, webhooks, RBAC, config) do agree, and the
-// pods meet the restricted Pod Security Standard.
+// (Service, Certificate, secret, webhooks, RBAC, leader election, config) do
+// agree, and the pods meet the restricted Pod Security Standard.
 package manifests
 
 import (
@@ -16,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,10 +35,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ipamguard/ipamguard/internal/devenv"
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
+	"github.com/ipamguard/ipamguard/internal/leader"
 	"github.com/ipamguard/ipamguard/pkg/config"
 )
 
@@ -108,6 +111,10 @@ func TestDefault(t *testing.T) {
 		t.Parallel()
 		checkRBAC(t, r)
 	})
+	t.Run("leader election", func(t *testing.T) {
+		t.Parallel()
+		checkLeaderElection(t, r)
+	})
 	t.Run("network policy", func(t *testing.T) {
 		t.Parallel()
 		checkNetworkPolicy(t, r)
@@ -132,11 +139,7 @@ func render(t *testing.T, dir string) []byte {
 	}
 	kubectl := filepath.Join(assets, devenv.KubectlBinary)
 	if fi, err := os.Stat(kubectl); err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
-		msg := fmt.Sprintf("%s is not an executable file (run make envtest-assets)", kubectl)
-		if os.Getenv(devenvtest.RequireEnv) != "1" {
-			t.Skipf("skipping: %s; set %s=1 to make this a failure", msg, devenvtest.RequireEnv)
-		}
-		t.Fatal(msg)
+		devenvtest.SkipUnlessRequired(t, "%s is not an executable file (run make envtest-assets)", kubectl)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), renderTimeout)
 	defer cancel()
@@ -195,6 +198,8 @@ type rendered struct {
 	serviceAccts []*corev1.ServiceAccount
 	clusterRoles []*rbacv1.ClusterRole
 	bindings     []*rbacv1.ClusterRoleBinding
+	roles        []*rbacv1.Role
+	roleBindings []*rbacv1.RoleBinding
 	pdbs         []*policyv1.PodDisruptionBudget
 	netpols      []*networkingv1.NetworkPolicy
 	certificates []*unstructured.Unstructured
@@ -229,6 +234,10 @@ func index(t *testing.T, objs []*unstructured.Unstructured) *rendered {
 			r.clusterRoles = append(r.clusterRoles, typed[rbacv1.ClusterRole](t, o))
 		case "ClusterRoleBinding.rbac.authorization.k8s.io":
 			r.bindings = append(r.bindings, typed[rbacv1.ClusterRoleBinding](t, o))
+		case "Role.rbac.authorization.k8s.io":
+			r.roles = append(r.roles, typed[rbacv1.Role](t, o))
+		case "RoleBinding.rbac.authorization.k8s.io":
+			r.roleBindings = append(r.roleBindings, typed[rbacv1.RoleBinding](t, o))
 		case "PodDisruptionBudget.policy":
 			r.pdbs = append(r.pdbs, typed[policyv1.PodDisruptionBudget](t, o))
 		case "NetworkPolicy.networking.k8s.io":
@@ -292,6 +301,11 @@ func checkNamespace(t *testing.T, r *rendered) {
 	}
 }
 
+// envVarName matches the path of a container's environment variable name,
+// which is upper case by convention (POD_NAMESPACE) and never a
+// replacement target.
+var envVarName = regexp.MustCompile(`/(initContainers|containers)/[0-9]+/env/[0-9]+/name$`)
+
 // checkNoPlaceholders fails on the upper-case tokens the bases use as
 // replacement targets, and on kustomize-local objects that leaked.
 func checkNoPlaceholders(t *testing.T, objs []*unstructured.Unstructured) {
@@ -302,7 +316,7 @@ func checkNoPlaceholders(t *testing.T, objs []*unstructured.Unstructured) {
 		}
 		walk(o.Object, "", func(p string, v any) {
 			s, ok := v.(string)
-			if !ok {
+			if !ok || envVarName.MatchString(p) {
 				return
 			}
 			for _, tok := range tokens {
@@ -684,6 +698,93 @@ func checkRBAC(t *testing.T, r *rendered) {
 	for _, b := range r.bindings {
 		if !slices.ContainsFunc(r.clusterRoles, func(c *rbacv1.ClusterRole) bool { return c.Name == b.RoleRef.Name }) {
 			t.Errorf("ClusterRoleBinding %s: roleRef %s %s is not rendered", b.Name, b.RoleRef.Kind, b.RoleRef.Name)
+		}
+	}
+
+	// Namespaced Roles: bound to the webhook in its namespace, and writing
+	// nothing but the leader election Lease and its events.
+	writable := map[string]bool{"coordination.k8s.io/leases": true, "/events": true}
+	for _, role := range r.roles {
+		bound := slices.ContainsFunc(r.roleBindings, func(b *rbacv1.RoleBinding) bool {
+			return b.Namespace == role.Namespace && b.RoleRef.APIGroup == rbacv1.GroupName && b.RoleRef.Kind == "Role" && b.RoleRef.Name == role.Name &&
+				slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
+					return s.Kind == rbacv1.ServiceAccountKind && s.Name == sa && s.Namespace == d.Namespace
+				})
+		})
+		if !bound {
+			t.Errorf("no RoleBinding binds Role %s/%s to ServiceAccount %s/%s", role.Namespace, role.Name, d.Namespace, sa)
+		}
+		for _, rule := range role.Rules {
+			for _, verb := range rule.Verbs {
+				if slices.Contains([]string{"get", "list", "watch"}, verb) {
+					continue
+				}
+				for _, g := range rule.APIGroups {
+					for _, res := range rule.Resources {
+						if !writable[g+"/"+res] {
+							t.Errorf("Role %s: verb %q on %s/%s; only the leader election Lease and events may be written", role.Name, verb, g, res)
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, b := range r.roleBindings {
+		if b.RoleRef.Kind != "Role" || !slices.ContainsFunc(r.roles, func(c *rbacv1.Role) bool { return c.Name == b.RoleRef.Name && c.Namespace == b.Namespace }) {
+			t.Errorf("RoleBinding %s/%s: roleRef %s %s is not rendered in its namespace", b.Namespace, b.Name, b.RoleRef.Kind, b.RoleRef.Name)
+		}
+	}
+}
+
+// checkLeaderElection requires what the webhook's leader election
+// (internal/leader) needs at run time: leader election on, the pod's
+// namespace available to it (downward API POD_NAMESPACE, or the flag), and
+// a Role bound to the webhook's ServiceAccount there that lets it read,
+// create and renew its Lease and record events.
+func checkLeaderElection(t *testing.T, r *rendered) {
+	d := r.deployment
+	c := d.Spec.Template.Spec.Containers[0]
+	if v, ok := flagValue(d, "--leader-elect"); ok && v != "true" {
+		t.Fatalf("Deployment %s: --leader-elect=%s; %d replicas need leader election", d.Name, v, ptr.Deref(d.Spec.Replicas, 1))
+	}
+	leaseNS := d.Namespace
+	if v, ok := flagValue(d, "--leader-election-namespace"); ok {
+		leaseNS = v
+	} else {
+		i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == leader.NamespaceEnv })
+		if i < 0 || c.Env[i].ValueFrom == nil || c.Env[i].ValueFrom.FieldRef == nil || c.Env[i].ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
+			t.Errorf("Deployment %s: no --leader-election-namespace and no env %s from the downward API (fieldRef metadata.namespace)", d.Name, leader.NamespaceEnv)
+		}
+	}
+	if leaseNS != d.Namespace {
+		t.Errorf("Deployment %s: the leader election Lease is in namespace %s, want the webhook's own %s", d.Name, leaseNS, d.Namespace)
+	}
+	sa := d.Spec.Template.Spec.ServiceAccountName
+	need := []struct{ group, resource, verb string }{
+		{"coordination.k8s.io", "leases", "get"},
+		{"coordination.k8s.io", "leases", "create"},
+		{"coordination.k8s.io", "leases", "update"},
+		{"", "events", "create"},
+		{"", "events", "patch"},
+	}
+	for _, n := range need {
+		granted := slices.ContainsFunc(r.roles, func(role *rbacv1.Role) bool {
+			if role.Namespace != leaseNS {
+				return false
+			}
+			bound := slices.ContainsFunc(r.roleBindings, func(b *rbacv1.RoleBinding) bool {
+				return b.Namespace == role.Namespace && b.RoleRef.Kind == "Role" && b.RoleRef.Name == role.Name &&
+					slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
+						return s.Kind == rbacv1.ServiceAccountKind && s.Name == sa && s.Namespace == d.Namespace
+					})
+			})
+			return bound && slices.ContainsFunc(role.Rules, func(rule rbacv1.PolicyRule) bool {
+				return slices.Contains(rule.APIGroups, n.group) && slices.Contains(rule.Resources, n.resource) && slices.Contains(rule.Verbs, n.verb) &&
+					(len(rule.ResourceNames) == 0 || slices.Contains(rule.ResourceNames, leader.DefaultLeaseName))
+			})
+		})
+		if !granted {
+			t.Errorf("no Role bound to ServiceAccount %s/%s grants %s on %s.%s in namespace %s (leader election)", d.Namespace, sa, n.verb, n.resource, n.group, leaseNS)
 		}
 	}
 }

@@ -439,8 +439,8 @@ func TestPrometheusRules(t *testing.T) {
 		severity       string
 		forAtMost      time.Duration
 	}{
-		{"IPAMGuardSubnetLowAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdWarning + `"}) or vector(` + strconv.Itoa(th.Warning) + `))`, "warning", 5 * time.Minute},
-		{"IPAMGuardSubnetCriticalAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdCritical + `"}) or vector(` + strconv.Itoa(th.Critical) + `))`, "critical", 5 * time.Minute},
+		{"IPAMGuardSubnetLowAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdWarning + `"}) or vector(` + strconv.FormatUint(th.Warning, 10) + `))`, "warning", 5 * time.Minute},
+		{"IPAMGuardSubnetCriticalAddresses", "<=", `scalar(max(` + metrics.ThresholdAddressesName + `{level="` + metrics.ThresholdCritical + `"}) or vector(` + strconv.FormatUint(th.Critical, 10) + `))`, "critical", 5 * time.Minute},
 		{"IPAMGuardSubnetExhausted", "==", "0", "critical", 5 * time.Minute},
 	} {
 		r, ok := alerts[tc.alert]

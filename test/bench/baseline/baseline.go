@@ -34,7 +34,7 @@ import (
 
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
-	"github.com/ipamguard/ipamguard/pkg/validate"
+	"github.com/ipamguard/ipamguard/pkg/settings"
 	ipamwebhook "github.com/ipamguard/ipamguard/pkg/webhook"
 	"github.com/ipamguard/ipamguard/test/bench/fixture"
 )
@@ -50,7 +50,7 @@ type Cache struct {
 	vpcs       []*kubeovnv1.Vpc
 	pods       []*metav1.PartialObjectMetadata
 	namespaces map[string]*metav1.PartialObjectMetadata
-	defaults   validate.Defaults
+	defaults   settings.Defaults
 	warning    uint64
 }
 

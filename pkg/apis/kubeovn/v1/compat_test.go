@@ -13,14 +13,17 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/ipamguard/ipamguard/internal/devenv"
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 )
 
@@ -31,43 +34,26 @@ const twoTo64 = 18446744073709551616.0
 // schema does not know: what we store is then exactly what that schema accepts.
 var strict = client.FieldValidation(metav1.FieldValidationStrict)
 
-// TestCRDCompatibility starts a real kube-apiserver and etcd once per CRD set: the upstream
-// Kube-OVN CRDs of v1.15.24 (float64 status counters) and v1.16.2 (integers), then the project's
-// own generated CRDs. It stores objects the way Kube-OVN writes them and reads them back with
+// TestCRDCompatibility installs, one after the other in one control plane, the project's own
+// generated CRDs and the upstream Kube-OVN CRDs of v1.15.24 (float64 status counters) and
+// v1.16.2 (integers). It stores objects the way Kube-OVN writes them and reads them back with
 // the typed client, and writes typed objects and checks the upstream schema accepts them.
+// Without the control-plane binaries or the upstream CRDs it skips, or fails when
+// IPAMGUARD_REQUIRE_ENVTEST=1 (CI).
 func TestCRDCompatibility(t *testing.T) {
-	root := repoRoot(t)
-	assets := envtestAssets(t, root)
-	upstream := filepath.Join(root, "..", "shared", "kube-ovn")
-
-	for _, rel := range []struct {
-		version string
-		floats  bool // v1.15 writes float64 counters, v1.16 integers
-	}{
-		{version: "v1.15.24", floats: true},
-		{version: "v1.16.2", floats: false},
-	} {
-		t.Run("upstream-"+rel.version, func(t *testing.T) {
-			if fi, err := os.Stat(upstream); err != nil || !fi.IsDir() {
-				t.Skipf("upstream Kube-OVN CRDs not found at %s (expected ../shared/kube-ovn from the repository root): %v", upstream, err)
-			}
-			file := filepath.Join(upstream, "crds-"+rel.version+".yaml")
-			c, warnings := startEnv(t, assets, file)
-			ctx := t.Context()
-
-			storeKubeOVNObjects(t, ctx, c, rel.floats, false, strict)
-			checkTypedReads(t, ctx, c)
-			checkUpstreamOnlyFieldsKept(t, ctx, c)
-			if w := warnings.take(); len(w) > 0 {
-				t.Errorf("API server warnings while storing Kube-OVN objects: %q", w)
-			}
-
-			writeTypedAndReadUnstructured(t, ctx, c, warnings)
-		})
+	if testing.Short() && !devenvtest.Required() {
+		t.Skip("-short: skipping the envtest compatibility test")
 	}
+	root, err := devenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := filepath.Join(root, "..", "shared", "kube-ovn")
+	own := filepath.Join(root, "config", "crd", "bases")
+	cluster := &crdCluster{env: devenvtest.Start(t, devenv.Options{CRDPaths: []string{own}}), installed: own}
 
 	t.Run("own-crds", func(t *testing.T) {
-		c, warnings := startEnv(t, assets, filepath.Join(root, "config", "crd", "bases"))
+		c, warnings := cluster.use(t, own)
 		ctx := t.Context()
 
 		// Our CRDs model Kube-OVN's own condition shape (with lastUpdateTime),
@@ -92,51 +78,32 @@ func TestCRDCompatibility(t *testing.T) {
 
 		writeTypedAndReadUnstructured(t, ctx, c, warnings)
 	})
-}
 
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's working directory")
-		}
-		dir = parent
-	}
-}
+	for _, rel := range []struct {
+		version string
+		floats  bool // v1.15 writes float64 counters, v1.16 integers
+	}{
+		{version: "v1.15.24", floats: true},
+		{version: "v1.16.2", floats: false},
+	} {
+		t.Run("upstream-"+rel.version, func(t *testing.T) {
+			file := filepath.Join(upstream, "crds-"+rel.version+".yaml")
+			if fi, err := os.Stat(file); err != nil || !fi.Mode().IsRegular() {
+				devenvtest.SkipUnlessRequired(t, "upstream Kube-OVN CRDs not found at %s (expected in ../shared/kube-ovn from the repository root): %v", file, err)
+			}
+			c, warnings := cluster.use(t, file)
+			ctx := t.Context()
 
-// envtestAssets returns the directory holding kube-apiserver and etcd: $IPAMGUARD_ASSETS or
-// <root>/bin. Without them the test skips, or fails when IPAMGUARD_REQUIRE_ENVTEST=1 (CI).
-func envtestAssets(t *testing.T, root string) string {
-	t.Helper()
-	required := os.Getenv("IPAMGUARD_REQUIRE_ENVTEST") == "1"
-	if testing.Short() && !required {
-		t.Skip("-short: skipping the envtest compatibility test")
+			storeKubeOVNObjects(t, ctx, c, rel.floats, false, strict)
+			checkTypedReads(t, ctx, c)
+			checkUpstreamOnlyFieldsKept(t, ctx, c)
+			if w := warnings.take(); len(w) > 0 {
+				t.Errorf("API server warnings while storing Kube-OVN objects: %q", w)
+			}
+
+			writeTypedAndReadUnstructured(t, ctx, c, warnings)
+		})
 	}
-	dir := os.Getenv("IPAMGUARD_ASSETS")
-	if dir == "" {
-		dir = filepath.Join(root, "bin")
-	}
-	for _, name := range []string{"kube-apiserver", "etcd"} {
-		fi, err := os.Stat(filepath.Join(dir, name))
-		if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-			continue
-		}
-		msg := fmt.Sprintf("envtest binary %s missing or not executable in %s: run make envtest-assets", name, dir)
-		if required {
-			t.Fatal(msg + " (IPAMGUARD_REQUIRE_ENVTEST=1)")
-		}
-		t.Skip(msg)
-	}
-	return dir
 }
 
 // warningRecorder collects the warnings the API server sends back (unknown fields, etc.).
@@ -162,50 +129,116 @@ func (w *warningRecorder) take() []string {
 	return m
 }
 
-// startEnv starts a fresh control plane with the CRDs at crdPath, stopped when the (sub)test
-// ends, and returns a client with our typed scheme.
-func startEnv(t *testing.T, assets, crdPath string) (client.Client, *warningRecorder) {
+// crdCluster is the test's control plane and the set of Kube-OVN CRDs installed in it.
+type crdCluster struct {
+	env       *devenv.Env
+	installed string
+}
+
+// kubeOVNKinds are the kinds the CRD sets define.
+var kubeOVNKinds = []string{"Subnet", "IP", "IPPool", "Vpc", "Vip"}
+
+// use installs the CRDs at crdPath, unless they are the ones installed, in place of the
+// installed ones and of everything stored under them, and returns a client with our typed
+// scheme whose API warnings are recorded.
+func (k *crdCluster) use(t *testing.T, crdPath string) (client.Client, *warningRecorder) {
 	t.Helper()
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDInstallOptions: envtest.CRDInstallOptions{
-			Paths:              []string{crdPath},
-			ErrorIfPathMissing: true,
-		},
-		ErrorIfCRDPathMissing: true,
-		UseExistingCluster:    new(false),
-	}
-	// Pin the binaries: KUBEBUILDER_ASSETS in the environment would otherwise win.
-	env.ControlPlane.GetAPIServer().Path = filepath.Join(assets, "kube-apiserver")
-	env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(assets, "etcd")}
-
-	start := time.Now()
-	cfg, err := env.Start()
-	if err != nil {
-		_ = env.Stop()
-		t.Fatalf("starting envtest with %s: %v", crdPath, err)
-	}
-	t.Logf("envtest with %s started (CRDs established) in %s", filepath.Base(crdPath), time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		stop := time.Now()
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping envtest: %v", err)
+	if k.installed != crdPath {
+		k.uninstall(t)
+		k.installed = ""
+		crds, err := envtest.InstallCRDs(k.env.Config, envtest.CRDInstallOptions{Paths: []string{crdPath}, ErrorIfPathMissing: true})
+		if err != nil {
+			t.Fatalf("install CRDs from %s: %v", crdPath, err)
 		}
-		t.Logf("envtest stopped in %s", time.Since(stop).Round(time.Millisecond))
-	})
-
-	warnings := &warningRecorder{}
-	cfg.WarningHandlerWithContext = warnings
-
-	scheme := runtime.NewScheme()
-	if err := kubeovnv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
+		k.installed = crdPath
+		// Discovery may still list the resources of the CRDs just removed: wait until every
+		// kind is served again. A get, not a list: the first list of a new resource waits
+		// for its watch cache, which the checks pay for anyway.
+		devenvtest.Eventually(t, fmt.Sprintf("the %d CRDs of %s to be served", len(crds), filepath.Base(crdPath)), time.Minute, func() error {
+			for _, kind := range kubeOVNKinds {
+				u := &unstructured.Unstructured{}
+				u.SetGroupVersionKind(kubeovnv1.GroupVersion.WithKind(kind))
+				err := k.env.Client.Get(t.Context(), client.ObjectKey{Name: "compat-probe"}, u)
+				if !apierrors.IsNotFound(err) || !strings.Contains(err.Error(), `"compat-probe" not found`) {
+					return fmt.Errorf("get %s: %v", kind, err)
+				}
+			}
+			return nil
+		})
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	warnings := &warningRecorder{}
+	cfg := rest.CopyConfig(k.env.Config)
+	cfg.WarningHandler = nil
+	cfg.WarningHandlerWithContext = warnings
+	c, err := client.New(cfg, client.Options{Scheme: k.env.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, warnings
+}
+
+// uninstall deletes the kubeovn.io CRDs and, with them, every object stored under them; no
+// controller runs to remove the finalizers Kube-OVN sets, so they are removed first.
+func (k *crdCluster) uninstall(t *testing.T) {
+	t.Helper()
+	ctx, c := t.Context(), k.env.Client
+	for _, kind := range kubeOVNKinds {
+		l := kubeOVNList(kind)
+		if err := c.List(ctx, l); err != nil {
+			t.Fatalf("list %s: %v", kind, err)
+		}
+		for i := range l.Items {
+			o := &l.Items[i]
+			if len(o.GetFinalizers()) == 0 {
+				continue
+			}
+			if err := c.Patch(ctx, o, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))); err != nil {
+				t.Fatalf("remove the finalizers of %s %s: %v", kind, o.GetName(), err)
+			}
+		}
+	}
+	kubeOVNCRDs := func() ([]string, error) {
+		var l unstructured.UnstructuredList
+		l.SetAPIVersion("apiextensions.k8s.io/v1")
+		l.SetKind("CustomResourceDefinitionList")
+		if err := c.List(ctx, &l); err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, crd := range l.Items {
+			if g, _, _ := unstructured.NestedString(crd.Object, "spec", "group"); g == kubeovnv1.GroupVersion.Group {
+				names = append(names, crd.GetName())
+			}
+		}
+		return names, nil
+	}
+	names, err := kubeOVNCRDs()
+	if err != nil {
+		t.Fatalf("list CRDs: %v", err)
+	}
+	for _, name := range names {
+		crd := &unstructured.Unstructured{}
+		crd.SetAPIVersion("apiextensions.k8s.io/v1")
+		crd.SetKind("CustomResourceDefinition")
+		crd.SetName(name)
+		if err := c.Delete(ctx, crd); err != nil {
+			t.Fatalf("delete CRD %s: %v", name, err)
+		}
+	}
+	devenvtest.Eventually(t, "the installed Kube-OVN CRDs to be deleted", time.Minute, func() error {
+		left, err := kubeOVNCRDs()
+		if err == nil && len(left) > 0 {
+			err = fmt.Errorf("still there: %v", left)
+		}
+		return err
+	})
+}
+
+// kubeOVNList is an empty list of a kubeovn.io kind.
+func kubeOVNList(kind string) *unstructured.UnstructuredList {
+	l := &unstructured.UnstructuredList{}
+	l.SetGroupVersionKind(kubeovnv1.GroupVersion.WithKind(kind + "List"))
+	return l
 }
 
 // counter renders a status counter the way the given Kube-OVN release writes it.

@@ -1,0 +1,109 @@
+// Package reserve remembers the fixed addresses of admissions still in
+// flight: a pod admitted a moment ago is not in the inventory yet, and a
+// second pod asking for its address must be refused all the same.
+//
+// The table lives in one process: with several replicas, each protects the
+// requests it serves (docs/operations.md). Its lock is its own: callers
+// judge and reserve through Table.Judge, never by locking it.
+package reserve
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/ipamguard/ipamguard/pkg/validate"
+)
+
+// TTL is how long an admitted pod's claim on its addresses lasts by
+// default: long enough for the pod to reach the informer cache, where it
+// is seen as a pending pod.
+const TTL = 30 * time.Second
+
+// Table holds the addresses claimed by pods admitted in the last TTL,
+// until the pods show up in the inventory.
+type Table struct {
+	mu        sync.Mutex
+	m         map[key]entry
+	ttl       time.Duration
+	now       func() time.Time
+	lastSweep time.Time
+}
+
+// key is what a reservation is of: one address of one subnet.
+type key struct {
+	subnet string
+	addr   netip.Addr
+}
+
+type entry struct {
+	namespace, owner string
+	expires          time.Time
+}
+
+// New returns an empty table whose claims last ttl.
+func New(ttl time.Duration) *Table {
+	return &Table{m: map[key]entry{}, ttl: ttl, now: time.Now}
+}
+
+// Grant is what a judgement made under the table's lock asks to reserve.
+type Grant struct {
+	// Claims are the addresses to reserve; none reserves nothing.
+	Claims []validate.Claim
+	// Namespace and Owner identify the requester (the pod, or its
+	// KubeVirt VM), so that the same owner asking again is not refused.
+	Namespace, Owner string
+}
+
+// Judge runs judge with the table locked, handing it a view of the live
+// claims, and reserves what it grants: checking and reserving are one
+// step, so of many requests for one address exactly one is granted. The
+// lock is the table's only one and judge should be a few lookups: every
+// fixed-IP admission waits for it.
+func (t *Table) Judge(judge func(held validate.Reservations) Grant) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g := judge(view{t})
+	if len(g.Claims) == 0 {
+		return
+	}
+	now := t.now()
+	// Expired entries are swept at most once a second, keeping the work
+	// per admission constant under load.
+	if now.Sub(t.lastSweep) >= time.Second {
+		t.lastSweep = now
+		for c, e := range t.m {
+			if !now.Before(e.expires) {
+				delete(t.m, c)
+			}
+		}
+	}
+	for _, c := range g.Claims {
+		t.m[key{c.Subnet, c.Addr}] = entry{namespace: g.Namespace, owner: g.Owner, expires: now.Add(t.ttl)}
+	}
+}
+
+// view reads the table while Judge holds its lock.
+type view struct{ t *Table }
+
+// Holder implements validate.Reservations.
+func (v view) Holder(subnet string, a netip.Addr) (string, string, bool) {
+	e, ok := v.t.m[key{subnet, a}]
+	if !ok || !v.t.now().Before(e.expires) {
+		return "", "", false
+	}
+	return e.namespace, e.owner, true
+}
+
+// Len returns the number of live reservations.
+func (t *Table) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, e := range t.m {
+		if t.now().Before(e.expires) {
+			n++
+		}
+	}
+	return n
+}

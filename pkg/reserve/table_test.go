@@ -1,0 +1,63 @@
+package reserve
+
+import (
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipamguard/ipamguard/pkg/validate"
+)
+
+func TestJudgeReservesAtomically(t *testing.T) {
+	tab := New(time.Minute)
+	c := validate.Claim{Subnet: "ovn-default", Addr: netip.MustParseAddr("10.16.0.9")}
+	var wg sync.WaitGroup
+	granted := make(chan int, 50)
+	for i := range 50 {
+		wg.Go(func() {
+			tab.Judge(func(held validate.Reservations) Grant {
+				if _, _, ok := held.Holder(c.Subnet, c.Addr); ok {
+					return Grant{}
+				}
+				granted <- i
+				return Grant{Claims: []validate.Claim{c}, Namespace: "apps", Owner: "web"}
+			})
+		})
+	}
+	wg.Wait()
+	close(granted)
+	if n := len(granted); n != 1 {
+		t.Fatalf("%d of 50 judgements granted the address, want exactly 1", n)
+	}
+	if tab.Len() != 1 {
+		t.Errorf("Len() = %d, want 1", tab.Len())
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	tab := New(30 * time.Second)
+	now := time.Unix(1000, 0)
+	tab.now = func() time.Time { return now }
+	a := validate.Claim{Subnet: "s", Addr: netip.MustParseAddr("fd00::1")}
+	tab.Judge(func(validate.Reservations) Grant {
+		return Grant{Claims: []validate.Claim{a}, Namespace: "ns", Owner: "vm1"}
+	})
+	tab.Judge(func(held validate.Reservations) Grant {
+		ns, owner, ok := held.Holder(a.Subnet, a.Addr)
+		if !ok || ns != "ns" || owner != "vm1" {
+			t.Errorf("Holder = %q %q %v, want ns vm1 true", ns, owner, ok)
+		}
+		return Grant{}
+	})
+	now = now.Add(30 * time.Second)
+	if tab.Len() != 0 {
+		t.Errorf("Len() after the TTL = %d, want 0", tab.Len())
+	}
+	// A later grant sweeps the expired entry.
+	b := validate.Claim{Subnet: "s", Addr: netip.MustParseAddr("fd00::2")}
+	tab.Judge(func(validate.Reservations) Grant { return Grant{Claims: []validate.Claim{b}} })
+	if len(tab.m) != 1 {
+		t.Errorf("%d entries after the sweep, want 1", len(tab.m))
+	}
+}

@@ -150,9 +150,14 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 	healthAddr := fmt.Sprintf("%s:%d", loopback, cfg.healthPort)
 	metricsAddr := fmt.Sprintf("%s:%d", loopback, cfg.metricsPort)
 	webhookLog := filepath.Join(runDir, "webhook.log")
+	// The API server presents a client certificate (devenv's admission
+	// configuration) and the webhook accepts no other caller, as a
+	// cluster's should: that keeps the in-flight reservations on.
 	child, err := startChild(log, webhookBinary, webhookLog, []string{
 		"--kubeconfig", kubeconfig,
 		"--cert-dir", env.WebhookCertDir,
+		"--client-ca-file", env.WebhookClientCAFile,
+		"--client-cn", devenv.WebhookClientCommonName,
 		"--webhook-host", env.WebhookHost,
 		"--webhook-port", fmt.Sprint(env.WebhookPort),
 		"--metrics-bind-address", metricsAddr,

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,6 +48,8 @@ func run() error {
 		enableHTTP2 bool
 		configPoll  time.Duration
 		memRatio    float64
+		clientCA    string
+		clientCNs   string
 	)
 	flag.StringVar(&host, "webhook-host", "", "address the webhook server listens on (empty: all)")
 	flag.IntVar(&port, "webhook-port", 9443, "port the webhook server listens on")
@@ -56,6 +59,8 @@ func run() error {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the /metrics endpoint (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid-reset and stream-cancel attacks, CVE-2023-44487)")
+	flag.StringVar(&clientCA, "client-ca-file", "", "PEM CA certificates that issue the API server's client certificate; when set, callers without such a certificate are refused during the TLS handshake and the in-flight address reservations are on (empty: callers are not verified and no reservations are kept)")
+	flag.StringVar(&clientCNs, "client-cn", ipamwebhook.DefaultClientCommonName, "comma-separated common names accepted in callers' certificates with --client-ca-file (empty: any certificate the CA issued)")
 	flag.Float64Var(&memRatio, "memory-limit-ratio", 0.9, "set the Go soft memory limit to this fraction of the container's cgroup memory limit (0 disables; GOMEMLIMIT, if set, wins)")
 	leaderCfg := leader.DefaultConfig()
 	leaderCfg.BindFlags(flag.CommandLine)
@@ -99,19 +104,30 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
+	auth := ipamwebhook.ClientAuth{CAFile: clientCA, CommonNames: splitList(clientCNs), Log: ctrl.Log.WithName("client-auth")}
+	srvOpts := webhook.Options{
+		Host:    host,
+		Port:    port,
+		CertDir: certDir,
+		TLSOpts: tlsOpts,
+	}
+	servingCheck, err := auth.Apply(&srvOpts)
+	if err != nil {
+		return fmt.Errorf("--client-ca-file: %w", err)
+	}
+	if auth.Enabled() {
+		log.Info("callers verified: only client certificates issued by the client CA are accepted", "clientCAFile", clientCA, "commonNames", auth.CommonNames)
+	} else {
+		log.Info("callers are not verified (no --client-ca-file): in-flight address reservations are off, so pods created at the same moment with one fixed address are told apart only by the pending pods the inventory has seen")
+	}
 	leaderCfg, err = leaderCfg.Resolve(os.Getenv, leader.ServiceAccountNamespaceFile)
 	if err != nil {
 		return err
 	}
 	log.Info("leader election", "enabled", leaderCfg.Enabled, "namespace", leaderCfg.Namespace, "lease", leaderCfg.LeaseName)
 	mgrOpts := ctrl.Options{
-		Scheme: scheme,
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host:    host,
-			Port:    port,
-			CertDir: certDir,
-			TLSOpts: tlsOpts,
-		}),
+		Scheme:                 scheme,
+		WebhookServer:          webhook.NewServer(srvOpts),
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		Cache:                  inventory.CacheOptions(),
@@ -146,7 +162,9 @@ func run() error {
 	observeLoad(true)
 
 	ctx := ctrl.SetupSignalHandler()
-	h, err := ipamwebhook.Setup(ctx, mgr, ipamwebhook.Options{Config: live, Metrics: m})
+	h, err := ipamwebhook.Setup(ctx, mgr, ipamwebhook.Options{
+		Config: live, Metrics: m, CallersVerified: auth.Enabled(), ServingCheck: servingCheck,
+	})
 	if err != nil {
 		return err
 	}
@@ -159,4 +177,15 @@ func run() error {
 		return fmt.Errorf("run manager: %w", err)
 	}
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -90,16 +90,25 @@ type Env struct {
 	// WebhookCAData, which the installed webhook configurations trust.
 	WebhookCertDir string
 	WebhookCAData  []byte
+	// WebhookClientCAFile is the CA certificate (PEM) that issued the
+	// client certificate the API server presents to every webhook that
+	// asks for one (common name WebhookClientCommonName), as configured by
+	// an AdmissionConfiguration: a webhook started with it as client CA
+	// accepts the API server and no one else.
+	WebhookClientCAFile string
 
 	// AssetsDir is the resolved directory of the control-plane binaries.
 	AssetsDir string
 	// KubectlPath is the pinned kubectl from AssetsDir.
 	KubectlPath string
 
-	te       *envtest.Environment
-	log      logr.Logger
-	stopOnce sync.Once
-	stopErr  error
+	te  *envtest.Environment
+	log logr.Logger
+	// clientAuthDir holds WebhookClientCAFile and the API server's client
+	// certificate; Stop removes it.
+	clientAuthDir string
+	stopOnce      sync.Once
+	stopErr       error
 }
 
 // Start launches etcd and kube-apiserver, installs the CRDs and webhook
@@ -157,6 +166,20 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		te:          te,
 		log:         log,
 	}
+	// The API server presents a client certificate to webhooks that ask
+	// for one, so the webhook can verify its callers here as in a cluster.
+	dir, err := os.MkdirTemp("", "ipamguard-webhook-client-")
+	if err != nil {
+		return nil, fmt.Errorf("start control plane: %w", err)
+	}
+	e.clientAuthDir = dir
+	admissionConfig, clientCA, err := writeWebhookClientAuth(dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("start control plane: %w", err)
+	}
+	e.WebhookClientCAFile = clientCA
+	apiServer.Configure().Set("admission-control-config-file", admissionConfig)
 
 	log.Info("starting control plane", "assets", o.AssetsDir, "crds", o.CRDPaths, "webhooks", o.WebhookPaths)
 	began := time.Now()
@@ -167,7 +190,6 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		_, err := te.Start()
 		startErr <- err
 	}()
-	var err error
 	select {
 	case err = <-startErr:
 	case <-ctx.Done():
@@ -209,8 +231,9 @@ func (e *Env) finishStart() error {
 	return nil
 }
 
-// Stop stops kube-apiserver and etcd and removes their temporary directories
-// and the webhook serving certificates. It is safe to call more than once.
+// Stop stops kube-apiserver and etcd and removes their temporary directories,
+// the webhook serving certificates and the API server's webhook client
+// certificate. It is safe to call more than once.
 func (e *Env) Stop() error {
 	e.stopOnce.Do(func() {
 		// Not envtest.Environment.Stop: it returns early when removing the
@@ -221,6 +244,11 @@ func (e *Env) Stop() error {
 		}
 		if err := e.te.WebhookInstallOptions.Cleanup(); err != nil {
 			errs = append(errs, fmt.Errorf("remove webhook certificates: %w", err))
+		}
+		if e.clientAuthDir != "" {
+			if err := os.RemoveAll(e.clientAuthDir); err != nil {
+				errs = append(errs, fmt.Errorf("remove webhook client certificates: %w", err))
+			}
 		}
 		e.stopErr = errors.Join(errs...)
 		if e.stopErr == nil {

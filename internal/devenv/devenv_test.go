@@ -2,6 +2,7 @@ package devenv_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -55,7 +56,8 @@ webhooks:
 
 // TestStartSeedStop runs the whole life of an Env: start with a webhook
 // configuration, serve that webhook from the test with the generated
-// certificates, seed through it, read back, and stop.
+// certificates, accepting only the API server's client certificate, seed
+// through it, read back, and stop.
 func TestStartSeedStop(t *testing.T) {
 	t.Parallel()
 	hooks := t.TempDir()
@@ -143,8 +145,10 @@ func TestStartSeedStop(t *testing.T) {
 	if err := env.Stop(); err != nil {
 		t.Fatalf("second Stop: %v", err)
 	}
-	if _, err := os.Stat(env.WebhookCertDir); !os.IsNotExist(err) {
-		t.Errorf("webhook cert dir %s still exists after Stop (%v)", env.WebhookCertDir, err)
+	for _, p := range []string{env.WebhookCertDir, filepath.Dir(env.WebhookClientCAFile)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("certificate directory %s still exists after Stop (%v)", p, err)
+		}
 	}
 	u, err := url.Parse(apiHost)
 	if err != nil {
@@ -157,15 +161,28 @@ func TestStartSeedStop(t *testing.T) {
 }
 
 // serveAllowingWebhook serves the subnet webhook path with env's certificates,
-// allowing everything, and returns a counter of reviews.
+// allowing everything, and returns a counter of reviews. Like a webhook
+// verifying its callers, it requires a client certificate issued by
+// env.WebhookClientCAFile for WebhookClientCommonName: only the API server
+// configured by devenv gets through.
 func serveAllowingWebhook(t *testing.T, env *devenv.Env) func() int {
 	t.Helper()
 	cert, err := tls.LoadX509KeyPair(filepath.Join(env.WebhookCertDir, "tls.crt"), filepath.Join(env.WebhookCertDir, "tls.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", net.JoinHostPort(env.WebhookHost, strconv.Itoa(env.WebhookPort)),
-		&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	caPEM, err := os.ReadFile(env.WebhookClientCAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCAs := x509.NewCertPool()
+	if !clientCAs.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("%s holds no certificate", env.WebhookClientCAFile)
+	}
+	ln, err := tls.Listen("tcp", net.JoinHostPort(env.WebhookHost, strconv.Itoa(env.WebhookPort)), &tls.Config{
+		Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +190,10 @@ func serveAllowingWebhook(t *testing.T, env *devenv.Env) func() int {
 	n := 0
 	mux := http.NewServeMux()
 	mux.HandleFunc("/validate-kubeovn-io-v1-subnet", func(w http.ResponseWriter, r *http.Request) {
+		if cn := r.TLS.PeerCertificates[0].Subject.CommonName; cn != devenv.WebhookClientCommonName {
+			http.Error(w, "caller "+cn, http.StatusForbidden)
+			return
+		}
 		var review admissionv1.AdmissionReview
 		if err := json.NewDecoder(r.Body).Decode(&review); err != nil || review.Request == nil {
 			http.Error(w, "bad review", http.StatusBadRequest)

@@ -64,7 +64,10 @@ type run struct {
 
 // Review runs req through the stages it names and returns the outcome, or
 // an *Error when the request cannot be judged. ctx bounds the I/O some
-// requests need (reading a scaled workload's template).
+// requests need (reading a scaled workload's template) and the request
+// as a whole: once it is done, Review stops at the next stage boundary
+// (and the rules at the next stretch of a long value) and returns an
+// *Error with Reason Timeout, so the caller's failure policy applies.
 func (e *Engine) Review(ctx context.Context, req *Request) (*Outcome, error) {
 	r := &run{ctx: ctx, request: *req}
 	r.req, r.out = &r.request, &r.outcome
@@ -74,16 +77,23 @@ func (e *Engine) Review(ctx context.Context, req *Request) (*Outcome, error) {
 		return r.out, nil
 	}
 	r.cfg = e.Config()
-	r.rc = validate.Context{Defaults: r.cfg.Defaults, Thresholds: r.cfg.Thresholds}
+	r.rc = validate.Context{Defaults: r.cfg.Defaults, Thresholds: r.cfg.Thresholds, PendingHolderTimeout: r.cfg.PendingHolderTimeout, CrossNamespaceNames: r.cfg.Messages.CrossNamespaceNames}
+	r.rc.Ctx = ctx
 	if k.needsInventory(r.req) && e.Synced != nil && !e.Synced() {
 		return nil, &Error{Reason: NotReady, Err: ErrNotReady}
 	}
 	if err := k.prepare(e, r); err != nil {
 		return nil, err
 	}
+	if err := r.timedOut("decode"); err != nil {
+		return nil, err
+	}
 	e.decide(k, r)
 	if r.err != nil {
 		return nil, r.err
+	}
+	if err := r.timedOut("decide"); err != nil {
+		return nil, err
 	}
 	if e.Reservations != nil && r.claimant != nil && len(r.out.Claims) > 0 {
 		// Only the claims meet the reservations, under their lock: a
@@ -148,14 +158,40 @@ func (e *Engine) judge(k kind, r *run, inv inventory.Reader) error {
 		if err := e.defaults(k, r); err != nil {
 			return err
 		}
+		if err := r.timedOut("default"); err != nil {
+			return err
+		}
 	}
 	if req.Stages&Validate != 0 && k.validate != nil {
 		k.validate(r)
+		if err := r.timedOut("validate"); err != nil {
+			return err
+		}
 	}
 	if req.Stages&Capacity != 0 && k.capacity != nil {
 		k.capacity(r)
+		if err := r.timedOut("capacity"); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// timedOut returns a Timeout *Error once the request's context is done.
+// The pipeline asks between stages, the rules within long values
+// (validate.Context.Ctx): work a caller has given up on stops there, and
+// the webhook answers within its deadline instead of past the API
+// server's timeout.
+func (r *run) timedOut(stage string) error {
+	if r.ctx == nil || r.ctx.Err() == nil {
+		return nil
+	}
+	name := r.req.Name
+	if r.req.Namespace != "" {
+		name = r.req.Namespace + "/" + name
+	}
+	return &Error{Reason: Timeout, Err: fmt.Errorf("%s %s was not judged in time (stopped after the %s stage): %w",
+		r.req.Kind, name, stage, r.ctx.Err())}
 }
 
 // defaults runs the kind's defaulter and, when later stages follow,

@@ -19,7 +19,7 @@ import (
 
 // engine is the pipeline over a fresh-install inventory with one pod's IP
 // object, under the configuration yaml ("" for the defaults).
-func engine(t *testing.T, yaml string) *admit.Engine {
+func engine(t testing.TB, yaml string) *admit.Engine {
 	t.Helper()
 	cfg := config.Default()
 	if yaml != "" {
@@ -173,5 +173,37 @@ func TestUnknownKindIsNotJudged(t *testing.T) {
 	out := review(t, engine(t, ""), admit.Request{Kind: "ConfigMap", Operation: admit.Create, Stages: admit.AllStages})
 	if len(out.Findings) != 0 || out.Note == "" {
 		t.Fatalf("ConfigMap: %+v", out)
+	}
+}
+
+// A request that takes long to judge holds only the inventory's shared
+// read lock: a fixed-IP pod of another namespace is judged and reserved
+// meanwhile. Only the claims meet the reservations' lock (Engine.reserve),
+// so no request's judgement can make another's wait past its timeout.
+func TestJudgingHoldsNoExclusiveLock(t *testing.T) {
+	e := engine(t, "")
+	judging, release := make(chan struct{}), make(chan struct{})
+	go e.Store.Read(func(inventory.Reader) {
+		close(judging)
+		<-release // a slow judgement of another request
+	})
+	<-judging
+	defer close(release)
+	done := make(chan *admit.Outcome)
+	go func() {
+		out, err := e.Review(context.Background(), &admit.Request{Kind: "Pod", Operation: admit.Create, Namespace: "apps", Name: "b",
+			Object: pod("b", "10.16.0.30"), Stages: admit.Validate})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		if out == nil || out.Denied() || e.Reservations.Len() != 1 {
+			t.Fatalf("pod b: %+v, reservations %d", out, e.Reservations.Len())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a pod waited for another request's judgement")
 	}
 }

@@ -117,6 +117,10 @@ const (
 	BadObject
 	// Internal: the pipeline itself failed.
 	Internal
+	// Timeout: the request's context ended (the webhook's deadline, just
+	// under its timeoutSeconds, or a caller that gave up) before it was
+	// judged.
+	Timeout
 )
 
 // Error is a request the pipeline could not judge. Callers turn it into

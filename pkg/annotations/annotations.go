@@ -40,11 +40,28 @@ const (
 	VMNameLabel = "vm.kubevirt.io/name"
 )
 
+// MaxInterfaces bounds the interfaces (distinct provider and interface
+// pairs) whose Kube-OVN annotations one pod or pod template may carry. Real
+// pods have the primary interface and a handful of attachments; 32 is far
+// above that, and keeps what one pod can claim (and the webhook's work per
+// pod) small. A pod over the limit is refused as a whole.
+const MaxInterfaces = 32
+
+// maxIfName is the longest Linux interface name (IFNAMSIZ 16, with the
+// terminating NUL).
+const maxIfName = 15
+
 // Key is a parsed Kube-OVN annotation key.
 type Key struct {
-	Provider  string
-	Name      string
-	Interface string // the optional ".<ifname>" suffix
+	// Provider is the part before ".kubernetes.io/": "ovn", an
+	// attachment's provider "<nad>.<ns>.ovn" (or "<nad>.<ns>.ovn.<ifname>"
+	// when one NAD is attached twice), "<nad>.<ns>" for an IPAM-only NAD,
+	// and for the per-interface form the NAD "<nad>.<ns>".
+	Provider string
+	Name     string
+	// Interface is the ".<ifname>" suffix of the per-interface form
+	// "<nad>.<ns>.kubernetes.io/ip_address.<ifname>".
+	Interface string
 }
 
 // String renders the key as it appears on an object.
@@ -56,27 +73,89 @@ func (k Key) String() string {
 	return s
 }
 
-// ParseKey parses "<provider>.kubernetes.io/<name>[.<ifname>]" for the
-// static-IP annotation names and "allocated". Other keys return false.
+// ParseKey parses the Kube-OVN annotation keys the static-IP rules read,
+// in the forms the Kube-OVN controller (v1.16) reads them:
+//
+//   - "<provider>.kubernetes.io/<name>" for ip_address, ip_pool,
+//     logical_switch, mac_address, ip_family and allocated, any provider
+//     (pkg/util/const.go's *AnnotationTemplate with the network's provider
+//     name);
+//   - "<nad>.<ns>.kubernetes.io/ip_address.<ifname>" and
+//     ".../mac_address.<ifname>", the per-interface form of an attachment
+//     with an interface name (pkg/controller/pod.go,
+//     perInterfaceIPAnnotationKey): no ".ovn" segment, a NAD name and a
+//     namespace before the domain, a Linux interface name after.
+//
+// Anything else returns false, including "ovn.kubernetes.io/ip_address.<x>",
+// "<nad>.<ns>.ovn.kubernetes.io/ip_address.<x>" and suffixes on other
+// names: Kube-OVN never reads them, so they claim nothing.
 func ParseKey(key string) (Key, bool) {
 	i := strings.Index(key, Domain)
 	if i <= 0 || strings.IndexByte(key[:i], '/') >= 0 {
 		return Key{}, false
 	}
 	provider, rest := key[:i], key[i+len(Domain):]
-	for _, name := range []string{IPAddress, IPPool, LogicalSwitch, MacAddress, IPFamily, Allocated} {
-		if rest == name {
-			return Key{Provider: provider, Name: name}, true
-		}
-		if strings.HasPrefix(rest, name+".") && len(rest) > len(name)+1 {
-			return Key{Provider: provider, Name: name, Interface: rest[len(name)+1:]}, true
+	name, iface, suffixed := strings.Cut(rest, ".")
+	switch name {
+	case IPAddress, IPPool, LogicalSwitch, MacAddress, IPFamily, Allocated:
+	default:
+		return Key{}, false
+	}
+	if !suffixed {
+		return Key{Provider: provider, Name: name}, true
+	}
+	if (name != IPAddress && name != MacAddress) || !isNADPrefix(provider) || !validIfName(iface) {
+		return Key{}, false
+	}
+	return Key{Provider: provider, Name: name, Interface: iface}, true
+}
+
+// isNADPrefix reports whether p is "<nad>.<ns>": a NAD name, a dot and a
+// namespace name (a DNS label) that is not the "ovn" of a provider.
+func isNADPrefix(p string) bool {
+	dot := strings.LastIndexByte(p, '.')
+	if dot <= 0 {
+		return false
+	}
+	ns := p[dot+1:]
+	return ns != DefaultProvider && isDNSLabel(ns)
+}
+
+// isDNSLabel reports whether s is an RFC 1123 label, as namespace names are.
+func isDNSLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
 		}
 	}
-	return Key{}, false
+	return true
+}
+
+// validIfName reports whether s can name a Linux network interface
+// (dev_valid_name in the kernel's net/core/dev.c): 1 to 15 bytes, not "."
+// or "..", no '/', ':' or white space. An attachment's interface is created
+// with that name, so a key with any other suffix matches no interface.
+func validIfName(s string) bool {
+	if s == "" || len(s) > maxIfName || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '/', ':', ' ', '\t', '\n', '\v', '\f', '\r':
+			return false
+		}
+	}
+	return true
 }
 
 // Request is what one interface of a pod asks for.
 type Request struct {
+	// Provider is the key's provider; for the per-interface form the NAD
+	// "<nad>.<ns>" (see SubnetProviders for the subnets that serve it).
 	Provider  string
 	Interface string
 	// Values by annotation name, and the keys they came from (for field
@@ -91,25 +170,74 @@ type Request struct {
 // Static reports whether the request asks for fixed addresses.
 func (r Request) Static() bool { return r.IPAddress != "" || r.IPPool != "" }
 
-// Requests groups a pod's Kube-OVN annotations by interface, primary
-// ("ovn") first, then by provider and interface name.
-func Requests(ann map[string]string) []Request {
-	var out []Request
-	find := func(provider, iface string) *Request {
-		for i := range out {
-			if out[i].Provider == provider && out[i].Interface == iface {
-				return &out[i]
-			}
-		}
-		out = append(out, Request{Provider: provider, Interface: iface})
-		return &out[len(out)-1]
+// SubnetProviders returns the subnet spec.provider values that may serve an
+// interface, in the order the Kube-OVN controller matches them
+// (pkg/controller/pod.go, getPodKubeovnNets):
+//
+//   - a per-interface request (iface set, provider "<nad>.<ns>"): the OVN
+//     NAD's provider "<nad>.<ns>.ovn", then an IPAM-only NAD's "<nad>.<ns>";
+//   - "<nad>.<ns>.ovn.<ifname>" (one NAD attached twice): itself, then
+//     "<nad>.<ns>.ovn", as the controller trims the interface name before
+//     matching subnets (subnetMatches);
+//   - any other provider: itself.
+func SubnetProviders(provider, iface string) []string {
+	if iface != "" {
+		return []string{provider + "." + DefaultProvider, provider}
 	}
+	if i := strings.LastIndex(provider, "."+DefaultProvider+"."); i > 0 &&
+		strings.IndexByte(provider[:i], '.') > 0 && validIfName(provider[i+len(DefaultProvider)+2:]) {
+		return []string{provider, provider[:i+1+len(DefaultProvider)]}
+	}
+	return []string{provider}
+}
+
+// interfaceID identifies one interface of a pod in Requests.
+type interfaceID struct{ provider, iface string }
+
+// Requests groups a pod's Kube-OVN annotations by interface, primary
+// ("ovn") first, then by provider and interface name. A pod with
+// annotations for more than MaxInterfaces interfaces gets nil; Parse
+// tells that case apart.
+func Requests(ann map[string]string) []Request {
+	out, _ := Parse(ann)
+	return out
+}
+
+// Parse is Requests that also reports whether the pod stays within
+// MaxInterfaces (ok); when it does not, it returns nil at once. Its work is
+// linear in the size of the annotations: one pass over the keys, one map
+// lookup each, and a sort of at most MaxInterfaces requests.
+func Parse(ann map[string]string) (reqs []Request, ok bool) {
+	return parse(ann, nil)
+}
+
+// parse is Parse counting its steps (keys read, requests sorted) into
+// steps when it is not nil, so a test can assert the work is linear.
+func parse(ann map[string]string, steps *int) ([]Request, bool) {
+	var out []Request
+	var index map[interfaceID]int
 	for k, v := range ann {
+		if steps != nil {
+			*steps++
+		}
 		key, ok := ParseKey(k)
 		if !ok {
 			continue
 		}
-		r := find(key.Provider, key.Interface)
+		id := interfaceID{key.Provider, key.Interface}
+		i, seen := index[id]
+		if !seen {
+			if len(out) == MaxInterfaces {
+				return nil, false
+			}
+			if index == nil {
+				index = make(map[interfaceID]int, 2)
+			}
+			i = len(out)
+			index[id] = i
+			out = append(out, Request{Provider: key.Provider, Interface: key.Interface})
+		}
+		r := &out[i]
 		switch key.Name {
 		case IPAddress:
 			r.IPAddress, r.IPAddressKey = v, k
@@ -123,7 +251,15 @@ func Requests(ann map[string]string) []Request {
 			r.Allocated = v == "true"
 		}
 	}
+	for i := range out {
+		if r := &out[i]; r.Interface != "" && !r.Allocated {
+			r.Allocated = interfaceAllocated(ann, r.Provider, r.Interface)
+		}
+	}
 	sort.Slice(out, func(i, j int) bool {
+		if steps != nil {
+			*steps++
+		}
 		a, b := out[i], out[j]
 		if (a.Provider == DefaultProvider) != (b.Provider == DefaultProvider) {
 			return a.Provider == DefaultProvider
@@ -133,7 +269,23 @@ func Requests(ann map[string]string) []Request {
 		}
 		return a.Interface < b.Interface
 	})
-	return out
+	return out, true
+}
+
+// interfaceAllocated reports whether the controller marked a per-interface
+// request (NAD "<nad>.<ns>", interface iface) allocated. It writes
+// "<provider>.kubernetes.io/allocated" with the network's provider name
+// (pkg/controller/pod.go, reconcileAllocateSubnets), never with the
+// per-interface key's form: "<nad>.<ns>.ovn" for an OVN NAD attached once,
+// "<nad>.<ns>.ovn.<iface>" attached twice, "<nad>.<ns>" for an IPAM-only
+// NAD.
+func interfaceAllocated(ann map[string]string, nad, iface string) bool {
+	for _, p := range [...]string{nad + "." + DefaultProvider, nad + "." + DefaultProvider + "." + iface, nad} {
+		if ann[p+Domain+Allocated] == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // HasStatic reports whether any interface asks for fixed addresses, without
@@ -155,6 +307,45 @@ func Owner(name string, labels map[string]string) string {
 		return vm
 	}
 	return name
+}
+
+// MigrationTarget returns the VM whose live migration a pod is the target
+// of: the pod carries KubeVirt's kubevirt.io/migrationJobName annotation
+// and the vm.kubevirt.io/name label KubeVirt puts on every virt-launcher
+// pod. The annotation alone ties the pod to no VM, so it is not enough.
+func MigrationTarget(labels, ann map[string]string) (vm string, ok bool) {
+	vm = labels[VMNameLabel]
+	return vm, vm != "" && ann[MigrationJob] != ""
+}
+
+// launcherPrefix starts the generateName of a VM's virt-launcher pods,
+// "virt-launcher-<vmi>-" (KubeVirt's pod template). The API server cuts a
+// generateName to 58 bytes and appends 5 random characters of
+// randAlphabet (apiserver's names.SimpleNameGenerator,
+// apimachinery's util/rand).
+const (
+	launcherPrefix     = "virt-launcher-"
+	maxGeneratedBase   = 63 - randomSuffixLength
+	randomSuffixLength = 5
+	randAlphabet       = "bcdfghjklmnpqrstvwxz2456789"
+)
+
+// IsLauncherOf reports whether pod is a name the API server generates for a
+// virt-launcher pod of VM vm.
+func IsLauncherOf(pod, vm string) bool {
+	base := launcherPrefix + vm + "-"
+	if len(base) > maxGeneratedBase {
+		base = base[:maxGeneratedBase]
+	}
+	if len(pod) != len(base)+randomSuffixLength || !strings.HasPrefix(pod, base) {
+		return false
+	}
+	for i := len(base); i < len(pod); i++ {
+		if strings.IndexByte(randAlphabet, pod[i]) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // IsPoolName tells an ip_pool value that names an IPPool from one listing

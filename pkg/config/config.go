@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
@@ -29,6 +30,21 @@ type File struct {
 	Defaults DefaultsFile `json:"defaults,omitempty"`
 	// Exempt lists requests that are never judged.
 	Exempt Exempt `json:"exempt,omitempty"`
+	// PendingHolderTimeout is how long after its creation a pod that asked
+	// for a fixed address, and that Kube-OVN has not allocated, holds the
+	// address against others ("5m"; default 5m).
+	PendingHolderTimeout string `json:"pendingHolderTimeout,omitempty"`
+	// Messages says what denials may tell.
+	Messages Messages `json:"messages,omitempty"`
+}
+
+// Messages is the messages section of the file.
+type Messages struct {
+	// CrossNamespaceNames names holders in other namespaces in the
+	// messages of namespaced requests ("held by pod tenant-b/db"). Off by
+	// default: a tenant learns only that another namespace holds the
+	// address. Turn it on for single-tenant clusters.
+	CrossNamespaceNames bool `json:"crossNamespaceNames,omitempty"`
 }
 
 // word is a YAML scalar that may be written unquoted as off: YAML 1.1 reads
@@ -83,6 +99,11 @@ type Config struct {
 	Defaults   settings.Defaults
 	// Policy carries the mode, per-rule actions and exemptions.
 	Policy *policy.Policy
+	// PendingHolderTimeout is how long a pending pod holds its fixed
+	// address after its creation.
+	PendingHolderTimeout time.Duration
+	// Messages says what denials may tell.
+	Messages Messages
 }
 
 // Default returns the configuration used without a file: Kube-OVN's fresh
@@ -92,6 +113,8 @@ func Default() *Config {
 		Thresholds: settings.DefaultThresholds(),
 		Defaults:   settings.FreshInstall(),
 		Policy:     &policy.Policy{Mode: policy.ModeEnforce},
+
+		PendingHolderTimeout: settings.DefaultPendingHolderTimeout,
 	}
 }
 
@@ -160,6 +183,18 @@ func Parse(data []byte) (*Config, error) {
 		}
 	}
 	c.Policy = &policy.Policy{Mode: mode, Actions: actions, Exempt: policy.Exemptions(f.Exempt)}
+	if f.PendingHolderTimeout != "" {
+		d, err := time.ParseDuration(f.PendingHolderTimeout)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("pendingHolderTimeout: %q is not a duration such as 5m", f.PendingHolderTimeout))
+		case d <= 0:
+			errs = append(errs, fmt.Errorf("pendingHolderTimeout: %q must be positive", f.PendingHolderTimeout))
+		default:
+			c.PendingHolderTimeout = d
+		}
+	}
+	c.Messages = f.Messages
 	d := &c.Defaults
 	setIf(&d.VPC, f.Defaults.VPC)
 	setIf(&d.Subnet, f.Defaults.Subnet)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipamguard/ipamguard/pkg/policy"
 )
@@ -50,6 +51,9 @@ func TestParseErrorsNameKeyAndValue(t *testing.T) {
 		`unknownKey: 1`:                          {"unknownKey"},
 		`rules: {a: warn, subnet-shrink: maybe}`: {`unknown rule "a"`, "rules.subnet-shrink"},
 		"mode: [":                                {"parse"},
+		`pendingHolderTimeout: soon`:             {"pendingHolderTimeout", `"soon"`},
+		`pendingHolderTimeout: -1m`:              {"pendingHolderTimeout", "positive"},
+		`messages: {names: true}`:                {"names"},
 	}
 	for in, wants := range cases {
 		_, err := Parse([]byte(in))
@@ -114,5 +118,26 @@ func TestThresholdZero(t *testing.T) {
 	}
 	if c.Thresholds.Warning != 3 || c.Thresholds.Critical != 0 {
 		t.Errorf("thresholds = %+v", c.Thresholds)
+	}
+}
+
+// TestPendingHolderTimeoutAndMessages: the pending-holder time bound and
+// the cross-namespace names switch default to 5 minutes and off, and the
+// file sets them.
+func TestPendingHolderTimeoutAndMessages(t *testing.T) {
+	t.Parallel()
+	d := Default()
+	if d.PendingHolderTimeout != 5*time.Minute || d.Messages.CrossNamespaceNames {
+		t.Errorf("defaults: timeout %v, names %v", d.PendingHolderTimeout, d.Messages.CrossNamespaceNames)
+	}
+	c, err := Parse([]byte("pendingHolderTimeout: 90s\nmessages: {crossNamespaceNames: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PendingHolderTimeout != 90*time.Second || !c.Messages.CrossNamespaceNames {
+		t.Errorf("parsed: timeout %v, names %v", c.PendingHolderTimeout, c.Messages.CrossNamespaceNames)
+	}
+	if c, err := Parse([]byte("mode: audit\n")); err != nil || c.PendingHolderTimeout != 5*time.Minute {
+		t.Errorf("absent timeout: %v, %v", c, err)
 	}
 }

@@ -39,11 +39,13 @@ func NamespaceMetadata() *metav1.PartialObjectMetadata {
 }
 
 // StripPod is a cache transform for pod metadata that keeps only what the
-// inventory reads: name, namespace, the Kube-OVN static-IP annotations and
-// the KubeVirt VM label, plus the resourceVersion the informer compares to
-// tell updates from resyncs. Most pods have none and shrink to a name. The
-// UID goes too: nothing reads it, and with one entry per pod its 36 bytes
-// add up.
+// inventory reads: name, namespace, and for pods still pending a fixed
+// address the Kube-OVN static-IP annotations, the KubeVirt VM label and the
+// creationTimestamp (a pending pod holds its address for a bounded time
+// after creation), plus the resourceVersion the informer compares to tell
+// updates from resyncs. Most pods have none and shrink to a name. The UID
+// goes too: nothing reads it, and with one entry per pod its 36 bytes add
+// up.
 func StripPod(obj any) (any, error) {
 	m, ok := obj.(*metav1.PartialObjectMetadata)
 	if !ok {
@@ -57,6 +59,7 @@ func StripPod(obj any) (any, error) {
 		// controller has allocated (their IP objects hold the addresses).
 		return out, nil
 	}
+	out.CreationTimestamp = m.CreationTimestamp
 	for k, v := range m.Annotations {
 		if _, ok := annotations.ParseKey(k); ok {
 			if out.Annotations == nil {

@@ -2,9 +2,11 @@ package inventory
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
 )
 
 // IPField names the spec field of an IP object an address was read from.
@@ -55,14 +57,22 @@ type IPAddr struct {
 // reports it). Family fields come first so that a finding names them
 // rather than ipAddress. Empty subnets hold nothing.
 func IPAddrs(spec *kubeovnv1.IPSpec) []IPAddr {
-	var out []IPAddr
+	// An IP object names a handful of addresses, but may be written with
+	// 60k: out is sized once, and long lists are deduplicated by sorting
+	// (dedupe), so the cost stays linear (n log n) and small.
+	n := strings.Count(spec.V4IPAddress, ",") + strings.Count(spec.V6IPAddress, ",") + strings.Count(spec.IPAddress, ",") + 3
+	for i := range min(len(spec.AttachSubnets), len(spec.AttachIPs)) {
+		n += strings.Count(spec.AttachIPs[i], ",") + 1
+	}
+	out := make([]IPAddr, 0, n)
+	long := n > 16
 	add := func(subnet string, f IPField, i int, list string) {
 		if subnet == "" || list == "" {
 			return
 		}
 		for part := range strings.SplitSeq(list, ",") {
-			a, err := netip.ParseAddr(strings.TrimSpace(part))
-			if err != nil || containsAddr(out, subnet, a) {
+			a, ok := ipam.ParseIP(strings.TrimSpace(part)) // netip.ParseAddr, without an error value per bad entry
+			if !ok || !long && containsAddr(out, subnet, a) {
 				continue
 			}
 			out = append(out, IPAddr{Subnet: subnet, Addr: a, Field: f, Index: i, Value: list})
@@ -76,11 +86,51 @@ func IPAddrs(spec *kubeovnv1.IPSpec) []IPAddr {
 			add(subnet, FieldAttachIPs, i, spec.AttachIPs[i])
 		}
 	}
+	if long {
+		out = dedupeAddrs(out)
+	}
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
 
-// containsAddr is a linear search: an IP object names a handful of
-// addresses at most.
+// dedupeAddrs keeps the first IPAddr of each (subnet, address), in order: the
+// positions are sorted by key (then position), the later ones of each key
+// dropped.
+func dedupeAddrs(out []IPAddr) []IPAddr {
+	idx := make([]int32, len(out))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(x, y int32) int {
+		a, b := &out[x], &out[y]
+		if c := strings.Compare(a.Subnet, b.Subnet); c != 0 {
+			return c
+		}
+		if c := a.Addr.Compare(b.Addr); c != 0 {
+			return c
+		}
+		return int(x - y)
+	})
+	drop := make([]bool, len(out))
+	for k := 1; k < len(idx); k++ {
+		a, b := &out[idx[k-1]], &out[idx[k]]
+		if a.Subnet == b.Subnet && a.Addr == b.Addr {
+			drop[idx[k]] = true
+		}
+	}
+	kept := out[:0]
+	for i := range out {
+		if !drop[i] {
+			kept = append(kept, out[i])
+		}
+	}
+	return kept
+}
+
+// containsAddr is a linear search, for the handful of addresses an IP
+// object normally names.
 func containsAddr(as []IPAddr, subnet string, a netip.Addr) bool {
 	for _, x := range as {
 		if x.Addr == a && x.Subnet == subnet {

@@ -212,6 +212,10 @@ type Store struct {
 	vpcs             map[string]*VPC
 	vpcByNamespace   map[string][]string
 
+	// namespacesGen changes whenever namespaces does, so a selection
+	// computed without the lock (selectionOf) is known to be current.
+	namespacesGen uint64
+
 	pools         map[string]*IPPool
 	poolsBySubnet map[string][]string
 
@@ -306,11 +310,17 @@ func NewSubnetRecord(obj *kubeovnv1.Subnet, defaultVPC string) *Subnet {
 
 // UpsertSubnet adds or replaces a Subnet.
 func (s *Store) UpsertSubnet(obj *kubeovnv1.Subnet) {
-	rec := NewSubnetRecord(obj, s.defaultVPC)
+	s.upsertSubnet(NewSubnetRecord(obj, s.defaultVPC))
+}
+
+// upsertSubnet adds or replaces a subnet's record. Its namespaceSelectors
+// are evaluated before the write lock is taken (selectionOf).
+func (s *Store) upsertSubnet(rec *Subnet) {
+	pre := s.selectionOf(rec)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.subnets[rec.Name]
-	s.removeSubnetLocked(obj.Name)
+	s.removeSubnetLocked(rec.Name)
 	s.subnets[rec.Name] = rec
 	idx := s.scopes[rec.Scope()]
 	for _, b := range rec.Spec.Blocks {
@@ -320,7 +330,7 @@ func (s *Store) UpsertSubnet(obj *kubeovnv1.Subnet) {
 	for _, ns := range rec.Namespaces {
 		s.byNamespace[ns] = sortedInsert(s.byNamespace[ns], rec.Name)
 	}
-	s.rebindSelectorsLocked(old, rec)
+	s.rebindSelectorsLocked(old, rec, pre)
 	s.byProvider[rec.Provider] = sortedInsert(s.byProvider[rec.Provider], rec.Name)
 }
 
@@ -331,7 +341,7 @@ func (s *Store) DeleteSubnet(name string) {
 	defer s.mu.Unlock()
 	if old := s.subnets[name]; old != nil {
 		s.removeSubnetLocked(name)
-		s.rebindSelectorsLocked(old, nil)
+		s.rebindSelectorsLocked(old, nil, nil)
 	}
 }
 

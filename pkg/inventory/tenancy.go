@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"go4.org/netipx"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,18 +39,28 @@ func (p *IPPool) Bound() bool { return len(p.Namespaces) > 0 }
 // ParsePoolEntry parses one IPPool spec.ips entry: an address, an
 // inclusive range "a..b" or a CIDR.
 func ParsePoolEntry(s string) (netipx.IPRange, error) {
+	if r, ok := PoolRange(s); ok {
+		return r, nil
+	}
+	if strings.Contains(s, "/") {
+		_, err := netip.ParsePrefix(s)
+		return netipx.IPRange{}, err
+	}
+	_, perr := ipam.ParseExcludeEntry(s)
+	return netipx.IPRange{}, perr
+}
+
+// PoolRange is ParsePoolEntry without the error: a pool of thousands of
+// bad entries is read without a message per entry.
+func PoolRange(s string) (netipx.IPRange, bool) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netipx.IPRange{}, err
+			return netipx.IPRange{}, false
 		}
-		return netipx.RangeOfPrefix(p.Masked()), nil
+		return netipx.RangeOfPrefix(p.Masked()), true
 	}
-	r, perr := ipam.ParseExcludeEntry(s)
-	if perr != nil {
-		return netipx.IPRange{}, perr
-	}
-	return r, nil
+	return ipam.ExcludeRange(s)
 }
 
 // NewIPPoolRecord builds the record the Store keeps for an IPPool,
@@ -57,7 +68,7 @@ func ParsePoolEntry(s string) (netipx.IPRange, error) {
 func NewIPPoolRecord(obj *kubeovnv1.IPPool) *IPPool {
 	var b netipx.IPSetBuilder
 	for _, e := range obj.Spec.IPs {
-		if r, err := ParsePoolEntry(strings.TrimSpace(e)); err == nil {
+		if r, ok := PoolRange(strings.TrimSpace(e)); ok {
 			b.AddRange(r)
 		}
 	}
@@ -78,6 +89,7 @@ func (s *Store) UpsertNamespace(obj metav1.Object) {
 		return
 	}
 	s.namespaces[name] = l
+	s.namespacesGen++
 	// One pass over the selector subnets, in name order, so the list comes
 	// out sorted.
 	var selected []string
@@ -99,6 +111,7 @@ func (s *Store) DeleteNamespace(name string) {
 	defer s.mu.Unlock()
 	delete(s.namespaces, name)
 	delete(s.bySelector, name)
+	s.namespacesGen++
 }
 
 // selectsAny reports whether any of a subnet's parsed namespaceSelectors
@@ -125,7 +138,12 @@ func sameSelectors(a, b []labels.Selector) bool {
 // A subnet update that keeps its selectors (CIDR, exclusions, status)
 // costs nothing here; any other change of a selector subnet visits every
 // known namespace once, which is rare next to admissions.
-func (s *Store) rebindSelectorsLocked(old, rec *Subnet) {
+//
+// pre, when it is current (same old record, no namespace changed since),
+// is the selection computed before the lock was taken: a subnet of 20k
+// selectors then holds the write lock for index updates only, not for
+// evaluating its selectors against every namespace.
+func (s *Store) rebindSelectorsLocked(old, rec *Subnet, pre *selection) {
 	var oldSels, newSels []labels.Selector
 	if old != nil {
 		oldSels = old.Selectors
@@ -133,7 +151,13 @@ func (s *Store) rebindSelectorsLocked(old, rec *Subnet) {
 	if rec != nil {
 		newSels = rec.Selectors
 	}
-	if len(oldSels) == 0 && len(newSels) == 0 || sameSelectors(oldSels, newSels) {
+	if pre != nil && (pre.old != old || pre.gen != s.namespacesGen) {
+		pre = nil // stale: evaluate under the lock, as before
+	}
+	if len(oldSels) == 0 && len(newSels) == 0 {
+		return
+	}
+	if pre != nil && pre.same || pre == nil && sameSelectors(oldSels, newSels) {
 		return
 	}
 	if len(oldSels) > 0 {
@@ -151,6 +175,15 @@ func (s *Store) rebindSelectorsLocked(old, rec *Subnet) {
 	if len(newSels) > 0 {
 		name := rec.Name
 		s.selectorSubnets = sortedInsert(s.selectorSubnets, name)
+		if pre != nil {
+			if pre.unlabelled {
+				s.selectUnlabelled = sortedInsert(s.selectUnlabelled, name)
+			}
+			for _, ns := range pre.selected {
+				s.bySelector[ns] = sortedInsert(s.bySelector[ns], name)
+			}
+			return
+		}
 		if selectsAny(newSels, nil) {
 			s.selectUnlabelled = sortedInsert(s.selectUnlabelled, name)
 		}
@@ -160,6 +193,59 @@ func (s *Store) rebindSelectorsLocked(old, rec *Subnet) {
 			}
 		}
 	}
+}
+
+// selection is what a subnet's namespaceSelectors select among the known
+// namespaces, computed by selectionOf without the write lock.
+type selection struct {
+	// old is the record the subnet replaces and gen the namespaces'
+	// generation the selection was computed at.
+	old *Subnet
+	gen uint64
+	// same is set when the selectors are written as old's.
+	same bool
+	// selected are the namespaces selected; unlabelled is whether an
+	// unknown (label-less) namespace is.
+	selected   []string
+	unlabelled bool
+}
+
+// selectionOf evaluates rec's selectors against a snapshot of the known
+// namespaces, taken under the read lock and evaluated outside any lock,
+// or returns nil when rec selects nothing and replaces no selector subnet.
+func (s *Store) selectionOf(rec *Subnet) *selection {
+	type namespace struct {
+		name   string
+		labels labels.Set
+	}
+	s.mu.RLock()
+	old := s.subnets[rec.Name]
+	if len(rec.Selectors) == 0 && (old == nil || len(old.Selectors) == 0) {
+		s.mu.RUnlock()
+		return nil
+	}
+	pre := &selection{old: old, gen: s.namespacesGen}
+	var known []namespace
+	if len(rec.Selectors) > 0 {
+		// Label sets are replaced, never changed in place: they may be
+		// read after the lock is released.
+		known = make([]namespace, 0, len(s.namespaces))
+		for name, l := range s.namespaces {
+			known = append(known, namespace{name, l})
+		}
+	}
+	s.mu.RUnlock()
+	if old != nil && sameSelectors(old.Selectors, rec.Selectors) {
+		pre.same = true
+		return pre
+	}
+	pre.unlabelled = selectsAny(rec.Selectors, nil)
+	for _, ns := range known {
+		if selectsAny(rec.Selectors, ns.labels) {
+			pre.selected = append(pre.selected, ns.name)
+		}
+	}
+	return pre
 }
 
 // UpsertVpc adds or replaces a Vpc.
@@ -224,21 +310,31 @@ func (s *Store) removeIPPoolLocked(name string) {
 
 // PodRequest is one fixed address a pod asked for with an ip_address
 // annotation. Pods that got their address also have an IP object; the
-// request covers the time before that (and pods that never get one).
+// request covers the time before that (and pods that never get one, which
+// the rules stop counting some time after Created).
 type PodRequest struct {
 	Namespace string
 	Pod       string
 	// Owner is the pod name, or the KubeVirt VM name of a virt-launcher pod.
-	Owner         string
-	Provider      string
+	Owner    string
+	Provider string
+	// Interface is the interface of a per-interface key
+	// ("<nad>.<ns>.kubernetes.io/ip_address.<ifname>"), else "".
+	Interface     string
 	LogicalSwitch string
 	IPPool        string
 	Addr          netip.Addr
+	// Created is the pod's creationTimestamp; zero when unknown (objects
+	// of manifests that were never created).
+	Created time.Time
 }
 
 type podKey struct{ namespace, name string }
 
 // PodRequestsOf extracts the fixed-address requests of a pod's metadata.
+// A pod with more interfaces than annotations.MaxInterfaces has none: the
+// webhook refuses such pods, and one that exists anyway (admitted while the
+// webhook was down, or exempt) must not block others' addresses.
 func PodRequestsOf(obj metav1.Object) []PodRequest {
 	ann := obj.GetAnnotations()
 	if !annotations.HasStatic(ann) {
@@ -263,7 +359,8 @@ func PodRequestsOf(obj metav1.Object) []PodRequest {
 			}
 			out = append(out, PodRequest{
 				Namespace: obj.GetNamespace(), Pod: obj.GetName(), Owner: owner,
-				Provider: r.Provider, LogicalSwitch: r.LogicalSwitch, IPPool: r.IPPool, Addr: a,
+				Provider: r.Provider, Interface: r.Interface, LogicalSwitch: r.LogicalSwitch, IPPool: r.IPPool, Addr: a,
+				Created: obj.GetCreationTimestamp().Time,
 			})
 		}
 	}

@@ -193,3 +193,36 @@ func referenceExclude(entries []string, blocks []netip.Prefix, gateways []netip.
 	set, _ := b.IPSet()
 	return set.Ranges()
 }
+
+// FuzzExcludeRange: the allocation-free ExcludeRange agrees with
+// ParseExcludeEntry's full parser on every input: the same range, and false exactly
+// when ParseExcludeEntry reports an error.
+func FuzzExcludeRange(f *testing.F) {
+	for _, s := range []string{"10.0.0.5", "10.0.0.5..10.0.0.9", "10.0.0.9..10.0.0.5", "fd00::1..fd00::2", "10.0.0.1..fd00::1",
+		"", " 10.0.0.1", "10.0.0.0/24", "fe80::1%eth0", "::ffff:10.0.0.1", "..10.0.0.1", "10.0.0.1..", "1..2..3", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, ok := ExcludeRange(s)
+		want, err := parseExcludeEntry(s)
+		if ok != (err == nil) || (ok && r != want) {
+			t.Fatalf("ExcludeRange(%q) = %v, %v; ParseExcludeEntry = %v, %v", s, r, ok, want, err)
+		}
+	})
+}
+
+// FuzzParseIP: ParseIP gives netip.ParseAddr's address and verdict on
+// every input.
+func FuzzParseIP(f *testing.F) {
+	for _, s := range []string{"10.0.0.5", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.1.1.1", "1.1.1", "1.1.1.1.1", "1..1.1", ".1.1.1", "1.1.1.",
+		"fd00::1", "FD00::1", "::ffff:10.0.0.1", "fe80::1%eth0", "fe80::1%", "%x", "z", "", "1:2:3", "1.2:3", "::", "g::1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, ok := ParseIP(s)
+		want, err := netip.ParseAddr(s)
+		if ok != (err == nil) || ok && a != want {
+			t.Fatalf("ParseIP(%q) = %v, %v; netip.ParseAddr = %v, %v", s, a, ok, want, err)
+		}
+	})
+}

@@ -90,14 +90,24 @@ func ParsePrefix(s string) (netip.Prefix, *Error) {
 	return p, nil
 }
 
+// maxJudgedBlocks is the most cidrBlock elements judged one by one; a
+// cidrBlock with more is refused with one error that counts them.
+const maxJudgedBlocks = 8
+
 // ParseCIDRBlock parses a Subnet spec.cidrBlock: one prefix, or an IPv4 and an
 // IPv6 prefix separated by a comma (dual stack, IPv4 first, because the
 // controller takes element 0 as IPv4). Every element goes through ParsePrefix.
 // All problems are returned at once, one *Error per bad element or structural
-// rule; blocks is nil whenever errs is not.
+// rule; blocks is nil whenever errs is not. A cidrBlock of more than
+// maxJudgedBlocks elements gets the one error that counts them.
 func ParseCIDRBlock(s string) (blocks []netip.Prefix, errs []*Error) {
 	if s == "" {
 		return nil, []*Error{newError(s, "empty cidrBlock; expected a CIDR such as 10.16.0.0/16 or a dual-stack pair such as 10.16.0.0/16,fd00:10:16::/64")}
+	}
+	if n := strings.Count(s, ",") + 1; n > maxJudgedBlocks {
+		// Refused for the count alone: judging thousands of elements one
+		// by one would only say so thousands of times.
+		return nil, []*Error{newError(s, "%d blocks given; at most two are allowed, one IPv4 and one IPv6", n)}
 	}
 	elems := strings.Split(s, ",")
 	if len(elems) > 2 {
@@ -248,6 +258,15 @@ func checkGateway(value string, a netip.Addr, block netip.Prefix) *Error {
 // a <= b. Spaces and CIDRs are refused (the error for a CIDR names the equivalent
 // range).
 func ParseExcludeEntry(s string) (netipx.IPRange, *Error) {
+	if r, ok := ExcludeRange(s); ok {
+		return r, nil
+	}
+	return parseExcludeEntry(s)
+}
+
+// parseExcludeEntry is ParseExcludeEntry with its messages, for the
+// entries ExcludeRange refuses.
+func parseExcludeEntry(s string) (netipx.IPRange, *Error) {
 	if s == "" {
 		return netipx.IPRange{}, newError(s, "empty entry; expected an address such as 10.16.0.5 or a range such as 10.16.0.5..10.16.0.9")
 	}
@@ -290,4 +309,96 @@ func ParseExcludeEntry(s string) (netipx.IPRange, *Error) {
 		return netipx.IPRange{}, newError(s, "range start is after its end; write %s..%s", to, from)
 	}
 	return netipx.IPRangeFrom(from, to), nil
+}
+
+// ExcludeRange is ParseExcludeEntry without the message: the same range,
+// and false exactly when ParseExcludeEntry returns an error. It allocates
+// nothing, so long lists (excludeIps, IPPool spec.ips) are read without a
+// message per bad entry; the message is built only for entries reported.
+func ExcludeRange(s string) (netipx.IPRange, bool) {
+	// Spaces, a "/" and any other character an address cannot hold fail
+	// the address parse (strictAddr), zones included: no separate scan.
+	first, last, isRange := strings.Cut(s, "..")
+	if !isRange {
+		a, ok := strictAddr(s)
+		return netipx.IPRangeFrom(a, a), ok
+	}
+	from, ok1 := strictAddr(first)
+	to, ok2 := strictAddr(last)
+	if !ok1 || !ok2 || FamilyOf(from) != FamilyOf(to) || from.Compare(to) > 0 {
+		return netipx.IPRange{}, false
+	}
+	return netipx.IPRangeFrom(from, to), true
+}
+
+// strictAddr is parseAddr's verdict without its message: ParseIP refuses
+// an empty string, spaces and "/", except in an IPv6 zone, which is
+// refused here.
+func strictAddr(s string) (netip.Addr, bool) {
+	a, ok := ParseIP(s)
+	if !ok || a.Zone() != "" || a.Is4In6() {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// ParseIP is netip.ParseAddr's verdict and address without its error
+// value, which is allocated for every bad input: a list of 100k entries
+// that are not addresses (excludeIps, IPPool spec.ips, an IP object's
+// fields) is read without an allocation per entry. IPv4 is parsed here,
+// as strictly as netip does (four decimal fields of 0–255, no leading
+// zeros); IPv6-looking input is handed to netip, other input refused at
+// once.
+func ParseIP(s string) (netip.Addr, bool) {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '.':
+			return parseIPv4(s)
+		case ':':
+			for j := 0; j < len(s) && s[j] != '%'; j++ {
+				if c := s[j]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':' || c == '.') {
+					return netip.Addr{}, false
+				}
+			}
+			a, err := netip.ParseAddr(s)
+			return a, err == nil
+		case '%':
+			return netip.Addr{}, false
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// parseIPv4 parses a dotted-quad IPv4 address the way netip.ParseAddr
+// does.
+func parseIPv4(s string) (netip.Addr, bool) {
+	var fields [4]byte
+	val, pos, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			if digits == 1 && val == 0 {
+				return netip.Addr{}, false // a leading zero
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.':
+			if i == 0 || i == len(s)-1 || s[i-1] == '.' || pos == 3 {
+				return netip.Addr{}, false
+			}
+			fields[pos] = byte(val)
+			pos++
+			val, digits = 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if pos < 3 {
+		return netip.Addr{}, false
+	}
+	fields[3] = byte(val)
+	return netip.AddrFrom4(fields), true
 }

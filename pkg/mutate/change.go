@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Verbs of a Change, as they read in warnings.
@@ -67,28 +68,62 @@ func list(field, verb, reason string, old, new []string) Change {
 	return Change{Field: field, Old: showList(old), New: showList(new), Verb: verb, Reason: reason}
 }
 
+// MaxShownBytes is the most of a value a Change shows: a longer value is
+// cut, keeping its beginning and its length, and a list keeps the items
+// that fit and says how many more there are. A warning is one line a
+// person reads (and the API server keeps 4 KiB of warnings per response);
+// the same bound as the validators' messages (policy.MaxValueBytes).
+const MaxShownBytes = 256
+
 func show(s string) string {
 	switch {
 	case s == "":
 		return "(empty)"
-	case hasSpace(s):
+	case len(s) > MaxShownBytes:
+		s = cut(s)
+	}
+	if hasSpace(s) {
 		return strconv.Quote(s)
 	}
 	return s
 }
 
+// cut keeps the beginning of a value longer than MaxShownBytes, and its
+// length: "10.16.64.1, 10.16.64.2,… (279998 bytes)".
+func cut(s string) string {
+	if len(s) <= MaxShownBytes {
+		return s
+	}
+	n := MaxShownBytes - 24
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "… (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
 func hasSpace(s string) bool { return strings.IndexFunc(s, unicode.IsSpace) >= 0 }
 
-// showList renders a list the way Change.Old and New hold it.
+// showList renders a list the way Change.Old and New hold it, with the
+// items that fit in MaxShownBytes: "[a, b, … and 99998 more]".
 func showList(list []string) string {
-	parts := make([]string, len(list))
+	var b strings.Builder
+	b.WriteByte('[')
 	for i, s := range list {
-		parts[i] = s
+		s = cut(s)
 		if s == "" || hasSpace(s) {
-			parts[i] = strconv.Quote(s)
+			s = strconv.Quote(s)
 		}
+		if i > 0 && b.Len()+len(s) > MaxShownBytes {
+			b.WriteString(", … and " + strconv.Itoa(len(list)-i) + " more")
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(s)
 	}
-	return "[" + strings.Join(parts, ", ") + "]"
+	b.WriteByte(']')
+	return b.String()
 }
 
 // Warnings renders changes as warnings, in order.

@@ -3,8 +3,12 @@ package mutate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Operation is one RFC 6902 JSON patch operation.
@@ -112,41 +116,116 @@ func decode(raw []byte) (map[string]any, error) {
 	return m, nil
 }
 
+// subnetAddresses is what readSubnet decodes of a Subnet: the address
+// fields, typed as the schema types them, and nothing else.
+type subnetAddresses struct {
+	Spec *struct {
+		CIDRBlock  *string  `json:"cidrBlock"`
+		Gateway    *string  `json:"gateway"`
+		Protocol   *string  `json:"protocol"`
+		ExcludeIPs []string `json:"excludeIps"`
+	} `json:"spec"`
+}
+
+// subnetDecodeOptions decode as the API server does: member names are
+// case-sensitive, unknown members ignored, duplicate names and invalid
+// UTF-8 tolerated; string lists get slices of their exact length.
+var subnetDecodeOptions = jsonv2.JoinOptions(
+	jsontext.AllowDuplicateNames(true),
+	jsontext.AllowInvalidUTF8(true),
+	jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(exactStrings)),
+)
+
 // readSubnet reads the address fields of a raw Subnet. ok is false when
-// there is no spec or a field has another type than the schema's.
+// there is no spec or a field has another type than the schema's. Only
+// those fields are decoded, into their types: a Subnet of 100k excludeIps
+// costs its strings once, not a map of interfaces per element.
 func readSubnet(raw []byte) (f SubnetFields, ok bool, err error) {
-	m, err := decode(raw)
-	if err != nil {
-		return f, false, err
+	var s subnetAddresses
+	if err := jsonv2.Unmarshal(raw, &s, subnetDecodeOptions); err != nil {
+		var syntax *jsontext.SyntacticError
+		if errors.As(err, &syntax) {
+			return f, false, fmt.Errorf("decode object: %w", err)
+		}
+		var semantic *jsonv2.SemanticError
+		if errors.As(err, &semantic) {
+			return f, false, nil // a field of another type: the API server refuses it
+		}
+		return f, false, fmt.Errorf("decode object: %w", err)
 	}
-	spec, isMap := m["spec"].(map[string]any)
-	if !isMap {
+	if s.Spec == nil {
 		return f, false, nil
 	}
-	for _, s := range []struct {
-		name string
-		dst  *string
-	}{{"cidrBlock", &f.CIDRBlock}, {"gateway", &f.Gateway}, {"protocol", &f.Protocol}} {
-		switch v := spec[s.name].(type) {
-		case nil:
-		case string:
-			*s.dst = v
-		default:
-			return f, false, nil
+	for _, v := range []struct {
+		src *string
+		dst *string
+	}{{s.Spec.CIDRBlock, &f.CIDRBlock}, {s.Spec.Gateway, &f.Gateway}, {s.Spec.Protocol, &f.Protocol}} {
+		if v.src != nil {
+			*v.dst = *v.src
 		}
 	}
-	switch v := spec["excludeIps"].(type) {
-	case nil:
-	case []any:
-		for _, e := range v {
-			s, isString := e.(string)
-			if !isString {
-				return f, false, nil
-			}
-			f.ExcludeIPs = append(f.ExcludeIPs, s)
-		}
-	default:
-		return f, false, nil
-	}
+	f.ExcludeIPs = s.Spec.ExcludeIPs
 	return f, true, nil
+}
+
+// exactStrings decodes a JSON array of strings into a slice of exactly its
+// length (pkg/review does the same for the pipeline's decodes): the
+// default decoder grows a slice by a quarter at a time, allocating five
+// times a long list's size.
+func exactStrings(dec *jsontext.Decoder, v *[]string) error {
+	if dec.PeekKind() != '[' {
+		return errors.ErrUnsupported // the default decoder takes it
+	}
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if n := countElements(raw); n > 64 && cap(*v) < n {
+		*v = make([]string, 0, n)
+	}
+	return jsonv2.Unmarshal(raw, v, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+}
+
+// countElements returns the number of elements of the JSON array raw,
+// counting the commas outside nested values and strings (review.CountElements,
+// which this floor may not import).
+func countElements(raw []byte) int {
+	depth, n, empty := 0, 0, true
+	inString, escaped := false, false
+	for _, c := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+			if depth == 1 {
+				continue
+			}
+		case c == ']' || c == '}':
+			depth--
+			continue
+		case c == ',' && depth == 1:
+			n++
+			continue
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		if depth >= 1 {
+			empty = false
+		}
+	}
+	if empty {
+		return 0
+	}
+	return n + 1
 }

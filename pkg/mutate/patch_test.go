@@ -132,7 +132,7 @@ func TestSubnetPatchUpdate(t *testing.T) {
 func TestPodPatch(t *testing.T) {
 	t.Parallel()
 	doc := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"apps","annotations":{
-	  "ovn.kubernetes.io/ip_address":" 10.16.0.5/16","net1.default.ovn.kubernetes.io/ip_address.eth~1":"fd00:50::9, 192.168.50.9",
+	  "ovn.kubernetes.io/ip_address":" 10.16.0.5/16","net1.default.kubernetes.io/ip_address.eth~1":"fd00:50::9, 192.168.50.9",
 	  "other.example/ip_address":" x "}},
 	 "spec":{"containers":[{"name":"c","image":"i","futureField":{"n":1.0}}]}}`
 	calls := 0
@@ -141,7 +141,7 @@ func TestPodPatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `[{"op":"add","path":"/metadata/annotations/ovn.kubernetes.io~1ip_address","value":"10.16.0.5"},` +
-		`{"op":"add","path":"/metadata/annotations/net1.default.ovn.kubernetes.io~1ip_address.eth~01","value":"192.168.50.9,fd00:50::9"}]`
+		`{"op":"add","path":"/metadata/annotations/net1.default.kubernetes.io~1ip_address.eth~01","value":"192.168.50.9,fd00:50::9"}]`
 	if b, _ := p.JSON(); string(b) != want {
 		t.Errorf("patch\n%s\nwant\n%s", b, want)
 	}
@@ -156,7 +156,7 @@ func TestPodPatch(t *testing.T) {
 	if err := json.Unmarshal(out, &pod); err != nil {
 		t.Fatal(err)
 	}
-	if got := pod.Metadata.Annotations["net1.default.ovn.kubernetes.io/ip_address.eth~1"]; got != "192.168.50.9,fd00:50::9" {
+	if got := pod.Metadata.Annotations["net1.default.kubernetes.io/ip_address.eth~1"]; got != "192.168.50.9,fd00:50::9" {
 		t.Errorf("escaped key patched wrong: %q in %v", got, pod.Metadata.Annotations)
 	}
 	if got := pod.Metadata.Annotations["other.example/ip_address"]; got != " x " {

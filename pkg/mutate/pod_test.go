@@ -13,7 +13,7 @@ const (
 	poolKey  = "ovn.kubernetes.io/ip_pool"
 	lsKey    = "ovn.kubernetes.io/logical_switch"
 	attKey   = "net1.default.ovn.kubernetes.io/ip_address"
-	ifaceKey = "net1.default.ovn.kubernetes.io/ip_address.eth2"
+	ifaceKey = "net1.default.kubernetes.io/ip_address.eth2" // the per-interface form
 )
 
 // testResolver resolves like a small inventory: the default provider lands
@@ -23,7 +23,7 @@ func testResolver(calls *int) Resolver {
 	return func(req annotations.Request) []netip.Prefix {
 		*calls++
 		switch {
-		case req.Provider == "net1.default.ovn":
+		case req.Provider == "net1.default.ovn", req.Provider == "net1.default" && req.Interface != "":
 			return []netip.Prefix{netip.MustParsePrefix("192.168.50.0/24"), netip.MustParsePrefix("fd00:50::/64")}
 		case req.LogicalSwitch == "dual":
 			return []netip.Prefix{netip.MustParsePrefix("10.80.0.0/24"), netip.MustParsePrefix("fd00:80::/64")}
@@ -85,10 +85,12 @@ func TestDefaultPodAnnotations(t *testing.T) {
 		{
 			name: "attachment network and interface suffix",
 			ann:  map[string]string{attKey: "192.168.50.9/24", ifaceKey: " fd00:50::9"},
-			want: []AnnotationChange{{attKey, "192.168.50.9"}, {ifaceKey, "fd00:50::9"}},
+			// Requests come in provider order: "net1.default" (the NAD of
+			// the per-interface key) before "net1.default.ovn".
+			want: []AnnotationChange{{ifaceKey, "fd00:50::9"}, {attKey, "192.168.50.9"}},
 			warnings: []string{
+				`metadata.annotations[net1.default.kubernetes.io/ip_address.eth2] " fd00:50::9" normalised to fd00:50::9`,
 				"metadata.annotations[net1.default.ovn.kubernetes.io/ip_address] 192.168.50.9/24 normalised to 192.168.50.9",
-				`metadata.annotations[net1.default.ovn.kubernetes.io/ip_address.eth2] " fd00:50::9" normalised to fd00:50::9`,
 			},
 		},
 		{name: "canonical values are untouched", ann: map[string]string{lsKey: "dual", ipKey: "10.80.0.9,fd00:80::9", poolKey: "10.80.0.10,fd00:80::10;10.80.0.11,fd00:80::11"}},

@@ -121,10 +121,10 @@ func followedBlocks(s SubnetFields) bool {
 // blocks IPv4 first with their canonical text. It fails on anything else, and
 // when the canonical text would not pass ipam.ParseCIDRBlock.
 func canonicalBlocks(s string) ([]netip.Prefix, string, bool) {
-	elems := strings.Split(s, ",")
-	if len(elems) > 2 {
-		return nil, "", false
+	if strings.Count(s, ",") > 1 {
+		return nil, "", false // counted, not split: a cidrBlock may be 1 MiB of commas
 	}
+	elems := strings.Split(s, ",")
 	var byFamily [2]netip.Prefix
 	for _, e := range elems {
 		addrPart, bitsPart, ok := strings.Cut(strings.TrimSpace(e), "/")

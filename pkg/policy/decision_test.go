@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -104,5 +105,71 @@ func TestAppliedCarriesClientText(t *testing.T) {
 	d = (&Policy{Mode: ModeAudit}).Decide(Subject{}, fs)
 	if a := d.Applied[0]; a.Action != string(ModeAudit) || a.Message != d.Warnings[0] || !strings.Contains(a.Message, "would be denied (audit mode)") {
 		t.Errorf("audited: %+v, warnings %q", a, d.Warnings)
+	}
+}
+
+// A decision spells out at most MaxFindings causes and warnings and
+// MaxFindings audit messages per rule, each quoting at most MaxValueBytes
+// of its value; the rest is counted in one "… and N more", More findings
+// included.
+func TestDecideIsBounded(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("10.99.0.1,", 10000)
+	p := field.NewPath("metadata", "annotations").Key("ovn.kubernetes.io/ip_pool")
+	var fs []Finding
+	for range 1000 {
+		fs = append(fs, Finding{Rule: PodIPInvalid, Err: field.Invalid(p, long, `"z" is not an IP address`)},
+			Finding{Rule: PodIPExcluded, Err: field.Invalid(p, long, "excluded")})
+	}
+	fs = append(fs, More(PodIPInvalid, p.String(), 5000))
+	d := (&Policy{}).Decide(Subject{}, fs)
+	if len(d.Deny) != MaxFindings+1 || len(d.Warnings) != MaxFindings+1 {
+		t.Fatalf("%d causes, %d warnings", len(d.Deny), len(d.Warnings))
+	}
+	if last := d.Deny[MaxFindings].Error(); !strings.Contains(last, "… and 5980 more problems not listed [pod-ip-invalid]") {
+		t.Errorf("summary cause %q", last)
+	}
+	if last := d.Warnings[MaxFindings]; !strings.Contains(last, "[pod-ip-excluded] … and 980 more") {
+		t.Errorf("summary warning %q", last)
+	}
+	for _, e := range d.Deny {
+		if n := len(e.Error()); n > MaxValueBytes+200 {
+			t.Errorf("cause of %d bytes: %.300s", n, e.Error())
+		}
+	}
+	if a := d.Audit[string(PodIPInvalid)]; strings.Count(a, "is not an IP address") != MaxFindings || !strings.HasSuffix(a, "… and 5980 more problems not listed") {
+		t.Errorf("audit annotation: %d messages, ends %q", strings.Count(a, "is not an IP address"), a[max(0, len(a)-80):])
+	}
+	if len(d.Applied) != 2*MaxFindings+2 {
+		t.Errorf("%d applied", len(d.Applied))
+	}
+}
+
+// Bound cuts long string and list values and long details, and leaves
+// everything else as it is.
+func TestBound(t *testing.T) {
+	t.Parallel()
+	short := field.Invalid(field.NewPath("spec", "cidrBlock"), "10.16.0.0/16", "overlaps")
+	if Bound(short) != short {
+		t.Error("a short error was copied")
+	}
+	cut := Bound(field.Invalid(field.NewPath("spec", "cidrBlock"), strings.Repeat(",", 100000), strings.Repeat("x", 5000)))
+	if v := cut.BadValue.(string); len(v) > MaxValueBytes || !strings.HasSuffix(v, "… (100000 bytes)") {
+		t.Errorf("value %q", v)
+	}
+	if len(cut.Detail) > MaxDetailBytes {
+		t.Errorf("detail of %d bytes", len(cut.Detail))
+	}
+	list := make([]string, 10000)
+	for i := range list {
+		list[i] = "10.64.0.1"
+	}
+	v, ok := ShortenList(list)
+	got := v.([]string)
+	if !ok || len(got) > 30 || got[len(got)-1] != "… and "+strconv.Itoa(10000-len(got)+1)+" more" {
+		t.Errorf("list shortened to %q", got)
+	}
+	if v, ok := ShortenList([]string{"a", "b"}); ok || len(v.([]string)) != 2 {
+		t.Errorf("short list changed: %v", v)
 	}
 }

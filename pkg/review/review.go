@@ -17,7 +17,7 @@
 // UID, and a JSON patch encoded with its patch type. A request that could
 // not be judged (a review or object that does not decode, an inventory not
 // synced yet, a handler that panicked) is answered with that HTTP status
-// (400, 413, 500, 503) and a metav1.Status body instead: the API server
+// (400, 413, 500, 503, 504) and a metav1.Status body instead: the API server
 // counts a non-2xx answer as a failed call and applies the webhook's
 // failurePolicy (Ignore admits, Fail refuses), whereas an AdmissionReview
 // with allowed: false would refuse the request whatever the policy.
@@ -64,7 +64,18 @@ const (
 // the API server never sends, are tolerated rather than refused, as the
 // decoders Kubernetes uses do: a webhook must not refuse what the API
 // server accepted.
+//
+// String lists are decoded into slices of their exact length
+// (exactStrings), so that an object of 100k list entries allocates its
+// entries once, not five times over.
 var decodeOptions = json.JoinOptions(
+	baseDecodeOptions,
+	json.WithUnmarshalers(json.UnmarshalFromFunc(exactStrings)),
+)
+
+// baseDecodeOptions are decodeOptions without the []string decoder, which
+// uses them for the arrays it has counted.
+var baseDecodeOptions = json.JoinOptions(
 	jsontext.AllowDuplicateNames(true),
 	jsontext.AllowInvalidUTF8(true),
 )
@@ -90,7 +101,8 @@ func DecodeObject(raw runtime.RawExtension, v any) error {
 // policy.
 type Unjudged struct {
 	// Code is the HTTP status: 400 for an object that does not decode, 503
-	// for a handler not ready yet, 500 for its own failures.
+	// for a handler not ready yet, 504 for a request not judged within
+	// the handler's time budget, 500 for its own failures.
 	Code int32
 	Err  error
 }
@@ -211,7 +223,20 @@ func (h *Handler) serve(r *http.Request, in *bytes.Buffer, apiVersion *string) a
 		// megabytes reserved per connection.
 		in.Grow(int(min(r.ContentLength, maxPooledBuffer)))
 	}
-	n, err := in.ReadFrom(io.LimitReader(r.Body, MaxRequestBytes+1))
+	body := io.LimitReader(r.Body, MaxRequestBytes+1)
+	n, err := in.ReadFrom(io.LimitReader(body, maxPooledBuffer))
+	if err == nil && n == maxPooledBuffer {
+		// A large review (an update of two big objects): the sender has
+		// sent this much, so its declared length is now worth a buffer of
+		// that size at once, instead of doubling a few times (which
+		// allocated 8 MB for a 3 MB review).
+		if rest := r.ContentLength - n; rest > 0 && r.ContentLength <= MaxRequestBytes {
+			in.Grow(int(rest) + 1)
+		}
+		var m int64
+		m, err = in.ReadFrom(body)
+		n += m
+	}
 	switch {
 	case err != nil:
 		return h.bad(http.StatusBadRequest, fmt.Errorf("read request body: %w", err))

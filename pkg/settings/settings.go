@@ -8,6 +8,7 @@ package settings
 import (
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Defaults are the Kube-OVN controller settings the rules must agree with
@@ -36,6 +37,14 @@ func FreshInstall() Defaults {
 		ServiceCIDR: []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12")},
 	}
 }
+
+// DefaultPendingHolderTimeout is how long after its creation a pod that
+// asked for a fixed address, and that Kube-OVN has not allocated yet, holds
+// the address against other pods. The controller allocates within seconds
+// of a pod's creation; a pod still pending after a few minutes is stuck,
+// and must not block the address for everyone (a tenant could otherwise
+// squat addresses with pods that never get any).
+const DefaultPendingHolderTimeout = 5 * time.Minute
 
 // Thresholds of the exhaustion rules: warning when available <= Warning,
 // critical when <= Critical.

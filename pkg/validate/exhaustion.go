@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"go4.org/netipx"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/ipamguard/ipamguard/pkg/annotations"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
@@ -47,7 +49,7 @@ func Usage(r inventory.Reader, sn *inventory.Subnet) []FamilyUsage {
 	if len(sn.Spec.Blocks) == 0 {
 		return nil
 	}
-	excluded := sn.Spec.Exclude.Ranges()
+	excluded := sn.Spec.Exclude.View()
 	out := make([]FamilyUsage, 0, len(sn.Spec.Blocks))
 	// One counter and its callbacks serve every query: the callbacks escape
 	// through the Reader interface, so they are made once.
@@ -430,9 +432,17 @@ func shortfall(t settings.Thresholds, available, need uint64) uint64 {
 // a new excludeIps range or an expansion is judged as it will be. The
 // remedy aims to lift the subnet above the warning threshold. An unusable
 // cidrBlock yields nothing: the syntax rule reports it.
-func SubnetExhaustion(c Context, _, obj *kubeovnv1.Subnet) Result {
+func SubnetExhaustion(c Context, old, obj *kubeovnv1.Subnet) Result {
 	r, d, t := c.Inventory, c.Defaults, c.Thresholds
-	sn := inventory.NewSubnetRecord(obj, d.VPC)
+	sn := storedRecord(r, d, old, obj)
+	if sn == nil {
+		// Usage and remedies read the addresses and whether the subnet is
+		// bound, not which namespaces it binds: one selector says that
+		// much, and a subnet of 20k selectors is not parsed for a warning.
+		o := *obj
+		o.Spec.NamespaceSelectors = o.Spec.NamespaceSelectors[:min(1, len(o.Spec.NamespaceSelectors))]
+		sn = inventory.NewSubnetRecord(&o, d.VPC)
+	}
 	us := Usage(r, sn)
 	if len(us) == 0 {
 		return Result{}
@@ -454,6 +464,34 @@ func SubnetExhaustion(c Context, _, obj *kubeovnv1.Subnet) Result {
 		// refusing would not add addresses.
 		Advisory: true,
 	}}}
+}
+
+// storedRecord returns the inventory's record of a subnet whose update
+// leaves everything the exhaustion rule reads as it was (blocks, gateway,
+// exclusions, scope, provider, whether it is bound), or nil. That record
+// was parsed when the object was stored: an update of a subnet with 100k
+// excludeIps (a label, a status) does not parse them again for a warning.
+// Should the inventory lag behind old by a version, the warning counts
+// the exclusions it has, which is what it does for pods anyway.
+func storedRecord(r inventory.Reader, d settings.Defaults, old, obj *kubeovnv1.Subnet) *inventory.Subnet {
+	if old == nil {
+		return nil
+	}
+	o, s := old.Spec, obj.Spec
+	if o.CIDRBlock != s.CIDRBlock || o.Gateway != s.Gateway || !slices.Equal(o.ExcludeIps, s.ExcludeIps) {
+		return nil
+	}
+	cur, ok := r.Subnet(obj.Name)
+	provider := s.Provider
+	if provider == "" {
+		provider = annotations.DefaultProvider
+	}
+	bound := len(s.Namespaces) > 0 || len(s.NamespaceSelectors) > 0
+	if !ok || cur.CIDRBlock != s.CIDRBlock || cur.Gateway != s.Gateway || cur.Scope() != inventory.ScopeOf(obj, d.VPC) ||
+		cur.Provider != provider || cur.Bound() != bound {
+		return nil
+	}
+	return cur
 }
 
 // PodExhaustion judges a request that takes need addresses (1 for a pod

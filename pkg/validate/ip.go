@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -33,9 +34,9 @@ var (
 func IPCreate(c Context, _, obj *kubeovnv1.IP) Result {
 	r := c.Inventory
 	var fs findings
-	checkIPSyntax(&fs, r, nil, obj)
-	checkIPTaken(&fs, r, obj, ipAddrs(obj))
-	return Result{Findings: fs}
+	checkIPSyntax(c.Ctx, &fs, r, nil, obj)
+	checkIPTaken(c.Ctx, &fs, r, obj, ipAddrs(obj))
+	return Result{Findings: fs.result()}
 }
 
 // IPUpdate judges a change to an IP object. Addresses, subnet, owner and
@@ -54,14 +55,14 @@ func IPUpdate(c Context, oldObj, obj *kubeovnv1.IP) Result {
 	r := c.Inventory
 	var fs findings
 	checkIPImmutable(&fs, oldObj, obj)
-	checkIPSyntax(&fs, r, oldObj, obj)
+	checkIPSyntax(c.Ctx, &fs, r, oldObj, obj)
 	old := map[heldAddr]bool{}
 	for _, a := range ipAddrs(oldObj) {
-		old[heldAddr{a.subnet, a.addr}] = true
+		old[heldAddr{a.Subnet, a.Addr}] = true
 	}
-	addrs := slices.DeleteFunc(ipAddrs(obj), func(a ipAddr) bool { return old[heldAddr{a.subnet, a.addr}] })
-	checkIPTaken(&fs, r, obj, addrs)
-	return Result{Findings: fs}
+	addrs := slices.DeleteFunc(ipAddrs(obj), func(a inventory.IPAddr) bool { return old[heldAddr{a.Subnet, a.Addr}] })
+	checkIPTaken(c.Ctx, &fs, r, obj, addrs)
+	return Result{Findings: fs.result()}
 }
 
 // ipAddr is one address an IP object asks to hold, with the field it
@@ -80,33 +81,39 @@ type heldAddr struct {
 
 // ipAddrs returns the addresses the object holds, exactly as the Store
 // records them (inventory.IPAddrs: the union of ipAddress, v4IpAddress and
-// v6IpAddress, and the attachments), each with the field that names it.
-// The conflict check runs on these, so every address the Store will count
-// as held by the object is checked, whatever ip-invalid says about it.
-func ipAddrs(obj *kubeovnv1.IP) []ipAddr {
-	as := inventory.IPAddrs(&obj.Spec)
-	out := make([]ipAddr, len(as))
-	for i, a := range as {
-		var p *field.Path
-		switch a.Field {
-		case inventory.FieldV4IPAddress:
-			p = ipV4Path
-		case inventory.FieldV6IPAddress:
-			p = ipV6Path
-		case inventory.FieldIPAddress:
-			p = ipAddressPath
-		default:
-			p = ipAttachIPsPath.Index(a.Index)
-		}
-		out[i] = ipAddr{subnet: a.Subnet, addr: a.Addr, path: p, value: a.Value}
+// v6IpAddress, and the attachments), each with the field that names it
+// (ipAddrPath). The conflict check runs on these, so every address the
+// Store will count as held by the object is checked, whatever ip-invalid
+// says about it.
+func ipAddrs(obj *kubeovnv1.IP) []inventory.IPAddr {
+	return inventory.IPAddrs(&obj.Spec)
+}
+
+// ipAddrPath is the field that names an address of an IP object;
+// ipFieldPath the same without the attachment's index.
+func ipAddrPath(a inventory.IPAddr) *field.Path {
+	if a.Field == inventory.FieldAttachIPs {
+		return ipAttachIPsPath.Index(a.Index)
 	}
-	return out
+	return ipFieldPath(a.Field)
+}
+
+func ipFieldPath(f inventory.IPField) *field.Path {
+	switch f {
+	case inventory.FieldV4IPAddress:
+		return ipV4Path
+	case inventory.FieldV6IPAddress:
+		return ipV6Path
+	case inventory.FieldIPAddress:
+		return ipAddressPath
+	}
+	return ipAttachIPsPath
 }
 
 // checkIPSyntax reports ip-invalid findings. With old set, fields that
 // did not change are not judged again. It does not decide what is checked
 // for conflicts: ipAddrs does, for valid and invalid fields alike.
-func checkIPSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IP) {
+func checkIPSyntax(ctx context.Context, fs *findings, r inventory.Reader, old, obj *kubeovnv1.IP) {
 	s := obj.Spec
 	var o kubeovnv1.IPSpec
 	if old != nil {
@@ -120,7 +127,7 @@ func checkIPSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IP) {
 		checkIPPrimary(fs, r, obj)
 	}
 	if attachChanged {
-		checkIPAttachments(fs, r, obj)
+		checkIPAttachments(ctx, fs, r, obj)
 	}
 }
 
@@ -168,7 +175,8 @@ func checkIPPrimary(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) {
 	// inventory.IPAddrs), so a disagreement makes the object hold, at
 	// different times, addresses of both: report it.
 	if s.IPAddress != "" {
-		list, ok := parseAddrList(fs, policy.IPInvalid, ipAddressPath, s.IPAddress)
+		pair, n, ok := parseAddrList(fs, policy.IPInvalid, ipAddressPath, -1, s.IPAddress)
+		list := pair[:n]
 		if ok {
 			var got [2]netip.Addr
 			for _, a := range list {
@@ -214,35 +222,45 @@ func familyFields(v4, v6 string) string {
 	return strings.Join(parts, " and ")
 }
 
-func checkIPAttachments(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) {
+func checkIPAttachments(ctx context.Context, fs *findings, r inventory.Reader, obj *kubeovnv1.IP) {
 	s := obj.Spec
 	if len(s.AttachSubnets) != len(s.AttachIPs) {
 		fs.add(policy.IPInvalid, field.Invalid(ipAttachIPsPath, s.AttachIPs, fmt.Sprintf(
 			"has %d entries but attachSubnets has %d; they pair up by position", len(s.AttachIPs), len(s.AttachSubnets))))
 	}
 	for i, name := range s.AttachSubnets {
+		if stopped(ctx, i) {
+			return
+		}
 		var sn *inventory.Subnet
 		switch found, ok := r.Subnet(name); {
 		case name == "":
-			fs.add(policy.IPInvalid, field.Required(ipAttachSubnetsPath.Index(i), "an attachment needs its subnet"))
+			fs.addf(policy.IPInvalid, ipAttachSubnetsPath, func() *field.Error {
+				return field.Required(ipAttachSubnetsPath.Index(i), "an attachment needs its subnet")
+			})
 		case !ok:
-			fs.add(policy.IPInvalid, field.Invalid(ipAttachSubnetsPath.Index(i), name,
-				fmt.Sprintf("subnet %s does not exist; create it first or name an existing subnet", name)))
+			fs.addf(policy.IPInvalid, ipAttachSubnetsPath, func() *field.Error {
+				return field.Invalid(ipAttachSubnetsPath.Index(i), name,
+					fmt.Sprintf("subnet %s does not exist; create it first or name an existing subnet", name))
+			})
 		default:
 			sn = found
 		}
 		if i >= len(s.AttachIPs) || s.AttachIPs[i] == "" {
 			continue
 		}
-		p := ipAttachIPsPath.Index(i)
-		list, ok := parseAddrList(fs, policy.IPInvalid, p, s.AttachIPs[i])
+		pair, n, ok := parseAddrList(fs, policy.IPInvalid, ipAttachIPsPath, i, s.AttachIPs[i])
 		if !ok || sn == nil {
 			continue
 		}
+		list := pair[:n]
 		for _, a := range list {
-			if msg := unusableIn(sn, a); msg != "" {
-				fs.add(policy.IPInvalid, field.Invalid(p, s.AttachIPs[i], msg))
+			if usable(sn.Spec, a) {
+				continue
 			}
+			fs.addf(policy.IPInvalid, ipAttachIPsPath, func() *field.Error {
+				return field.Invalid(ipAttachIPsPath.Index(i), s.AttachIPs[i], unusableIn(sn, a))
+			})
 		}
 	}
 }
@@ -264,35 +282,49 @@ func parseIPAddr(s string) (netip.Addr, *ipam.Error) {
 }
 
 // parseAddrList parses "a" or "a,b" with at most one address per family,
-// reporting problems on p. ok is false when anything was wrong.
-func parseAddrList(fs *findings, rule policy.RuleID, p *field.Path, s string) ([]netip.Addr, bool) {
-	parts := strings.Split(s, ",")
-	if len(parts) > 2 {
-		fs.add(rule, field.Invalid(p, s, fmt.Sprintf("%d addresses given; at most one IPv4 and one IPv6 address are allowed", len(parts))))
-		return nil, false
+// reporting problems on p, or on its element i when i >= 0; the n
+// addresses parsed are returned in an array, so that 50k attachments cost
+// no slice each. ok is false when anything was wrong. A list of more than
+// two addresses is one problem, counted without splitting it.
+func parseAddrList(fs *findings, rule policy.RuleID, p *field.Path, i int, s string) (out [2]netip.Addr, n int, ok bool) {
+	at := func() *field.Path {
+		if i < 0 {
+			return p
+		}
+		return p.Index(i)
 	}
-	var out []netip.Addr
-	ok := true
-	for _, part := range parts {
+	if n := strings.Count(s, ",") + 1; n > 2 {
+		fs.addf(rule, p, func() *field.Error {
+			return field.Invalid(at(), s, fmt.Sprintf("%d addresses given; at most one IPv4 and one IPv6 address are allowed", n))
+		})
+		return out, 0, false
+	}
+	ok = true
+	for part := range strings.SplitSeq(s, ",") {
 		a, err := parseIPAddr(part)
 		if err != nil {
-			msg := err.Msg
-			if part == "" {
-				msg = "empty address; remove the extra comma"
-			} else if len(parts) > 1 {
-				msg = fmt.Sprintf("%q: %s", part, msg)
-			}
-			fs.add(rule, field.Invalid(p, s, msg))
+			fs.addf(rule, p, func() *field.Error {
+				msg := err.Msg
+				if part == "" {
+					msg = "empty address; remove the extra comma"
+				} else if part != s {
+					msg = fmt.Sprintf("%q: %s", part, msg)
+				}
+				return field.Invalid(at(), s, msg)
+			})
 			ok = false
 			continue
 		}
-		out = append(out, a)
+		out[n] = a
+		n++
 	}
-	if ok && len(out) == 2 && ipam.FamilyOf(out[0]).Index() == ipam.FamilyOf(out[1]).Index() {
-		fs.add(rule, field.Invalid(p, s, fmt.Sprintf("gives two %s addresses; at most one per family is allowed", ipam.FamilyOf(out[0]))))
-		return nil, false
+	if ok && n == 2 && ipam.FamilyOf(out[0]).Index() == ipam.FamilyOf(out[1]).Index() {
+		fs.addf(rule, p, func() *field.Error {
+			return field.Invalid(at(), s, fmt.Sprintf("gives two %s addresses; at most one per family is allowed", ipam.FamilyOf(out[0])))
+		})
+		return out, 0, false
 	}
-	return out, ok
+	return out, n, ok
 }
 
 // unusableIn says why a cannot be held in the subnet, or "" when it can.
@@ -321,30 +353,45 @@ func unusableIn(sn *inventory.Subnet, a netip.Addr) string {
 // already holds one of the addresses in the same subnet. The same object
 // name is the same owner: a keep-IP StatefulSet pod or VM whose IP object
 // is recreated, or a reservation the controller is filling in.
-func checkIPTaken(fs *findings, r inventory.Reader, obj *kubeovnv1.IP, addrs []ipAddr) {
-	for _, a := range addrs {
-		var list []string
-		n := 0
-		r.InUse(a.subnet, a.addr, a.addr, func(h inventory.Holder) bool {
-			if h.Kind == inventory.HolderIP && h.Name == obj.Name {
-				return true
-			}
-			n++
-			if len(list) < maxListedItems {
-				owner := h.Owner()
-				if h.Kind == inventory.HolderIP && !strings.HasPrefix(owner, "IP object ") {
-					owner += " (IP object " + h.Name + ")"
-				}
-				list = append(list, owner)
-			}
+func checkIPTaken(ctx context.Context, fs *findings, r inventory.Reader, obj *kubeovnv1.IP, addrs []inventory.IPAddr) {
+	// One callback serves every address: it escapes through the Reader
+	// interface, and an IP object may hold 60k addresses.
+	var list []string
+	var n int
+	var full bool
+	holders := func(h inventory.Holder) bool {
+		if h.Kind == inventory.HolderIP && h.Name == obj.Name {
 			return true
-		})
+		}
+		n++
+		if full {
+			return false // counted, not described
+		}
+		if len(list) < maxListedItems {
+			owner := h.Owner()
+			if h.Kind == inventory.HolderIP && !strings.HasPrefix(owner, "IP object ") {
+				owner += " (IP object " + h.Name + ")"
+			}
+			list = append(list, owner)
+		}
+		return true
+	}
+	for i, a := range addrs {
+		if stopped(ctx, i) {
+			return
+		}
+		list, n, full = nil, 0, fs.full(policy.IPTaken)
+		r.InUse(a.Subnet, a.Addr, a.Addr, holders)
 		if n == 0 {
 			continue
 		}
-		fs.add(policy.IPTaken, field.Invalid(a.path, a.value, fmt.Sprintf(
+		if full {
+			fs.skip(policy.IPTaken, ipFieldPath(a.Field))
+			continue
+		}
+		fs.add(policy.IPTaken, field.Invalid(ipAddrPath(a), a.Value, fmt.Sprintf(
 			"%s is already held by %s in subnet %s; pick a free address or delete the holder first",
-			a.addr, joinCapped(list, n), a.subnet)))
+			a.Addr, joinCapped(list, n), a.Subnet)))
 	}
 }
 
@@ -364,7 +411,7 @@ func checkIPImmutable(fs *findings, old, obj *kubeovnv1.IP) {
 		{ipPodTypePath, o.PodType, s.PodType},
 	} {
 		if f.was != "" && f.was != f.now {
-			fs.add(policy.IPImmutable, field.Invalid(f.path, f.now, immutableMsg(fmt.Sprintf("%q", f.was))))
+			fs.add(policy.IPImmutable, field.Invalid(f.path, f.now, immutableMsg(fmt.Sprintf("%q", policy.Shorten(f.was)))))
 		}
 	}
 	for _, f := range []struct {
@@ -375,7 +422,8 @@ func checkIPImmutable(fs *findings, old, obj *kubeovnv1.IP) {
 		{ipAttachIPsPath, o.AttachIPs, s.AttachIPs},
 	} {
 		if len(f.was) > 0 && !slices.Equal(f.was, f.now) {
-			fs.add(policy.IPImmutable, field.Invalid(f.path, f.now, immutableMsg(fmt.Sprintf("%q", f.was))))
+			was, _ := policy.ShortenList(f.was)
+			fs.add(policy.IPImmutable, field.Invalid(f.path, f.now, immutableMsg(fmt.Sprintf("%q", was))))
 		}
 	}
 }

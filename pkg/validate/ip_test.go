@@ -293,7 +293,7 @@ func TestDisagreeingIPObjectHeldAndChecked(t *testing.T) {
 
 	var checked []string
 	for _, a := range ipAddrs(odd) {
-		checked = append(checked, a.subnet+"/"+a.addr.String()+"@"+a.path.String())
+		checked = append(checked, a.Subnet+"/"+a.Addr.String()+"@"+ipAddrPath(a).String())
 	}
 	if want := []string{"ovn-default/10.16.0.6@spec.v4IpAddress", "ovn-default/10.16.0.5@spec.ipAddress"}; !slices.Equal(checked, want) {
 		t.Errorf("validator checks %v, want %v", checked, want)

@@ -1,9 +1,11 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 
 	"go4.org/netipx"
@@ -30,9 +32,9 @@ var (
 func IPPoolCreate(c Context, _, obj *kubeovnv1.IPPool) Result {
 	r := c.Inventory
 	var fs findings
-	checkIPPoolSyntax(&fs, r, nil, obj)
-	checkIPPoolOverlap(&fs, r, nil, obj)
-	return Result{Findings: fs}
+	checkIPPoolSyntax(c.Ctx, &fs, r, nil, obj)
+	checkIPPoolOverlap(c.Ctx, &fs, r, nil, obj)
+	return Result{Findings: fs.result()}
 }
 
 // IPPoolUpdate judges a change to an IPPool. It is ratcheted: entries and
@@ -42,12 +44,12 @@ func IPPoolCreate(c Context, _, obj *kubeovnv1.IPPool) Result {
 func IPPoolUpdate(c Context, oldObj, obj *kubeovnv1.IPPool) Result {
 	r := c.Inventory
 	var fs findings
-	checkIPPoolSyntax(&fs, r, oldObj, obj)
-	checkIPPoolOverlap(&fs, r, oldObj, obj)
-	return Result{Findings: fs}
+	checkIPPoolSyntax(c.Ctx, &fs, r, oldObj, obj)
+	checkIPPoolOverlap(c.Ctx, &fs, r, oldObj, obj)
+	return Result{Findings: fs.result()}
 }
 
-func checkIPPoolSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IPPool) {
+func checkIPPoolSyntax(ctx context.Context, fs *findings, r inventory.Reader, old, obj *kubeovnv1.IPPool) {
 	s := obj.Spec
 	subnetChanged := old == nil || old.Spec.Subnet != s.Subnet
 	var sn *inventory.Subnet
@@ -62,21 +64,26 @@ func checkIPPoolSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IPP
 			fmt.Sprintf("subnet %s does not exist; create it first or name an existing subnet", s.Subnet)))
 	}
 
-	var oldIPs, oldNamespaces []string
+	var oldIPs, oldNamespaces ratchet
 	if old != nil {
-		oldNamespaces = old.Spec.Namespaces
+		oldNamespaces.old = old.Spec.Namespaces
 		if !subnetChanged {
-			oldIPs = old.Spec.IPs
+			oldIPs.old = old.Spec.IPs
 		}
 	}
 	for i, entry := range s.IPs {
-		if slices.Contains(oldIPs, entry) {
+		if stopped(ctx, i) {
+			return
+		}
+		if oldIPs.has(i, entry) {
 			continue
 		}
-		p := poolIPsPath.Index(i)
-		rng, err := parsePoolEntry(entry)
-		if err != nil {
-			fs.add(policy.IPPoolInvalid, field.Invalid(p, entry, err.Msg))
+		rng, ok := poolRange(entry)
+		if !ok {
+			fs.addf(policy.IPPoolInvalid, poolIPsPath, func() *field.Error {
+				_, err := parsePoolEntry(entry)
+				return field.Invalid(poolIPsPath.Index(i), entry, err.Msg)
+			})
 			continue
 		}
 		if sn == nil {
@@ -86,22 +93,67 @@ func checkIPPoolSyntax(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IPP
 		block, ok := sn.Spec.Block(f)
 		switch {
 		case !ok:
-			fs.add(policy.IPPoolInvalid, field.Invalid(p, entry,
-				fmt.Sprintf("is %s but subnet %s (%s) has no %s block", f, sn.Name, sn.CIDRBlock, f)))
+			fs.addf(policy.IPPoolInvalid, poolIPsPath, func() *field.Error {
+				return field.Invalid(poolIPsPath.Index(i), entry,
+					fmt.Sprintf("is %s but subnet %s (%s) has no %s block", f, sn.Name, sn.CIDRBlock, f))
+			})
 		case !block.Contains(rng.From()) || !block.Contains(rng.To()):
-			fs.add(policy.IPPoolInvalid, field.Invalid(p, entry,
-				fmt.Sprintf("is not inside subnet %s (%s)", sn.Name, block)))
+			fs.addf(policy.IPPoolInvalid, poolIPsPath, func() *field.Error {
+				return field.Invalid(poolIPsPath.Index(i), entry, fmt.Sprintf("is not inside subnet %s (%s)", sn.Name, block))
+			})
 		}
 	}
 	for i, ns := range s.Namespaces {
-		if slices.Contains(oldNamespaces, ns) {
+		if stopped(ctx, i) {
+			return
+		}
+		if oldNamespaces.has(i, ns) {
 			continue
 		}
-		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-			fs.add(policy.IPPoolInvalid, field.Invalid(poolNamespacesPath.Index(i), ns,
-				"is not a namespace name: "+strings.Join(errs, "; ")))
+		if len(ns) <= validation.DNS1123LabelMaxLength && dns1123Label(ns) {
+			continue
+		}
+		fs.addf(policy.IPPoolInvalid, poolNamespacesPath, func() *field.Error {
+			return field.Invalid(poolNamespacesPath.Index(i), ns,
+				"is not a namespace name: "+strings.Join(validation.IsDNS1123Label(ns), "; "))
+		})
+	}
+}
+
+// dns1123Label is validation.IsDNS1123Label's verdict without its
+// messages (lower-case alphanumerics and '-', starting and ending
+// alphanumeric); the length is checked by the caller.
+func dns1123Label(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && i > 0 && i < len(s)-1:
+		default:
+			return false
 		}
 	}
+	return true
+}
+
+// poolRange is parsePoolEntry's verdict and range, without building a
+// message for a bad entry: an address or range (ipam.ExcludeRange), or a
+// CIDR without host bits, spaces or an IPv4-mapped prefix.
+func poolRange(s string) (netipx.IPRange, bool) {
+	if !strings.Contains(s, "/") {
+		return ipam.ExcludeRange(s)
+	}
+	if strings.ContainsFunc(s, func(c rune) bool { return c == ' ' || c == '\t' || c == '\n' }) {
+		return netipx.IPRange{}, false
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || p.Addr().Is4In6() || p.Masked() != p {
+		return netipx.IPRange{}, false
+	}
+	return netipx.RangeOfPrefix(p), true
 }
 
 // parsePoolEntry parses one spec.ips entry strictly: an address, an
@@ -134,39 +186,61 @@ func parsePoolEntry(s string) (netipx.IPRange, *ipam.Error) {
 // checkIPPoolOverlap reports ippool-overlap: addresses the pool adds that
 // another pool of the same subnet already has. Each pool is named with the
 // shared ranges, computed on the same address sets the inventory keeps.
-func checkIPPoolOverlap(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IPPool) {
-	added := inventory.NewIPPoolRecord(obj).Set
-	if old != nil && old.Spec.Subnet == obj.Spec.Subnet {
-		var b netipx.IPSetBuilder
-		b.AddSet(added)
-		b.RemoveSet(inventory.NewIPPoolRecord(old).Set)
-		added, _ = b.IPSet()
+func checkIPPoolOverlap(ctx context.Context, fs *findings, r inventory.Reader, old, obj *kubeovnv1.IPPool) {
+	if obj.Spec.Subnet == "" {
+		return
 	}
-	if added == nil || len(added.Ranges()) == 0 || obj.Spec.Subnet == "" {
+	// The addresses the pool adds, as sorted merged ranges (what
+	// inventory.NewIPPoolRecord keeps, without building an IPSet of 100k
+	// ranges): on update, those of entries not already in the old list,
+	// minus the old list's, so an unchanged pool of 20k entries adds
+	// nothing.
+	var added []netipx.IPRange
+	if old != nil && old.Spec.Subnet == obj.Spec.Subnet {
+		had := ratchet{old: old.Spec.IPs}
+		for i, e := range obj.Spec.IPs {
+			if had.has(i, e) {
+				continue
+			}
+			if rng, ok := inventory.PoolRange(strings.TrimSpace(e)); ok {
+				added = append(added, rng)
+			}
+		}
+		if len(added) == 0 {
+			return
+		}
+		added = subtractRanges(ipam.MergeRanges(added), poolRanges(old.Spec.IPs))
+	} else {
+		added = poolRanges(obj.Spec.IPs)
+	}
+	if len(added) == 0 {
 		return
 	}
 	var others []string
-	n := 0
+	n, i := 0, 0
 	r.IPPoolsOfSubnet(obj.Spec.Subnet, func(p *inventory.IPPool) bool {
-		if p.Name == obj.Name || p.Set == nil {
+		if i++; stopped(ctx, i) {
+			return false
+		}
+		// Overlaps costs a binary search per range of the other pool;
+		// only the pools named in the message pay for an intersection.
+		if p.Name == obj.Name || p.Set == nil || !overlapsSet(added, p.Set) {
 			return true
 		}
-		var b netipx.IPSetBuilder
-		b.AddSet(added)
-		b.Intersect(p.Set)
-		shared, _ := b.IPSet()
-		if shared == nil || len(shared.Ranges()) == 0 {
+		if len(others) >= maxListedItems {
+			n++
+			return true
+		}
+		rs, total := sharedRanges(added, p.Set.Ranges(), maxListedRanges)
+		if total == 0 {
 			return true
 		}
 		n++
-		if len(others) < maxListedItems {
-			rs := shared.Ranges()
-			items := make([]string, 0, min(len(rs), maxListedRanges))
-			for _, rng := range rs[:min(len(rs), maxListedRanges)] {
-				items = append(items, formatRange(rng))
-			}
-			others = append(others, fmt.Sprintf("%s (%s)", p.Name, joinCapped(items, len(rs))))
+		items := make([]string, 0, len(rs))
+		for _, rng := range rs {
+			items = append(items, formatRange(rng))
 		}
+		others = append(others, fmt.Sprintf("%s (%s)", p.Name, joinCapped(items, total)))
 		return true
 	})
 	if n == 0 {
@@ -178,6 +252,115 @@ func checkIPPoolOverlap(fs *findings, r inventory.Reader, old, obj *kubeovnv1.IP
 	}
 	fs.add(policy.IPPoolOverlap, field.Invalid(poolIPsPath, obj.Spec.IPs,
 		msg+"; the IPPools of one subnet must not share addresses"))
+}
+
+// poolRanges returns the addresses of IPPool entries as sorted, merged
+// ranges, read as inventory.NewIPPoolRecord reads them.
+func poolRanges(entries []string) []netipx.IPRange {
+	var rs []netipx.IPRange
+	for i, e := range entries {
+		if rng, ok := inventory.PoolRange(strings.TrimSpace(e)); ok {
+			if rs == nil {
+				// Sized at the first good entry: a list of bad ones costs
+				// nothing here.
+				rs = make([]netipx.IPRange, 0, len(entries)-i)
+			}
+			rs = append(rs, rng)
+		}
+	}
+	return ipam.MergeRanges(rs)
+}
+
+// subtractRanges returns the addresses of a not in b, both sorted and
+// merged, in one pass over both.
+func subtractRanges(a, b []netipx.IPRange) []netipx.IPRange {
+	var out []netipx.IPRange
+	j := 0
+	for _, r := range a {
+		from, to := r.From(), r.To()
+		for j < len(b) && b[j].To().Less(from) {
+			j++
+		}
+		cur, covered := from, false
+		for k := j; k < len(b) && !to.Less(b[k].From()); k++ {
+			if cur.Less(b[k].From()) {
+				out = append(out, netipx.IPRangeFrom(cur, b[k].From().Prev()))
+			}
+			if !b[k].To().Less(to) {
+				covered = true
+				break
+			}
+			cur = b[k].To().Next()
+		}
+		if !covered {
+			out = append(out, netipx.IPRangeFrom(cur, to))
+		}
+	}
+	return out
+}
+
+// overlapsSet reports whether the sorted, merged ranges a share an
+// address with set, at the cost of the smaller side: a binary search into
+// set per range of a short list, else one per range of set into a.
+func overlapsSet(a []netipx.IPRange, set *netipx.IPSet) bool {
+	if len(a) <= 64 {
+		for _, r := range a {
+			if set.OverlapsRange(r) {
+				return true
+			}
+		}
+		return false
+	}
+	// A long list: first its span per family, which rules out most pools
+	// without reading their ranges.
+	v6 := sort.Search(len(a), func(i int) bool { return a[i].From().Is6() })
+	span := false
+	for _, part := range [][]netipx.IPRange{a[:v6], a[v6:]} {
+		if len(part) > 0 && set.OverlapsRange(netipx.IPRangeFrom(part[0].From(), part[len(part)-1].To())) {
+			span = true
+		}
+	}
+	if !span {
+		return false
+	}
+	for _, r := range set.Ranges() {
+		i := sort.Search(len(a), func(i int) bool { return !a[i].To().Less(r.From()) })
+		if i < len(a) && !r.To().Less(a[i].From()) {
+			return true
+		}
+	}
+	return false
+}
+
+// sharedRanges returns the first few (at most keep) ranges of the
+// intersection of two sorted, merged range lists, and how many ranges the
+// intersection has: a binary search per range of b into a, so a pool of
+// 20k ranges is intersected with a small pool in a few steps.
+func sharedRanges(a, b []netipx.IPRange, keep int) ([]netipx.IPRange, int) {
+	var out []netipx.IPRange
+	total := 0
+	for _, r := range b {
+		j, _ := slices.BinarySearchFunc(a, r.From(), func(x netipx.IPRange, from netip.Addr) int {
+			if x.To().Less(from) {
+				return -1
+			}
+			return 1
+		})
+		for ; j < len(a) && !r.To().Less(a[j].From()); j++ {
+			lo, hi := a[j].From(), a[j].To()
+			if lo.Less(r.From()) {
+				lo = r.From()
+			}
+			if r.To().Less(hi) {
+				hi = r.To()
+			}
+			total++
+			if len(out) < keep {
+				out = append(out, netipx.IPRangeFrom(lo, hi))
+			}
+		}
+	}
+	return out, total
 }
 
 // formatRange writes a range the way spec.ips does: an address or a..b.

@@ -54,20 +54,26 @@ type Reservations interface {
 // the address (IP objects, Vips, pending pods, in-flight admissions). It
 // returns the claims to reserve if the pod is admitted.
 func PodCreate(ctx Context, _, in *PodInput) Result {
-	c := podCheck{r: ctx.Inventory, d: ctx.Defaults, in: *in, res: ctx.Reservations, taken: !isMigrationTarget(in.Annotations)}
+	c := podCheck{r: ctx.Inventory, d: ctx.Defaults, in: *in, res: ctx.Reservations, taken: true, rc: ctx}
 	c.run()
-	return Result{Findings: c.fs, Claims: c.claims}
+	return Result{Findings: c.fs.result(), Claims: c.claims}
 }
 
 // PodTemplate judges a workload's pod template like a pod, without the
 // "taken" checks, which belong to the pods themselves.
 func PodTemplate(ctx Context, _, in *PodInput) Result {
-	c := podCheck{r: ctx.Inventory, d: ctx.Defaults, in: *in}
+	c := podCheck{r: ctx.Inventory, d: ctx.Defaults, in: *in, rc: ctx}
 	c.run()
-	return Result{Findings: c.fs}
+	return Result{Findings: c.fs.result()}
 }
 
-func isMigrationTarget(ann map[string]string) bool { return ann[annotations.MigrationJob] != "" }
+// isMigrationTarget returns the VM a pod is the live-migration target of:
+// kubevirt.io/migrationJobName with KubeVirt's vm.kubevirt.io/name label.
+// Such a pod shares the address of its VM's IP object in its own namespace,
+// nothing else (see holder).
+func isMigrationTarget(in PodInput) (vm string, ok bool) {
+	return annotations.MigrationTarget(in.Labels, in.Annotations)
+}
 
 type podCheck struct {
 	r      inventory.Reader
@@ -77,6 +83,9 @@ type podCheck struct {
 	taken  bool
 	fs     findings
 	claims []Claim
+	// rc is the rule context: the pending-holder bound, the clock and the
+	// message switch.
+	rc Context
 }
 
 func (c *podCheck) annPath(key string) *field.Path {
@@ -84,7 +93,12 @@ func (c *podCheck) annPath(key string) *field.Path {
 }
 
 func (c *podCheck) run() {
-	for _, req := range annotations.Requests(c.in.Annotations) {
+	reqs, ok := annotations.Parse(c.in.Annotations)
+	if !ok {
+		c.tooManyInterfaces()
+		return
+	}
+	for _, req := range reqs {
 		if !req.Static() && req.LogicalSwitch == "" {
 			continue
 		}
@@ -151,14 +165,16 @@ func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) 
 	if ls != nil {
 		return []*inventory.Subnet{ls}, true
 	}
-	return resolveDefault(c.r, c.d, c.in.Namespace, req.Provider), true
+	return resolveDefault(c.r, c.d, c.in.Namespace, annotations.SubnetProviders(req.Provider, req.Interface)...), true
 }
 
-// resolveDefault finds the subnets of an interface that names none.
-func resolveDefault(r inventory.Reader, d settings.Defaults, ns, provider string) []*inventory.Subnet {
+// resolveDefault finds the subnets of an interface that names none. The
+// interface is served by subnets of any of providers (see
+// annotations.SubnetProviders; the first that has subnets wins).
+func resolveDefault(r inventory.Reader, d settings.Defaults, ns string, providers ...string) []*inventory.Subnet {
 	var out []*inventory.Subnet
 	r.SubnetsBoundTo(ns, func(sn *inventory.Subnet) bool {
-		if sn.Provider == provider {
+		if slices.Contains(providers, sn.Provider) {
 			out = append(out, sn)
 		}
 		return true
@@ -166,11 +182,16 @@ func resolveDefault(r inventory.Reader, d settings.Defaults, ns, provider string
 	if len(out) > 0 {
 		return out
 	}
-	if provider != annotations.DefaultProvider {
-		r.SubnetsOfProvider(provider, func(sn *inventory.Subnet) bool {
-			out = append(out, sn)
-			return true
-		})
+	if len(providers) == 0 || providers[0] != annotations.DefaultProvider {
+		for _, provider := range providers {
+			r.SubnetsOfProvider(provider, func(sn *inventory.Subnet) bool {
+				out = append(out, sn)
+				return true
+			})
+			if len(out) > 0 {
+				break
+			}
+		}
 		return out
 	}
 	if vpc, ok := r.VPCOfNamespace(ns); ok && vpc.DefaultSubnet != "" {
@@ -186,9 +207,15 @@ func resolveDefault(r inventory.Reader, d settings.Defaults, ns, provider string
 
 // checkAddresses judges the addresses of an ip_address annotation, or of
 // an ip_pool listing addresses (pool is true). StatefulSet pods take the
-// ";"-separated group of their ordinal.
+// ";"-separated group of their ordinal. A value of more than
+// MaxAnnotationAddresses elements gets one finding and nothing else; the
+// work is linear in the value's length, and past policy.MaxFindings per
+// rule problems are only counted.
 func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Subnet, key, value string, pool bool) {
 	p := c.annPath(key)
+	if overLimit(&c.fs, p, value) {
+		return
+	}
 	var groups []string
 	switch {
 	case !pool:
@@ -214,7 +241,11 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 	}
 	// For a flat pool, per family: addresses checked and addresses free.
 	var freeInPool, checkedInPool [2]int
+	var tenancyJudged []string // subnets whose tenancy was judged for this value
 	for gi, g := range groups {
+		if stopped(c.rc.Ctx, gi) {
+			return
+		}
 		addrs, ok := c.parseGroup(p, value, g, !pool || strings.Contains(value, ";"))
 		if !ok {
 			continue
@@ -224,17 +255,21 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 			if !ok {
 				continue
 			}
-			if !pool || gi == mine {
+			// Tenancy: every address, of ip_address and ip_pool alike
+			// (flat lists, every ";" group), once per subnet.
+			if !slices.Contains(tenancyJudged, sn.Name) {
+				tenancyJudged = append(tenancyJudged, sn.Name)
 				c.checkTenancy(sn, p, value)
 			}
 			if !c.taken || (pool && mine >= 0 && gi != mine) {
 				continue
 			}
-			holder := c.holder(sn, a, req.Provider)
+			holder := c.holder(sn, a)
 			switch {
 			case holder != "" && (!pool || gi == mine):
-				c.fs.add(policy.PodIPTaken, field.Invalid(p, value, fmt.Sprintf(
-					"%s in subnet %s is %s", a, sn.Name, holder)))
+				c.fs.addf(policy.PodIPTaken, p, func() *field.Error {
+					return field.Invalid(p, value, fmt.Sprintf("%s in subnet %s is %s", a, sn.Name, holder))
+				})
 			case holder == "" && (!pool || gi == mine):
 				c.claims = append(c.claims, Claim{Subnet: sn.Name, Addr: a, Field: p, Value: value})
 			}
@@ -265,29 +300,36 @@ func (c *podCheck) parseGroup(p *field.Path, value, g string, perFamily bool) ([
 	var out []netip.Addr
 	ok := true
 	var seen [2]bool
+	// Each problem names its element; the value itself is quoted once per
+	// finding, cut to policy.MaxValueBytes when the decision renders it.
 	for part := range strings.SplitSeq(g, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
-			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, "has an empty address"))
+			c.fs.addf(policy.PodIPInvalid, p, func() *field.Error { return field.Invalid(p, value, "has an empty address") })
 			ok = false
 			continue
 		}
 		if i := strings.IndexByte(part, '/'); i >= 0 {
-			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
-				"%s is a CIDR; write the address %s alone", part, part[:i])))
+			c.fs.addf(policy.PodIPInvalid, p, func() *field.Error {
+				return field.Invalid(p, value, fmt.Sprintf("%s is a CIDR; write the address %s alone", part, part[:i]))
+			})
 			ok = false
 			continue
 		}
 		a, err := netip.ParseAddr(part)
 		if err != nil || a.Zone() != "" || a.Is4In6() {
-			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf("%q is not an IP address", part)))
+			c.fs.addf(policy.PodIPInvalid, p, func() *field.Error {
+				return field.Invalid(p, value, fmt.Sprintf("%q is not an IP address", part))
+			})
 			ok = false
 			continue
 		}
 		fi := ipam.FamilyOf(a).Index()
 		if perFamily && seen[fi] {
-			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
-				"has more than one %s address in %q; a pod takes at most one per family", ipam.FamilyOf(a), g)))
+			c.fs.addf(policy.PodIPInvalid, p, func() *field.Error {
+				return field.Invalid(p, value, fmt.Sprintf(
+					"has more than one %s address in %q; a pod takes at most one per family", ipam.FamilyOf(a), policy.Shorten(g)))
+			})
 			ok = false
 			continue
 		}
@@ -299,48 +341,70 @@ func (c *podCheck) parseGroup(p *field.Path, value, g string, perFamily bool) ([
 
 // place finds the candidate subnet that holds a and judges a against it:
 // family, range, network/broadcast/gateway, excludeIps.
+//
+// It is called for every address of a value, so nothing is formatted for
+// an address that fits, nor past policy.MaxFindings problems of a rule.
 func (c *podCheck) place(p *field.Path, a netip.Addr, cands []*inventory.Subnet) (*inventory.Subnet, bool) {
-	value := a.String()
 	if len(cands) == 0 {
-		c.fs.add(policy.PodIPOutOfRange, field.Invalid(p, value, "no subnet could be resolved for this pod (no logical_switch, no bound subnet, no default subnet)"))
+		c.fs.addf(policy.PodIPOutOfRange, p, func() *field.Error {
+			return field.Invalid(p, a.String(), "no subnet could be resolved for this pod (no logical_switch, no bound subnet, no default subnet)")
+		})
 		return nil, false
 	}
 	f := ipam.FamilyOf(a)
-	var sameFamily []string
+	sameFamily := 0
 	for _, sn := range cands {
 		b, ok := sn.Spec.Block(f)
 		if !ok {
 			continue
 		}
-		sameFamily = append(sameFamily, sn.Name+" "+b.String())
+		sameFamily++
 		if !b.Contains(a) {
 			continue
 		}
 		if !usable(sn.Spec, a) {
-			_, reason := sn.Spec.Allocatable(a)
-			c.fs.add(policy.PodIPReserved, field.Invalid(p, value, fmt.Sprintf(
-				"%s is %s of subnet %s (%s) and can never be allocated", a, reason, sn.Name, sn.CIDRBlock)))
+			c.fs.addf(policy.PodIPReserved, p, func() *field.Error {
+				_, reason := sn.Spec.Allocatable(a)
+				return field.Invalid(p, a.String(), fmt.Sprintf(
+					"%s is %s of subnet %s (%s) and can never be allocated", a, reason, sn.Name, sn.CIDRBlock))
+			})
 			return nil, false
 		}
 		if sn.Spec.Exclude.Contains(a) {
-			c.fs.add(policy.PodIPExcluded, field.Invalid(p, value, fmt.Sprintf(
-				"%s is in excludeIps of subnet %s; Kube-OVN allows a static IP there, but the range was excluded on purpose", a, sn.Name)))
+			c.fs.addf(policy.PodIPExcluded, p, func() *field.Error {
+				return field.Invalid(p, a.String(), fmt.Sprintf(
+					"%s is in excludeIps of subnet %s; Kube-OVN allows a static IP there, but the range was excluded on purpose", a, sn.Name))
+			})
 		}
 		return sn, true
 	}
 	switch {
-	case len(sameFamily) == 0 && len(cands) == 1:
-		c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
-			"%s is %s but subnet %s (%s) has no %s block", a, f, cands[0].Name, cands[0].CIDRBlock, f)))
-	case len(sameFamily) == 0:
-		c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
-			"%s is %s but none of the subnets this pod may use has an %s block", a, f, f)))
+	case sameFamily == 0 && len(cands) == 1:
+		c.fs.addf(policy.PodIPInvalid, p, func() *field.Error {
+			return field.Invalid(p, a.String(), fmt.Sprintf(
+				"%s is %s but subnet %s (%s) has no %s block", a, f, cands[0].Name, cands[0].CIDRBlock, f))
+		})
+	case sameFamily == 0:
+		c.fs.addf(policy.PodIPInvalid, p, func() *field.Error {
+			return field.Invalid(p, a.String(), fmt.Sprintf(
+				"%s is %s but none of the subnets this pod may use has an %s block", a, f, f))
+		})
 	case len(cands) == 1:
-		c.fs.add(policy.PodIPOutOfRange, field.Invalid(p, value, fmt.Sprintf(
-			"%s is not inside subnet %s (%s)", a, cands[0].Name, cands[0].CIDRBlock)))
+		c.fs.addf(policy.PodIPOutOfRange, p, func() *field.Error {
+			return field.Invalid(p, a.String(), fmt.Sprintf(
+				"%s is not inside subnet %s (%s)", a, cands[0].Name, cands[0].CIDRBlock))
+		})
 	default:
-		c.fs.add(policy.PodIPOutOfRange, field.Invalid(p, value, fmt.Sprintf(
-			"%s is not inside any subnet bound to namespace %s: %s", a, c.in.Namespace, joinCapped(sameFamily, len(sameFamily)))))
+		c.fs.addf(policy.PodIPOutOfRange, p, func() *field.Error {
+			var blocks []string
+			for _, sn := range cands {
+				if b, ok := sn.Spec.Block(f); ok && len(blocks) < maxListedItems {
+					blocks = append(blocks, sn.Name+" "+b.String())
+				}
+			}
+			return field.Invalid(p, a.String(), fmt.Sprintf(
+				"%s is not inside any subnet bound to namespace %s: %s", a, c.in.Namespace, joinCapped(blocks, sameFamily)))
+		})
 	}
 	return nil, false
 }
@@ -366,43 +430,59 @@ func (c *podCheck) checkTenancy(sn *inventory.Subnet, p *field.Path, value strin
 }
 
 // holder says who else holds a in subnet sn ("held by pod ns/name"), or
-// "" when nobody does: IP objects and Vips, pods that asked for it and
-// have no IP object yet, and admissions in flight.
-func (c *podCheck) holder(sn *inventory.Subnet, a netip.Addr, provider string) string {
+// "" when nobody does: IP objects and Vips, pods that asked for it, have no
+// IP object yet and were created less than the pending-holder timeout ago,
+// and admissions in flight. Holders in other namespaces are not named
+// unless c.rc.CrossNamespaceNames.
+func (c *podCheck) holder(sn *inventory.Subnet, a netip.Addr) string {
 	ns, owner := c.in.Namespace, c.in.Owner()
+	vm, migrating := isMigrationTarget(c.in)
 	var held string
 	c.r.InUse(sn.Name, a, a, func(h inventory.Holder) bool {
-		if h.Kind == inventory.HolderIP && h.PodNamespace == ns && h.PodName == owner {
-			return true // this owner's own IP object: keep-IP recreation
+		if h.Kind == inventory.HolderIP && h.PodNamespace == ns && (h.PodName == owner || migrating && heldByVM(h, vm)) {
+			// This owner's own IP object (keep-IP recreation), or, for a
+			// live-migration target, its VM's.
+			return true
 		}
-		held = "held by " + h.Owner()
+		held = "held by " + holderText(h, ns, c.rc.CrossNamespaceNames)
 		return false
 	})
 	if held != "" {
 		return held
 	}
+	now, timeout := c.rc.now(), c.rc.pendingHolderTimeout()
 	c.r.PodRequests(a, func(pr inventory.PodRequest) bool {
 		if pr.Namespace == ns && (pr.Owner == owner || pr.Pod == c.in.Name) {
 			return true
 		}
-		if pr.Provider != provider || !requestLandsIn(c.r, c.d, pr, sn) {
+		if !pr.Created.IsZero() && now.Sub(pr.Created) >= timeout {
+			// Kube-OVN allocates within seconds; a pod still pending is
+			// stuck and no longer blocks the address for others.
 			return true
 		}
-		held = "requested by pending pod " + pr.Namespace + "/" + pr.Pod
+		if !requestLandsIn(c.r, c.d, pr, sn) {
+			return true
+		}
+		held = "requested by " + pendingText(pr, ns, c.rc.CrossNamespaceNames)
 		return false
 	})
 	if held != "" || c.res == nil {
 		return held
 	}
 	if rns, rowner, ok := c.res.Holder(sn.Name, a); ok && (rns != ns || rowner != owner) {
-		return inFlightHolder(rns, rowner)
+		return inFlightHolder(ns, rns, rowner, c.rc.CrossNamespaceNames)
 	}
 	return ""
 }
 
-// inFlightHolder describes an admission in flight holding an address.
-func inFlightHolder(namespace, owner string) string {
-	return "requested by pod " + namespace + "/" + owner + ", admitted moments ago"
+// inFlightHolder describes, to a pod of namespace ns, an admission in
+// flight (of namespace rns, owner rowner) holding an address. names
+// names it even in another namespace.
+func inFlightHolder(ns, rns, rowner string, names bool) string {
+	if rns != ns && !names {
+		return "requested by a pod in another namespace, admitted moments ago"
+	}
+	return "requested by pod " + rns + "/" + rowner + ", admitted moments ago"
 }
 
 // InFlight judges a pod's claims (PodCreate's, made without
@@ -419,10 +499,10 @@ func InFlight(c Context, in *PodInput, claims []Claim) []policy.Finding {
 	for _, cl := range claims {
 		if rns, rowner, ok := c.Reservations.Holder(cl.Subnet, cl.Addr); ok && (rns != ns || rowner != owner) {
 			fs.add(policy.PodIPTaken, field.Invalid(cl.Field, cl.Value, fmt.Sprintf(
-				"%s in subnet %s is %s", cl.Addr, cl.Subnet, inFlightHolder(rns, rowner))))
+				"%s in subnet %s is %s", cl.Addr, cl.Subnet, inFlightHolder(ns, rns, rowner, c.CrossNamespaceNames))))
 		}
 	}
-	return fs
+	return fs.result()
 }
 
 // requestLandsIn reports whether another pod's request resolves to sn.
@@ -434,7 +514,7 @@ func requestLandsIn(r inventory.Reader, d settings.Defaults, pr inventory.PodReq
 		pool, ok := r.IPPool(pr.IPPool)
 		return ok && pool.Subnet == sn.Name
 	}
-	for _, cand := range resolveDefault(r, d, pr.Namespace, pr.Provider) {
+	for _, cand := range resolveDefault(r, d, pr.Namespace, annotations.SubnetProviders(pr.Provider, pr.Interface)...) {
 		if cand.Name == sn.Name {
 			return true
 		}

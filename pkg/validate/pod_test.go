@@ -19,6 +19,9 @@ const (
 	poolKey = "ovn.kubernetes.io/ip_pool"
 	lsKey   = "ovn.kubernetes.io/logical_switch"
 	attKey  = "net1.default.ovn.kubernetes.io/ip_address"
+	// ifKey is the per-interface form of net1's ip_address (Kube-OVN
+	// v1.16: no ".ovn" segment, the interface name after the name).
+	ifKey = "net1.default.kubernetes.io/ip_address.eth1"
 )
 
 func annPath(key string) string {
@@ -84,7 +87,7 @@ func TestPodCreate(t *testing.T) {
 		{name: "valid on a namespace-bound subnet, second of two", in: pod("team-a", "x", map[string]string{ipKey: "10.61.0.9"}), claims: 1},
 		{name: "valid on the vpc default subnet", in: pod("vpc1-ns", "x", map[string]string{ipKey: "10.16.0.5"}), claims: 1},
 		{name: "valid on an attachment network", in: pod("default", "x", map[string]string{attKey: "192.168.50.9"}), claims: 1},
-		{name: "valid attachment with an interface suffix", in: pod("default", "x", map[string]string{attKey + ".eth1": "fd00:50::9"}), claims: 1},
+		{name: "valid attachment with an interface suffix", in: pod("default", "x", map[string]string{ifKey: "fd00:50::9"}), claims: 1},
 		{name: "logical_switch alone passes tenancy", in: pod("apps", "x", map[string]string{lsKey: "tenant-a"})},
 		{name: "unparseable", in: pod("apps", "x", map[string]string{ipKey: "10.16.0.300"}),
 			want: []want{{policy.PodIPInvalid, annPath(ipKey), []string{`"10.16.0.300" is not an IP address`}}}},
@@ -116,17 +119,23 @@ func TestPodCreate(t *testing.T) {
 				{policy.TenantSubnet, annPath(lsKey), []string{"namespaceSelectors"}},
 				{policy.TenantSubnet, annPath(ipKey), []string{"labelled"}},
 			}, claims: 1},
-		{name: "taken by an IP object names the pod", in: pod("web", "other", map[string]string{ipKey: "10.16.0.21"}),
+		{name: "taken by an IP object of the namespace names the pod", in: pod("apps", "other", map[string]string{ipKey: "10.16.0.21"}),
 			want: []want{{policy.PodIPTaken, annPath(ipKey), []string{"10.16.0.21 in subnet ovn-default is held by pod apps/db-1"}}}},
+		{name: "taken by an IP object of another namespace does not name it", in: pod("web", "other", map[string]string{ipKey: "10.16.0.21"}),
+			want: []want{{policy.PodIPTaken, annPath(ipKey), []string{"10.16.0.21 in subnet ovn-default is held by a pod in another namespace"}}}},
 		{name: "statefulset pod recreated keeps its IP", in: pod("apps", "db-1", map[string]string{ipKey: "10.16.0.21"}), claims: 1},
 		{name: "same pod name in another namespace is another owner", in: pod("other", "db-1", map[string]string{ipKey: "10.16.0.21"}),
-			want: []want{{policy.PodIPTaken, annPath(ipKey), []string{"held by pod apps/db-1"}}}},
+			want: []want{{policy.PodIPTaken, annPath(ipKey), []string{"held by a pod in another namespace"}}}},
 		{name: "kubevirt vm pod owns its vm's IP", in: pod("vms", "virt-launcher-vm1-abcde", map[string]string{ipKey: "10.16.0.31"}, vm), claims: 1},
-		{name: "kubevirt migration target shares on purpose", in: pod("vms", "virt-launcher-vm1-xyz", map[string]string{ipKey: "10.16.0.21", "kubevirt.io/migrationJobName": "m1"})},
+		{name: "kubevirt migration target shares its vm's address", in: pod("vms", "virt-launcher-vm1-x7k2p", map[string]string{ipKey: "10.16.0.31", "kubevirt.io/migrationJobName": "m1"}, vm), claims: 1},
+		{name: "kubevirt migration annotation does not share another's address", in: pod("vms", "virt-launcher-vm1-x7k2p", map[string]string{ipKey: "10.16.0.21", "kubevirt.io/migrationJobName": "m1"}),
+			want: []want{{policy.PodIPTaken, annPath(ipKey), []string{"held by a pod in another namespace"}}}},
 		{name: "taken by a vip", in: pod("apps", "x", map[string]string{lsKey: "tenant-a", ipKey: "10.70.0.100"}),
 			want: []want{{policy.PodIPTaken, annPath(ipKey), []string{"held by vip vip1"}}}},
-		{name: "taken by a pending pod", in: pod("apps2", "x", map[string]string{ipKey: "10.16.0.41"}),
+		{name: "taken by a pending pod", in: pod("apps", "x", map[string]string{ipKey: "10.16.0.41"}),
 			want: []want{{policy.PodIPTaken, annPath(ipKey), []string{"requested by pending pod apps/early"}}}},
+		{name: "taken by a pending pod of another namespace", in: pod("apps2", "x", map[string]string{ipKey: "10.16.0.41"}),
+			want: []want{{policy.PodIPTaken, annPath(ipKey), []string{"requested by a pending pod in another namespace"}}}},
 		{name: "pending pod's own re-admission", in: pod("apps", "early", map[string]string{ipKey: "10.16.0.41"}), claims: 1},
 		{name: "pending pod in another subnet is no conflict", in: pod("vpc1-ns", "x", map[string]string{ipKey: "10.16.0.41"}), claims: 1},
 		{name: "taken by an admission in flight", in: pod("apps", "x", map[string]string{ipKey: "10.16.0.51"}),

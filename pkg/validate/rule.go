@@ -1,6 +1,9 @@
 package validate
 
 import (
+	"context"
+	"time"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ipamguard/ipamguard/pkg/inventory"
@@ -16,9 +19,31 @@ type Context struct {
 	Defaults settings.Defaults
 	// Thresholds are the exhaustion levels.
 	Thresholds settings.Thresholds
+	// PendingHolderTimeout is how long after its creation a pod without an
+	// allocation holds the fixed address it asked for; zero means
+	// settings.DefaultPendingHolderTimeout.
+	PendingHolderTimeout time.Duration
+	// Now is the time the request is judged at; zero means the wall clock
+	// (tests set it).
+	Now time.Time
+	// CrossNamespaceNames lets messages of namespaced requests name holders
+	// in other namespaces ("held by pod tenant-b/db"); without it they say
+	// "held by a pod in another namespace".
+	CrossNamespaceNames bool
 	// Reservations are the addresses claimed by admissions in flight; nil
 	// holds none.
 	Reservations Reservations
+	// Ctx is the request's context. Rules that loop over user-sized input
+	// stop early once it is done; the pipeline then answers that the
+	// request could not be judged in time. Nil never stops.
+	Ctx context.Context
+}
+
+// stopped reports, on every 256th iteration i of a loop over user-sized
+// input, whether ctx is done: a rule then returns what it has, and the
+// pipeline discards it.
+func stopped(ctx context.Context, i int) bool {
+	return i&255 == 255 && ctx != nil && ctx.Err() != nil
 }
 
 // Result is what every rule returns.

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -30,11 +31,11 @@ var (
 func SubnetCreate(c Context, _, obj *kubeovnv1.Subnet) Result {
 	r, d := c.Inventory, c.Defaults
 	var fs findings
-	blocks := checkSubnetSyntax(&fs, nil, obj)
+	blocks := checkSubnetSyntax(c.Ctx, &fs, nil, obj)
 	if blocks != nil {
 		checkOverlap(&fs, r, d, obj, blocks)
 	}
-	return Result{Findings: fs}
+	return Result{Findings: fs.result()}
 }
 
 // SubnetUpdate judges a change to a Subnet: syntax of the changed fields,
@@ -46,7 +47,7 @@ func SubnetCreate(c Context, _, obj *kubeovnv1.Subnet) Result {
 func SubnetUpdate(c Context, oldObj, obj *kubeovnv1.Subnet) Result {
 	r, d := c.Inventory, c.Defaults
 	var fs findings
-	blocks := checkSubnetSyntax(&fs, oldObj, obj)
+	blocks := checkSubnetSyntax(c.Ctx, &fs, oldObj, obj)
 	// The scope is compared resolved: filling in an empty vpc with the
 	// default VPC moves nothing.
 	oldScope := inventory.ScopeOf(oldObj, r.DefaultVPC())
@@ -54,10 +55,10 @@ func SubnetUpdate(c Context, oldObj, obj *kubeovnv1.Subnet) Result {
 	if blocks != nil && (oldObj.Spec.CIDRBlock != obj.Spec.CIDRBlock || oldScope != newScope) {
 		checkOverlap(&fs, r, d, obj, blocks)
 	}
-	if len(fs) == 0 || blocks != nil {
+	if fs.empty() || blocks != nil {
 		checkInUse(&fs, r, oldObj, obj)
 	}
-	return Result{Findings: fs}
+	return Result{Findings: fs.result()}
 }
 
 // SubnetDelete refuses to delete a Subnet that still has addresses in use,
@@ -85,16 +86,12 @@ func SubnetDelete(c Context, obj, _ *kubeovnv1.Subnet) Result {
 	}}}
 }
 
-type findings []policy.Finding
-
-func (fs *findings) add(rule policy.RuleID, err *field.Error) {
-	*fs = append(*fs, policy.Finding{Rule: rule, Err: err})
-}
-
 // checkSubnetSyntax reports subnet-invalid findings and returns the parsed
 // blocks, or nil when cidrBlock is unusable. With old set, unchanged fields
-// are not reported.
-func checkSubnetSyntax(fs *findings, old, obj *kubeovnv1.Subnet) []netip.Prefix {
+// are not reported. Long excludeIps lists are judged in linear time: the
+// ratchet looks old entries up in a set, and past policy.MaxFindings bad
+// entries are only counted.
+func checkSubnetSyntax(ctx context.Context, fs *findings, old, obj *kubeovnv1.Subnet) []netip.Prefix {
 	spec := obj.Spec
 	cidrChanged := old == nil || old.Spec.CIDRBlock != spec.CIDRBlock
 	if spec.CIDRBlock == "" {
@@ -128,32 +125,82 @@ func checkSubnetSyntax(fs *findings, old, obj *kubeovnv1.Subnet) []netip.Prefix 
 		}
 	}
 
-	var oldExcludes []string
+	var had ratchet
 	if old != nil && !cidrChanged {
-		oldExcludes = old.Spec.ExcludeIps
+		had.old = old.Spec.ExcludeIps
 	}
 	for i, entry := range spec.ExcludeIps {
-		if slices.Contains(oldExcludes, entry) {
+		if stopped(ctx, i) {
+			break
+		}
+		if had.has(i, entry) {
+			continue
+		}
+		rng, ok := ipam.ExcludeRange(entry)
+		var msg string
+		switch {
+		case !ok:
+		case !rangeHasBlock(blocks, rng):
+			f := ipam.FamilyOf(rng.From())
+			msg = fmt.Sprintf("is %s but the subnet has no %s block", f, f)
+		case !rangeInBlock(blocks, rng):
+			block, _ := ipam.BlockOf(blocks, ipam.FamilyOf(rng.From()))
+			msg = fmt.Sprintf("is not inside %s; Kube-OVN would silently ignore it", block)
+		default:
+			continue
+		}
+		if fs.full(policy.SubnetInvalid) {
+			fs.skip(policy.SubnetInvalid, excludePath)
 			continue
 		}
 		p := excludePath.Index(i)
-		rng, err := ipam.ParseExcludeEntry(entry)
-		if err != nil {
+		if !ok {
+			_, err := ipam.ParseExcludeEntry(entry)
 			fs.add(policy.SubnetInvalid, field.Invalid(p, err.Value, err.Msg))
 			continue
 		}
-		f := ipam.FamilyOf(rng.From())
-		block, ok := ipam.BlockOf(blocks, f)
-		switch {
-		case !ok:
-			fs.add(policy.SubnetInvalid, field.Invalid(p, entry,
-				fmt.Sprintf("is %s but the subnet has no %s block", f, f)))
-		case !block.Contains(rng.From()) || !block.Contains(rng.To()):
-			fs.add(policy.SubnetInvalid, field.Invalid(p, entry,
-				fmt.Sprintf("is not inside %s; Kube-OVN would silently ignore it", block)))
-		}
+		fs.add(policy.SubnetInvalid, field.Invalid(p, entry, msg))
 	}
 	return blocks
+}
+
+// rangeHasBlock reports whether blocks has a block of rng's family.
+func rangeHasBlock(blocks []netip.Prefix, rng netipx.IPRange) bool {
+	_, ok := ipam.BlockOf(blocks, ipam.FamilyOf(rng.From()))
+	return ok
+}
+
+// rangeInBlock reports whether rng lies inside the block of its family.
+func rangeInBlock(blocks []netip.Prefix, rng netipx.IPRange) bool {
+	block, ok := ipam.BlockOf(blocks, ipam.FamilyOf(rng.From()))
+	return ok && block.Contains(rng.From()) && block.Contains(rng.To())
+}
+
+// ratchet tells the entries of a list field that were already in its old
+// value: those are not judged again on update. Entries equal at the same
+// position are found without a lookup; the others in a set of the old
+// entries, built once and only for long lists, so the ratchet is linear in
+// the lists' length.
+type ratchet struct {
+	old []string
+	set map[string]struct{}
+}
+
+func (r *ratchet) has(i int, entry string) bool {
+	switch {
+	case i < len(r.old) && r.old[i] == entry:
+		return true
+	case len(r.old) <= 16:
+		return slices.Contains(r.old, entry)
+	}
+	if r.set == nil {
+		r.set = make(map[string]struct{}, len(r.old))
+		for _, o := range r.old {
+			r.set[o] = struct{}{}
+		}
+	}
+	_, ok := r.set[entry]
+	return ok
 }
 
 // checkOverlap reports subnet-overlap findings: other subnets of the same
@@ -237,14 +284,39 @@ func checkOverlap(fs *findings, r inventory.Reader, d settings.Defaults, obj *ku
 // with range queries on the inventory: those outside the new block, on its
 // network, broadcast and gateway addresses, and in newly excluded ranges.
 func checkInUse(fs *findings, r inventory.Reader, oldObj, obj *kubeovnv1.Subnet) {
+	o, s := oldObj.Spec, obj.Spec
+	if o.CIDRBlock == s.CIDRBlock && o.Gateway == s.Gateway && slices.Equal(o.ExcludeIps, s.ExcludeIps) {
+		// Nothing that decides which addresses are allocatable changed
+		// (labels, status, selectors...): no address in use can be
+		// stranded by this update, and a subnet of 100k excludeIps is not
+		// parsed for nothing.
+		return
+	}
 	name := obj.Name
-	oldRec := ipam.NewSubnet(oldObj.Spec.CIDRBlock, oldObj.Spec.Gateway, oldObj.Spec.ExcludeIps)
-	newRec := ipam.NewSubnet(obj.Spec.CIDRBlock, obj.Spec.Gateway, obj.Spec.ExcludeIps)
+	// The old record's exclusions are never read: usable() looks at
+	// blocks and gateways only.
+	oldRec := ipam.NewSubnet(o.CIDRBlock, o.Gateway, nil)
+	newRec := ipam.NewSubnet(s.CIDRBlock, s.Gateway, s.ExcludeIps)
 
 	var stranded, excluded holderList
+	// The newly excluded addresses: those of entries not already in the
+	// old list, minus the old list's ranges (an entry may be rewritten
+	// without excluding anything new).
 	var added netipx.IPSetBuilder
-	added.AddSet(rawExcludes(obj.Spec.ExcludeIps))
-	added.RemoveSet(rawExcludes(oldObj.Spec.ExcludeIps))
+	had := ratchet{old: o.ExcludeIps}
+	fresh := false
+	for i, e := range s.ExcludeIps {
+		if had.has(i, e) {
+			continue
+		}
+		if rng, ok := ipam.ExcludeRange(e); ok {
+			added.AddRange(rng)
+			fresh = true
+		}
+	}
+	if fresh {
+		added.RemoveSet(rawExcludes(o.ExcludeIps))
+	}
 	addedSet, _ := added.IPSet()
 
 	for _, f := range []ipam.Family{ipam.IPv4, ipam.IPv6} {
@@ -340,7 +412,7 @@ func usable(s ipam.Subnet, a netip.Addr) bool {
 func inExcluded(r inventory.Reader, name string, s ipam.Subnet, f ipam.Family) int {
 	n := 0
 	gw, _ := s.Gateway(f)
-	for _, rng := range s.Exclude.Ranges() {
+	for _, rng := range s.Exclude.View() {
 		if ipam.FamilyOf(rng.From()) != f {
 			continue
 		}
@@ -357,7 +429,7 @@ func inExcluded(r inventory.Reader, name string, s ipam.Subnet, f ipam.Family) i
 func rawExcludes(entries []string) *netipx.IPSet {
 	var b netipx.IPSetBuilder
 	for _, e := range entries {
-		if rng, err := ipam.ParseExcludeEntry(e); err == nil {
+		if rng, ok := ipam.ExcludeRange(e); ok {
 			b.AddRange(rng)
 		}
 	}

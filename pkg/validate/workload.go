@@ -72,10 +72,10 @@ func WorkloadCreate(c Context, _, obj *WorkloadInput) Result {
 	r, in := c.Inventory, *obj
 	var fs findings
 	pin := in.podInput()
-	fs = append(fs, PodTemplate(c, nil, &pin).Findings...)
+	fs.addAll(PodTemplate(c, nil, &pin).Findings)
 	checkSharedStaticIP(&fs, nil, in)
 	checkPoolSize(&fs, r, nil, in)
-	return Result{Findings: fs}
+	return Result{Findings: fs.result()}
 }
 
 // WorkloadUpdate judges a change to a workload. It is ratcheted: the
@@ -89,14 +89,14 @@ func WorkloadUpdate(c Context, oldObj, obj *WorkloadInput) Result {
 	var fs findings
 	if !maps.Equal(kubeOVNAnnotations(old.Annotations), kubeOVNAnnotations(in.Annotations)) {
 		pin := in.podInput()
-		fs = append(fs, PodTemplate(c, nil, &pin).Findings...)
+		fs.addAll(PodTemplate(c, nil, &pin).Findings)
 	}
 	checkSharedStaticIP(&fs, &old, in)
 	checkPoolSize(&fs, r, &old, in)
 	if in.Kind == KindStatefulSet {
 		checkStatefulSetIPChange(&fs, old, in)
 	}
-	return Result{Findings: fs}
+	return Result{Findings: fs.result()}
 }
 
 func (in WorkloadInput) podInput() PodInput {
@@ -206,7 +206,8 @@ func checkSharedStaticIP(fs *findings, old *WorkloadInput, in WorkloadInput) {
 		oldC = old.concurrency()
 	}
 	for _, req := range annotations.Requests(in.Annotations) {
-		if req.IPAddress == "" {
+		if req.IPAddress == "" || addressCount(req.IPAddress) > MaxAnnotationAddresses {
+			// Over the limit: the template check's one finding says so.
 			continue
 		}
 		var p *field.Path
@@ -242,7 +243,8 @@ func checkPoolSize(fs *findings, r inventory.Reader, old *WorkloadInput, in Work
 		return
 	}
 	for _, req := range annotations.Requests(in.Annotations) {
-		if req.IPPool == "" {
+		if req.IPPool == "" || addressCount(req.IPPool) > MaxAnnotationAddresses {
+			// Over the limit: the template check's one finding says so.
 			continue
 		}
 		short := poolShortfall(r, in.Kind, req.IPPool, c.n)
@@ -381,11 +383,11 @@ func checkStatefulSetIPChange(fs *findings, old, in WorkloadInput) {
 		case hadB && hasA && key.Name == annotations.IPPool && sameHeldGroups(b, a, replicas):
 			continue // groups added or changed beyond the running ordinals only
 		case hadB && hasA:
-			change = fmt.Sprintf("changing %s from %q to %q", name, b, a)
+			change = fmt.Sprintf("changing %s from %q to %q", name, policy.Shorten(b), policy.Shorten(a))
 		case hasA:
-			change = fmt.Sprintf("adding %s %q", name, a)
+			change = fmt.Sprintf("adding %s %q", name, policy.Shorten(a))
 		default:
-			change = fmt.Sprintf("removing %s %q", name, b)
+			change = fmt.Sprintf("removing %s %q", name, policy.Shorten(b))
 		}
 		fs.add(policy.StatefulSetIPChange, field.Forbidden(in.annPath(k), fmt.Sprintf(
 			"%s of a StatefulSet with %s: Kube-OVN keeps the IP objects of its existing pods, so recreated pods would conflict with their old addresses (kube-ovn#5259); "+

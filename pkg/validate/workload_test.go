@@ -92,8 +92,8 @@ func TestWorkloadCreate(t *testing.T) {
 			want: []want{{policy.WorkloadStaticIP, tmplPath(ipKey), []string{"fd00:66::5"}}}},
 		{name: "dual stack fixed ip is one finding", in: wl(KindDeployment, two, map[string]string{lsKey: "dual", ipKey: "10.80.0.9,fd00:80::9"}),
 			want: []want{{policy.WorkloadStaticIP, tmplPath(ipKey), []string{"10.80.0.9,fd00:80::9"}}}},
-		{name: "attachment with an interface suffix", in: wl(KindDeployment, two, map[string]string{attKey + ".eth1": "192.168.50.9"}, in("default")),
-			want: []want{{policy.WorkloadStaticIP, tmplPath(attKey + ".eth1"), []string{`"192.168.50.9"`}}}},
+		{name: "attachment with an interface suffix", in: wl(KindDeployment, two, map[string]string{ifKey: "192.168.50.9"}, in("default")),
+			want: []want{{policy.WorkloadStaticIP, tmplPath(ifKey), []string{`"192.168.50.9"`}}}},
 		{name: "primary and attachment both fixed", in: wl(KindDeployment, two, map[string]string{ipKey: "10.16.0.5", attKey: "192.168.50.9"}, in("default")),
 			want: []want{{policy.WorkloadStaticIP, tmplPath(ipKey), nil}, {policy.WorkloadStaticIP, tmplPath(attKey), nil}}},
 		{name: "template judged like a pod: out of range", in: wl(KindDeployment, one, map[string]string{ipKey: "10.17.0.5"}),
@@ -139,8 +139,10 @@ func TestWorkloadCreate(t *testing.T) {
 			want: []want{{policy.WorkloadPoolSize, cronPath(poolKey), []string{"for 3 parallel pods"}}}},
 		{name: "pool: cronjob with overlapping runs has no count", in: wl(KindCronJob, nil, map[string]string{poolKey: "10.16.0.5,10.16.0.6"})},
 		{name: "pool: daemonset has no count", in: wl(KindDaemonSet, nil, map[string]string{poolKey: "10.16.0.5,10.16.0.6"})},
-		{name: "pool: attachment interface", in: wl(KindDeployment, three, map[string]string{attPoolKey + ".eth1": "192.168.50.9,192.168.50.10"}, in("default")),
-			want: []want{{policy.WorkloadPoolSize, tmplPath(attPoolKey + ".eth1"), []string{"ip_pool has 2 addresses for 3 replicas"}}}},
+		{name: "pool: attachment network", in: wl(KindDeployment, three, map[string]string{attPoolKey: "192.168.50.9,192.168.50.10"}, in("default")),
+			want: []want{{policy.WorkloadPoolSize, tmplPath(attPoolKey), []string{"ip_pool has 2 addresses for 3 replicas"}}}},
+		// Kube-OVN has no per-interface ip_pool: the key means nothing.
+		{name: "pool: an interface suffix on ip_pool is not read", in: wl(KindDeployment, three, map[string]string{attPoolKey + ".eth1": "192.168.50.9,192.168.50.10"}, in("default"))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -227,8 +229,8 @@ func TestWorkloadUpdate(t *testing.T) {
 			old: wl(KindStatefulSet, n(1), nil), new: wl(KindStatefulSet, n(1), fixed),
 			want: []want{{policy.StatefulSetIPChange, tmplPath(ipKey), []string{`adding ip_address "10.16.0.5"`}}}},
 		{name: "statefulset: removing an attachment's ip by interface",
-			old: wl(KindStatefulSet, n(1), map[string]string{attKey + ".eth1": "192.168.50.9"}, in("default")), new: wl(KindStatefulSet, n(1), nil, in("default")),
-			want: []want{{policy.StatefulSetIPChange, tmplPath(attKey + ".eth1"), []string{`removing ip_address.eth1 "192.168.50.9"`}}}},
+			old: wl(KindStatefulSet, n(1), map[string]string{ifKey: "192.168.50.9"}, in("default")), new: wl(KindStatefulSet, n(1), nil, in("default")),
+			want: []want{{policy.StatefulSetIPChange, tmplPath(ifKey), []string{`removing ip_address.eth1 "192.168.50.9"`}}}},
 		{name: "statefulset: ipv6 ip change",
 			old: wl(KindStatefulSet, n(1), map[string]string{lsKey: "v6only", ipKey: "fd00:66::5"}), new: wl(KindStatefulSet, n(1), map[string]string{lsKey: "v6only", ipKey: "fd00:66::6"}),
 			want: []want{{policy.StatefulSetIPChange, tmplPath(ipKey), []string{"fd00:66::6"}}}},

@@ -33,6 +33,12 @@ type Deps struct {
 	// Workloads reads the pod template of a scaled workload; nil judges
 	// scale requests without it (advisory capacity warnings only).
 	Workloads admit.WorkloadGetter
+	// CallersVerified is true when the server refuses every caller but the
+	// API server (ClientAuth). Only then does the Pod validator reserve the
+	// addresses of the pods it admits: a reservation affects the requests
+	// that follow, and a caller that is not the API server could reserve
+	// addresses for pods that never exist.
+	CallersVerified bool
 }
 
 // engine returns the pipeline over d, with reservations res (nil: none).
@@ -50,10 +56,24 @@ type Handler struct {
 	stage admit.Stage
 	// gk names the kind in denials; a zero value takes the request's.
 	gk schema.GroupKind
+	// budget is the time a request may take; past it the handler answers
+	// that it could not judge (504), before the API server times out.
+	budget time.Duration
 }
 
+// Budget is the time a handler gives one request: the shortest
+// timeoutSeconds of ipamguard's webhooks (2 s, vpodcapacity) minus 500 ms
+// for the network and the response. Past it the pipeline stops at its
+// next check and the handler answers 504, so the API server applies the
+// webhook's failure policy to an answer rather than to a timeout. Every
+// webhook's timeoutSeconds is at least Budget + 500 ms (a test reads
+// config/webhook/manifests.yaml); admissions take microseconds to
+// milliseconds (docs/performance.md), so only a request that went wrong
+// ever meets it.
+const Budget = 1500 * time.Millisecond
+
 func newHandler(d Deps, res *reserve.Table, stage admit.Stage, gk schema.GroupKind) *Handler {
-	return &Handler{engine: d.engine(res), metrics: d.Metrics, stage: stage, gk: gk}
+	return &Handler{engine: d.engine(res), metrics: d.Metrics, stage: stage, gk: gk, budget: Budget}
 }
 
 // Handle implements admission.Handler: a request that could not be judged
@@ -93,7 +113,9 @@ func (h *Handler) Judge(ctx context.Context, req admission.Request) (admission.R
 		DryRun:      req.DryRun != nil && *req.DryRun,
 		Stages:      h.stage,
 	}
-	out, err := h.engine.Review(ctx, &ar)
+	judging, cancel := context.WithTimeout(ctx, h.budget)
+	out, err := h.engine.Review(judging, &ar)
+	cancel()
 	var resp admission.Response
 	switch {
 	case err != nil:
@@ -150,6 +172,8 @@ func statusOf(err error) int32 {
 			return http.StatusServiceUnavailable
 		case admit.BadObject:
 			return http.StatusBadRequest
+		case admit.Timeout:
+			return http.StatusGatewayTimeout
 		}
 	}
 	return http.StatusInternalServerError

@@ -245,7 +245,7 @@ func TestPodDefaulterHandler(t *testing.T) {
 		}
 	})
 
-	t.Run("before the inventory has synced the failure policy admits the pod unchanged", func(t *testing.T) {
+	t.Run("before the inventory has synced the failure policy decides (refuses: mpod fails closed)", func(t *testing.T) {
 		t.Parallel()
 		resp := webhook.NewPodDefaulter(mutateDeps(t, false, "")).Handle(t.Context(), review(t, podReview))
 		if resp.Allowed || resp.Result.Code != http.StatusServiceUnavailable {

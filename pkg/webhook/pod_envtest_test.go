@@ -62,7 +62,7 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 	}
 	devenvtest.Eventually(t, "inventory", waitTimeout, func() error {
 		err := c.Create(ctx, newPod("other", "probe", map[string]string{ipKey: "10.16.0.21"}), client.DryRunAll)
-		if err == nil || !strings.Contains(err.Error(), "db-1") {
+		if err == nil || !strings.Contains(err.Error(), "10.16.0.21 in subnet ovn-default is held by") {
 			return fmt.Errorf("dry-run pod on db-1's address: %v", err)
 		}
 		return nil
@@ -93,7 +93,7 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 
 	t.Run("held by another pod's IP object", func(t *testing.T) {
 		wantPodDenied(t, c.Create(ctx, newPod("other", "db-1", map[string]string{ipKey: "10.16.0.21"})), ipKey,
-			"10.16.0.21 in subnet ovn-default is held by pod apps/db-1 [pod-ip-taken]")
+			"10.16.0.21 in subnet ovn-default is held by a pod in another namespace [pod-ip-taken]")
 	})
 
 	t.Run("statefulset pod recreated keeps its IP", func(t *testing.T) {
@@ -116,14 +116,33 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 	})
 
 	t.Run("kubevirt migration target shares its vm's address", func(t *testing.T) {
-		p := newPod("vms", "virt-launcher-x-target", map[string]string{ipKey: "10.16.0.21", "kubevirt.io/migrationJobName": "mig-1"})
-		if err := c.Create(ctx, p); err != nil {
+		vmIP := &kubeovnv1.IP{ObjectMeta: metav1.ObjectMeta{Name: "vm1.vms"}, Spec: kubeovnv1.IPSpec{
+			PodName: "vm1", Namespace: "vms", Subnet: "ovn-default", IPAddress: "10.16.0.31", PodType: kubeovnv1.PodTypeVirtualMachine}}
+		if err := c.Create(ctx, vmIP); err != nil {
+			t.Fatal(err)
+		}
+		target := func(name, addr string) *corev1.Pod {
+			p := newPod("vms", name, map[string]string{ipKey: addr, "kubevirt.io/migrationJobName": "mig-1"})
+			p.Labels = map[string]string{"vm.kubevirt.io/name": "vm1"}
+			return p
+		}
+		devenvtest.Eventually(t, "vm1's IP object in the inventory", waitTimeout, func() error {
+			err := c.Create(ctx, newPod("vms", "probe", map[string]string{ipKey: "10.16.0.31"}), client.DryRunAll)
+			if err == nil || !strings.Contains(err.Error(), "vm vms/vm1") {
+				return fmt.Errorf("dry-run pod on vm1's address: %v", err)
+			}
+			return nil
+		})
+		if err := c.Create(ctx, target("virt-launcher-vm1-b8z2q", "10.16.0.31")); err != nil {
 			t.Fatalf("migration target refused: %v", err)
 		}
+		// The annotation shares nothing but its own VM's address.
+		wantPodDenied(t, c.Create(ctx, target("virt-launcher-vm1-q9r4t", "10.16.0.21")), ipKey,
+			"10.16.0.21 in subnet ovn-default is held by a pod in another namespace [pod-ip-taken]")
 	})
 
 	t.Run("a pod admitted moments ago holds its address", func(t *testing.T) {
-		wantPodDenied(t, c.Create(ctx, newPod("other", "late", map[string]string{ipKey: "10.16.0.5"})), ipKey, "apps/web")
+		wantPodDenied(t, c.Create(ctx, newPod("other", "late", map[string]string{ipKey: "10.16.0.5"})), ipKey, "in another namespace")
 	})
 
 	t.Run("dry-run reserves nothing", func(t *testing.T) {

@@ -13,6 +13,16 @@ import (
 // never judged, so the webhook can always start its own replicas.
 const OwnNamespace = "ipamguard-system"
 
+// SystemNamespace is where Kube-OVN runs its own components, some of them
+// with fixed addresses. It stays outside every namespaced webhook, like
+// OwnNamespace: the Pod and workload webhooks fail closed, and the network
+// (and with it the webhook) must be able to heal while the webhook is down.
+const SystemNamespace = "kube-system"
+
+// ExcludedNamespaces returns the namespaces no namespaced webhook is
+// called for (the webhook bootstrap problem, docs/operations.md).
+func ExcludedNamespaces() []string { return []string{OwnNamespace, SystemNamespace} }
+
 // Registration holds what controller-gen's markers cannot express for one
 // webhook; hack/webhookgen merges it into config/webhook/manifests.yaml.
 type Registration struct {
@@ -73,32 +83,40 @@ var noStaticIPCondition = admissionregv1.MatchCondition{
 	Expression: "!(" + staticIPCondition.Expression + ")",
 }
 
-// notOwnNamespace excludes ipamguard's own namespace.
-var notOwnNamespace = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-	Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{OwnNamespace},
+// notExcluded keeps the namespaced webhooks out of ExcludedNamespaces, so
+// a webhook that cannot answer never blocks the pods that would repair it
+// (its own replicas, Kube-OVN's components).
+var notExcluded = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+	Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: ExcludedNamespaces(),
 }}}
 
 // Registrations maps webhook names to their extra registration fields.
+// vpod, mpod and vworkload fail closed (failurePolicy Fail): their
+// matchConditions keep every object without Kube-OVN IPAM annotations
+// away from them, and notExcluded keeps them out of the namespaces the
+// cluster needs to heal, so an outage refuses only fixed-address pods and
+// workloads of ordinary namespaces. The capacity webhooks, which see every
+// other pod and workload, fail open.
 func Registrations() map[string]Registration {
 	return map[string]Registration{
 		"vpod.ipamguard.io": {
 			MatchConditions:   []admissionregv1.MatchCondition{staticIPCondition},
-			NamespaceSelector: notOwnNamespace,
+			NamespaceSelector: notExcluded,
 		},
 		"mpod.ipamguard.io": {
 			MatchConditions:   []admissionregv1.MatchCondition{staticIPCondition},
-			NamespaceSelector: notOwnNamespace,
+			NamespaceSelector: notExcluded,
 		},
 		"vpodcapacity.ipamguard.io": {
 			MatchConditions:   []admissionregv1.MatchCondition{noStaticIPCondition},
-			NamespaceSelector: notOwnNamespace,
+			NamespaceSelector: notExcluded,
 		},
 		"vworkloadcapacity.ipamguard.io": {
-			NamespaceSelector: notOwnNamespace,
+			NamespaceSelector: notExcluded,
 		},
 		"vworkload.ipamguard.io": {
 			MatchConditions:   []admissionregv1.MatchCondition{workloadTemplateCondition},
-			NamespaceSelector: notOwnNamespace,
+			NamespaceSelector: notExcluded,
 		},
 	}
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -54,7 +56,7 @@ func respond(ctx context.Context, req admission.Request, gk schema.GroupKind, d 
 			gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
 			status = apierrors.NewForbidden(gr, req.Name, errors.New(strings.Join(msgs, "; ")))
 		} else {
-			status = apierrors.NewInvalid(gk, req.Name, d.Deny)
+			status = invalid(gk, req.Name, d.Deny)
 		}
 		s := status.Status()
 		resp = admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &s}}
@@ -93,4 +95,48 @@ func defaulted(ctx context.Context, req admission.Request, gk schema.GroupKind, 
 	resp.Patch, resp.PatchType = b, &pt
 	log.V(1).Info("defaulted", "changes", resp.Warnings)
 	return resp
+}
+
+// invalid is apierrors.NewInvalid built in linear time: the same 422
+// Status, one cause per field error and the same message
+// (`<Kind.group> "name" is invalid: [a, b]`, repeated messages once), but
+// written into one builder where apimachinery's error aggregation
+// concatenates strings pairwise.
+func invalid(gk schema.GroupKind, name string, errs field.ErrorList) *apierrors.StatusError {
+	causes := make([]metav1.StatusCause, 0, len(errs))
+	seen := make(map[string]struct{}, len(errs))
+	var b strings.Builder
+	n := 0
+	for _, e := range errs {
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseType(e.Type), Message: e.ErrorBody(), Field: e.Field})
+		msg := e.Error()
+		if _, dup := seen[msg]; dup {
+			continue
+		}
+		seen[msg] = struct{}{}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(msg)
+		n++
+	}
+	msg := fmt.Sprintf("%s %q is invalid", gk.String(), name)
+	switch {
+	case n == 1:
+		msg += ": " + b.String()
+	case n > 1:
+		msg += ": [" + b.String() + "]"
+	}
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure,
+		Code:   http.StatusUnprocessableEntity,
+		Reason: metav1.StatusReasonInvalid,
+		Details: &metav1.StatusDetails{
+			Group:  gk.Group,
+			Kind:   gk.Kind,
+			Name:   name,
+			Causes: causes,
+		},
+		Message: msg,
+	}}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -26,6 +27,13 @@ type Options struct {
 	Config *config.Live
 	// Metrics records requests and decisions; nil records nothing.
 	Metrics *metrics.Metrics
+	// CallersVerified is true when the webhook server only accepts the API
+	// server (ClientAuth applied to it); it turns on the in-flight
+	// reservations of the Pod validator (Deps.CallersVerified).
+	CallersVerified bool
+	// ServingCheck is the readiness check of the webhook server, the one
+	// ClientAuth.Apply returned; nil is the server's StartedChecker.
+	ServingCheck healthz.Checker
 }
 
 // Inventory is what Setup wired: the inventory and the feed keeping it
@@ -56,13 +64,18 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Inventory, err
 		Metrics: o.Metrics,
 		// The API reader, not the cache: reading one workload must not
 		// start an informer on every Deployment, StatefulSet and ReplicaSet.
-		Workloads: APIWorkloads{Reader: mgr.GetAPIReader()},
+		Workloads:       APIWorkloads{Reader: mgr.GetAPIReader()},
+		CallersVerified: o.CallersVerified,
 	}
 	srv := mgr.GetWebhookServer()
 	for path, h := range HTTPHandlers(HandlersByPath(deps), mgr.GetLogger()) {
 		srv.Register(path, h)
 	}
-	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
+	serving := o.ServingCheck
+	if serving == nil {
+		serving = srv.StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("webhook", serving); err != nil {
 		return nil, fmt.Errorf("add webhook readiness check: %w", err)
 	}
 	return &Inventory{Store: store, Feed: feed, config: o.Config}, nil
@@ -82,9 +95,16 @@ func HTTPHandlers(hs map[string]admission.Handler, log logr.Logger) map[string]h
 // HandlersByPath returns the handler of each served path, built on d: the
 // wiring Setup registers, which the benchmarks, the load test's fixture
 // server and the memory measurement (test/bench, cmd/ipamguard-load) serve
-// from an inventory they feed themselves.
+// from an inventory they feed themselves. The Pod validator keeps in-flight
+// reservations only when d.CallersVerified: without them, pods created at
+// the same moment with one address are told apart only once the first is
+// in the inventory as a pending pod.
 func HandlersByPath(d Deps) map[string]admission.Handler {
-	pods := NewPodValidator(d, reserve.New(reserve.TTL))
+	var res *reserve.Table
+	if d.CallersVerified {
+		res = reserve.New(reserve.TTL)
+	}
+	pods := NewPodValidator(d, res)
 	return map[string]admission.Handler{
 		SubnetPath:           NewSubnetValidator(d),
 		IPPath:               NewIPValidator(d),

@@ -71,14 +71,19 @@ func webhookConfigDir() string {
 }
 
 // setupSuite runs the webhook on env as cmd/webhook does (same cache
-// options), waits for it to serve with a synced inventory and seeds the
-// fresh-install objects.
+// options, callers verified with the API server's client CA, so the
+// in-flight reservations are on), waits for it to serve with a synced
+// inventory and seeds the fresh-install objects.
 func setupSuite(ctx context.Context, env *devenv.Env) (*suite, func() error, error) {
+	srvOpts := ctrlwebhook.Options{Host: env.WebhookHost, Port: env.WebhookPort, CertDir: env.WebhookCertDir}
+	auth := webhook.ClientAuth{CAFile: env.WebhookClientCAFile, CommonNames: []string{devenv.WebhookClientCommonName}}
+	serving, err := auth.Apply(&srvOpts)
+	if err != nil {
+		return nil, nil, err
+	}
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme: env.Scheme,
-		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
-			Host: env.WebhookHost, Port: env.WebhookPort, CertDir: env.WebhookCertDir,
-		}),
+		Scheme:                 env.Scheme,
+		WebhookServer:          ctrlwebhook.NewServer(srvOpts),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  inventory.CacheOptions(),
@@ -97,7 +102,7 @@ func setupSuite(ctx context.Context, env *devenv.Env) (*suite, func() error, err
 		return nil, nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	h, err := webhook.Setup(runCtx, mgr, webhook.Options{Config: live, Metrics: m})
+	h, err := webhook.Setup(runCtx, mgr, webhook.Options{Config: live, Metrics: m, CallersVerified: true, ServingCheck: serving})
 	if err != nil {
 		cancel()
 		return nil, nil, err
@@ -113,7 +118,7 @@ func setupSuite(ctx context.Context, env *devenv.Env) (*suite, func() error, err
 		return nil
 	}
 	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, waitTimeout, true, func(context.Context) (bool, error) {
-		return h.Feed.HasSynced() && mgr.GetWebhookServer().StartedChecker()(&http.Request{}) == nil, nil
+		return h.Feed.HasSynced() && serving(&http.Request{}) == nil, nil
 	})
 	if err != nil {
 		err = fmt.Errorf("webhook serving and inventory synced: %w", err)

@@ -12,12 +12,13 @@ const WorkloadPath = "/validate-workloads"
 // The workload webhook judges the pod templates of Deployments,
 // ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs, so a bad static
 // IP is refused when the workload is applied rather than surfacing later as
-// ReplicaSet events. It fails open (Ignore): it sits on the application
-// deploy path, and a webhook outage must never block rollouts; the Pod
-// webhook still judges each pod. The API server only calls it for
-// templates (new or old) carrying Kube-OVN static-IP or subnet annotations
-// (matchConditions, added by hack/webhookgen).
-// +kubebuilder:webhook:path=/validate-workloads,mutating=false,failurePolicy=ignore,sideEffects=None,groups=apps;batch,resources=deployments;replicasets;statefulsets;daemonsets;jobs;cronjobs,verbs=create;update,versions=v1,name=vworkload.ipamguard.io,admissionReviewVersions=v1,timeoutSeconds=3
+// ReplicaSet events. It fails closed (Fail), like the Pod webhook: the
+// API server only calls it for templates (new or old) carrying Kube-OVN
+// static-IP or subnet annotations (matchConditions, added by
+// hack/webhookgen), outside ipamguard's own namespace and kube-system, so
+// an outage holds back only changes to fixed-address workloads, whose pods
+// the Pod webhook would refuse anyway; every other rollout goes on.
+// +kubebuilder:webhook:path=/validate-workloads,mutating=false,failurePolicy=fail,sideEffects=None,groups=apps;batch,resources=deployments;replicasets;statefulsets;daemonsets;jobs;cronjobs,verbs=create;update,versions=v1,name=vworkload.ipamguard.io,admissionReviewVersions=v1,timeoutSeconds=3
 
 // NewWorkloadValidator returns the workload validator. Workloads come in
 // several kinds, so denials name the request's.

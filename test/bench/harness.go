@@ -84,6 +84,9 @@ func IpamguardHandlers(store *inventory.Store, reg prometheus.Registerer) map[st
 		Synced:  func() bool { return true },
 		Config:  config.NewLive(config.Default()),
 		Metrics: m,
+		// As deployed with --client-ca-file (docs/operations.md): the
+		// measurements include the in-flight reservations.
+		CallersVerified: true,
 	})
 	return ipamwebhook.HTTPHandlers(hs, ctrllog.Log)
 }

@@ -6,10 +6,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,6 +150,30 @@ func TestKubectl(t *testing.T) {
 		return nil
 	})
 
+	// Only the API server may call the webhook: ipamguard-dev gives it a
+	// client certificate and the webhook --client-ca-file. Every kubectl
+	// case above went through; a direct call without a certificate is
+	// refused during the TLS handshake.
+	t.Run("direct call without a client certificate is refused", func(t *testing.T) {
+		hc := &http.Client{
+			Transport: &http.Transport{
+				// Only the client side of the handshake is under test.
+				TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // see above
+				DisableKeepAlives: true,
+			},
+			Timeout: kubectlTimeout,
+		}
+		url := fmt.Sprintf("https://127.0.0.1:%d/validate-v1-pod", dev.webhookPort)
+		resp, err := hc.Post(url, "application/json", strings.NewReader(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`))
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("POST %s without a client certificate answered with status %d", url, resp.StatusCode)
+		}
+		if !strings.Contains(err.Error(), "tls:") {
+			t.Errorf("POST %s refused with %v, want a TLS alert", url, err)
+		}
+	})
+
 	dev.interruptAndCheck(t)
 }
 
@@ -173,13 +199,14 @@ func buildBinaries(t *testing.T, root, dir string) {
 
 // devProcess is a running ipamguard-dev.
 type devProcess struct {
-	cmd        *exec.Cmd
-	runDir     string
-	binDir     string
-	kubeconfig string
-	stdout     *lockedBuffer
-	exited     chan struct{} // closed when Wait returned
-	waitErr    error
+	cmd         *exec.Cmd
+	runDir      string
+	binDir      string
+	kubeconfig  string
+	webhookPort int
+	stdout      *lockedBuffer
+	exited      chan struct{} // closed when Wait returned
+	waitErr     error
 }
 
 // startDev starts ipamguard-dev on free loopback ports and waits for its
@@ -211,12 +238,13 @@ func startDev(t *testing.T, root, assets, binDir string) *devProcess {
 	}
 
 	d := &devProcess{
-		cmd:        cmd,
-		runDir:     runDir,
-		binDir:     binDir,
-		kubeconfig: filepath.Join(runDir, "kubeconfig"),
-		stdout:     &lockedBuffer{},
-		exited:     make(chan struct{}),
+		cmd:         cmd,
+		runDir:      runDir,
+		binDir:      binDir,
+		kubeconfig:  filepath.Join(runDir, "kubeconfig"),
+		webhookPort: ports[0],
+		stdout:      &lockedBuffer{},
+		exited:      make(chan struct{}),
 	}
 	began := time.Now()
 	if err := cmd.Start(); err != nil {

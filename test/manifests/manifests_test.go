@@ -42,6 +42,7 @@ import (
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	"github.com/ipamguard/ipamguard/internal/leader"
 	"github.com/ipamguard/ipamguard/pkg/config"
+	ipamwebhook "github.com/ipamguard/ipamguard/pkg/webhook"
 )
 
 const (
@@ -90,6 +91,10 @@ func TestDefault(t *testing.T) {
 	t.Run("webhooks", func(t *testing.T) {
 		t.Parallel()
 		checkWebhooks(t, r)
+	})
+	t.Run("failure policies", func(t *testing.T) {
+		t.Parallel()
+		checkFailurePolicies(t, r)
 	})
 	t.Run("selectors match the pods", func(t *testing.T) {
 		t.Parallel()
@@ -349,18 +354,23 @@ type webhook struct {
 	configAnnotations map[string]string
 	clientConfig      admissionregistrationv1.WebhookClientConfig
 	namespaceSelector *metav1.LabelSelector
+	failurePolicy     *admissionregistrationv1.FailurePolicyType
+	matchConditions   []admissionregistrationv1.MatchCondition
+	rules             []admissionregistrationv1.RuleWithOperations
 }
 
 func (r *rendered) webhooks() []webhook {
 	var out []webhook
 	for _, c := range r.validating {
 		for _, w := range c.Webhooks {
-			out = append(out, webhook{"ValidatingWebhookConfiguration " + c.Name, w.Name, c.Annotations, w.ClientConfig, w.NamespaceSelector})
+			out = append(out, webhook{"ValidatingWebhookConfiguration " + c.Name, w.Name, c.Annotations, w.ClientConfig,
+				w.NamespaceSelector, w.FailurePolicy, w.MatchConditions, w.Rules})
 		}
 	}
 	for _, c := range r.mutating {
 		for _, w := range c.Webhooks {
-			out = append(out, webhook{"MutatingWebhookConfiguration " + c.Name, w.Name, c.Annotations, w.ClientConfig, w.NamespaceSelector})
+			out = append(out, webhook{"MutatingWebhookConfiguration " + c.Name, w.Name, c.Annotations, w.ClientConfig,
+				w.NamespaceSelector, w.FailurePolicy, w.MatchConditions, w.Rules})
 		}
 	}
 	return out
@@ -422,7 +432,80 @@ func checkWebhooks(t *testing.T, r *rendered) {
 		if !excludesNamespace(w.namespaceSelector, ns) {
 			t.Errorf("%s: namespaceSelector %v does not exclude %s (%s NotIn [%s]); the webhook could block its own pods", where, w.namespaceSelector, ns, namespaceLabel, ns)
 		}
+		if !excludesNamespace(w.namespaceSelector, ipamwebhook.SystemNamespace) {
+			t.Errorf("%s: namespaceSelector %v does not exclude %s; the webhook could block Kube-OVN's own pods while it is down", where, w.namespaceSelector, ipamwebhook.SystemNamespace)
+		}
 	}
+}
+
+// wantFailurePolicy is each webhook's failure policy (docs/operations.md).
+// Fail where a request let through unjudged corrupts IP management and
+// only rare operator changes or objects with Kube-OVN IPAM annotations
+// reach the webhook; Ignore where it sits on the path of every other pod
+// or workload, or only warns.
+var wantFailurePolicy = map[string]admissionregistrationv1.FailurePolicyType{
+	"vsubnet.ipamguard.io":           admissionregistrationv1.Fail,
+	"msubnet.ipamguard.io":           admissionregistrationv1.Fail,
+	"vippool.ipamguard.io":           admissionregistrationv1.Fail,
+	"vpod.ipamguard.io":              admissionregistrationv1.Fail,
+	"mpod.ipamguard.io":              admissionregistrationv1.Fail,
+	"vworkload.ipamguard.io":         admissionregistrationv1.Fail,
+	"vipaddress.ipamguard.io":        admissionregistrationv1.Ignore,
+	"vpodcapacity.ipamguard.io":      admissionregistrationv1.Ignore,
+	"vworkloadcapacity.ipamguard.io": admissionregistrationv1.Ignore,
+}
+
+// checkFailurePolicies holds every webhook to wantFailurePolicy, and every
+// webhook that fails closed on pods or workloads to the conditions that
+// keep an outage from stopping the cluster: matchConditions, so objects
+// without IPAM annotations never reach it, and a namespaceSelector
+// excluding the webhook's own namespace and kube-system (the webhook
+// bootstrap problem).
+func checkFailurePolicies(t *testing.T, r *rendered) {
+	seen := map[string]bool{}
+	for _, w := range r.webhooks() {
+		where := fmt.Sprintf("%s webhook %s", w.config, w.name)
+		seen[w.name] = true
+		want, ok := wantFailurePolicy[w.name]
+		if !ok {
+			t.Errorf("%s: no expected failure policy; decide one and add it to wantFailurePolicy", where)
+			continue
+		}
+		got := admissionregistrationv1.Fail // the API's default
+		if w.failurePolicy != nil {
+			got = *w.failurePolicy
+		}
+		if got != want {
+			t.Errorf("%s: failurePolicy %s, want %s", where, got, want)
+		}
+		if got != admissionregistrationv1.Fail || !onPodsOrWorkloads(w.rules) {
+			continue
+		}
+		if len(w.matchConditions) == 0 {
+			t.Errorf("%s: fails closed on pods or workloads without matchConditions; an outage would stop every rollout", where)
+		}
+		for _, ns := range []string{r.namespace.Name, ipamwebhook.SystemNamespace} {
+			if !excludesNamespace(w.namespaceSelector, ns) {
+				t.Errorf("%s: fails closed without excluding namespace %s; the cluster could not heal while the webhook is down", where, ns)
+			}
+		}
+	}
+	for name := range wantFailurePolicy {
+		if !seen[name] {
+			t.Errorf("webhook %s is not rendered", name)
+		}
+	}
+}
+
+// onPodsOrWorkloads reports whether rules match pods or the workload
+// kinds that create them.
+func onPodsOrWorkloads(rules []admissionregistrationv1.RuleWithOperations) bool {
+	for _, rule := range rules {
+		if slices.Contains(rule.Resources, "pods") || slices.Contains(rule.APIGroups, "apps") || slices.Contains(rule.APIGroups, "batch") {
+			return true
+		}
+	}
+	return false
 }
 
 // excludesNamespace reports whether sel has the expression
@@ -789,17 +872,28 @@ func checkLeaderElection(t *testing.T, r *rendered) {
 	}
 }
 
-// checkNetworkPolicy requires the webhook port to be open to every source:
-// the API server's address varies, and a blocked port fails Subnet changes.
+// monitoringNamespace is the namespace the NetworkPolicy lets scrape
+// metrics.
+const monitoringNamespace = "monitoring"
+
+// checkNetworkPolicy requires the webhook pods to be isolated for ingress
+// and to admit only what they must: the webhook port from every source
+// (the API server's address varies, and a blocked port fails Subnet and
+// fixed-address pod changes), the metrics port from the monitoring
+// namespace only, and no other port (the kubelet's probes come from the
+// node, which NetworkPolicy always admits).
 func checkNetworkPolicy(t *testing.T, r *rendered) {
 	d := r.deployment
 	webhookPort := containerPortFromFlag(t, d, "--webhook-port", "9443")
+	metricsPort := containerPortFromFlag(t, d, "--metrics-bind-address", ":8080")
 	podLabels := labels.Set(d.Spec.Template.Labels)
+	isolated := false
 	for _, np := range r.netpols {
 		s, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
 		if err != nil || !s.Matches(podLabels) || !slices.Contains(policyTypes(np), networkingv1.PolicyTypeIngress) {
 			continue
 		}
+		isolated = true
 		open := slices.ContainsFunc(np.Spec.Ingress, func(rule networkingv1.NetworkPolicyIngressRule) bool {
 			return len(rule.From) == 0 && slices.ContainsFunc(rule.Ports, func(p networkingv1.NetworkPolicyPort) bool {
 				return p.Port == nil || resolveTargetPort(d, *p.Port) == webhookPort
@@ -808,7 +902,49 @@ func checkNetworkPolicy(t *testing.T, r *rendered) {
 		if !open {
 			t.Errorf("NetworkPolicy %s: port %d is not open to all sources; the API server could not call the webhook", np.Name, webhookPort)
 		}
+		for i, rule := range np.Spec.Ingress {
+			where := fmt.Sprintf("NetworkPolicy %s ingress[%d]", np.Name, i)
+			if len(rule.Ports) == 0 {
+				t.Errorf("%s: admits every port; list the ports", where)
+			}
+			for _, p := range rule.Ports {
+				if p.Port == nil {
+					t.Errorf("%s: admits every port of protocol %v", where, p.Protocol)
+					continue
+				}
+				switch port := resolveTargetPort(d, *p.Port); port {
+				case webhookPort:
+				case metricsPort:
+					if !onlyNamespace(rule.From, monitoringNamespace) {
+						t.Errorf("%s: metrics port %d admitted from %v, want only namespace %s", where, port, rule.From, monitoringNamespace)
+					}
+				default:
+					t.Errorf("%s: admits port %s (container port %d); only the webhook and metrics ports need ingress", where, p.Port.String(), port)
+				}
+			}
+		}
 	}
+	if !isolated {
+		t.Errorf("no NetworkPolicy isolates the webhook pods for ingress")
+	}
+}
+
+// onlyNamespace reports whether peers admit pods of namespace ns and of
+// no other namespace, and no address block.
+func onlyNamespace(peers []networkingv1.NetworkPolicyPeer, ns string) bool {
+	if len(peers) == 0 {
+		return false
+	}
+	for _, p := range peers {
+		if p.IPBlock != nil || p.NamespaceSelector == nil {
+			return false
+		}
+		s, err := metav1.LabelSelectorAsSelector(p.NamespaceSelector)
+		if err != nil || !s.Matches(labels.Set{namespaceLabel: ns}) || s.Matches(labels.Set{namespaceLabel: "default"}) {
+			return false
+		}
+	}
+	return true
 }
 
 func policyTypes(np *networkingv1.NetworkPolicy) []networkingv1.PolicyType {

@@ -32,6 +32,9 @@ run: build envtest-assets ## Run the webhook on an embedded local control plane 
 .PHONY: test
 test: verify envtest-assets ## Run every test: unit, fuzz seeds, envtest against a real API server, e2e with kubectl.
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+	@# The tests that bound the bytes a request allocates skip under -race
+	@# (internal/racedetect): run them again without it.
+	$(GO) test -count=1 $(GOTESTFLAGS) -run '^(TestHostileShapesCost|TestHostileManifests)$$' ./pkg/admit ./pkg/check
 
 FUZZTIME ?= 30s
 FUZZPKGS ?= ./...

@@ -198,6 +198,20 @@ func smallSubnet(t *testing.T, s *suite) (fillTo func(avail int)) {
 	if err := s.c.Create(ctx, small); err != nil {
 		t.Fatal(err)
 	}
+	// The IP objects below are judged against the webhook's inventory:
+	// it must know the subnet (and the namespace it binds) first.
+	devenvtest.Eventually(t, "inventory to see subnet small", waitTimeout, func() error {
+		known := false
+		s.h.Store.Read(func(r inventory.Reader) {
+			_, ok := r.Subnet("small")
+			_, nsOK := r.Namespace("fill")
+			known = ok && nsOK
+		})
+		if !known {
+			return fmt.Errorf("subnet small or namespace fill not in the inventory yet")
+		}
+		return nil
+	})
 	held := 0
 	return func(avail int) {
 		t.Helper()

@@ -34,7 +34,7 @@ test: verify envtest-assets ## Run every test: unit, fuzz seeds, envtest against
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 	@# The tests that bound the bytes a request allocates skip under -race
 	@# (internal/racedetect): run them again without it.
-	$(GO) test -count=1 $(GOTESTFLAGS) -run '^(TestHostileShapesCost|TestHostileManifests)$$' ./pkg/admit ./pkg/check
+	$(GO) test -count=1 $(GOTESTFLAGS) -run '^(TestHostileShapesCost|TestHostileManifests|TestHostileHandlers)$$' ./pkg/admit ./pkg/check ./test/bench
 
 FUZZTIME ?= 30s
 FUZZPKGS ?= ./...

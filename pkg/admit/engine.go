@@ -79,6 +79,18 @@ func (e *Engine) Review(ctx context.Context, req *Request) (*Outcome, error) {
 	r.cfg = e.Config()
 	r.rc = validate.Context{Defaults: r.cfg.Defaults, Thresholds: r.cfg.Thresholds, PendingHolderTimeout: r.cfg.PendingHolderTimeout, CrossNamespaceNames: r.cfg.Messages.CrossNamespaceNames}
 	r.rc.Ctx = ctx
+	// Exemptions of users, groups and namespaces, and a cluster-wide mode
+	// off for cluster-scoped objects, need no inventory: they are decided
+	// before anything can fail, so an exempt request (the Kube-OVN
+	// controller's) is never refused because ipamguard is starting or
+	// cannot read the object.
+	if early := subjectOf(r.req, nil); r.cfg.Policy.Exempted(early) {
+		r.out.Mode, r.out.Exempt, r.out.Note = r.cfg.Policy.ModeFor(early), true, "exempt in the configuration: not judged"
+		return r.out, nil
+	} else if r.req.Namespace == "" && r.cfg.Policy.ModeFor(early) == policy.ModeOff {
+		r.out.Mode, r.out.Note = policy.ModeOff, "mode off: not judged"
+		return r.out, nil
+	}
 	if k.needsInventory(r.req) && e.Synced != nil && !e.Synced() {
 		return nil, &Error{Reason: NotReady, Err: ErrNotReady}
 	}
@@ -99,6 +111,9 @@ func (e *Engine) Review(ctx context.Context, req *Request) (*Outcome, error) {
 		// Only the claims meet the reservations, under their lock: a
 		// slow request never holds up another's.
 		e.Reservations.Judge(func(held validate.Reservations) reserve.Grant { return e.reserve(r, held) })
+		if err := r.timedOut("reserve"); err != nil {
+			return nil, err
+		}
 	}
 	return r.out, nil
 }
@@ -131,7 +146,9 @@ func (e *Engine) reserve(r *run, held validate.Reservations) reserve.Grant {
 			r.out.Decision.Audit = nil
 		}
 	}
-	if r.out.Denied() || r.req.DryRun {
+	if r.out.Denied() || r.req.DryRun || r.ctx.Err() != nil {
+		// A request whose caller has given up is answered with an
+		// error (the failure policy applies): it reserves nothing.
 		return reserve.Grant{}
 	}
 	return reserve.Grant{Claims: r.out.Claims, Namespace: r.claimant.Namespace, Owner: r.claimant.Owner()}

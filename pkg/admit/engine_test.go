@@ -207,3 +207,21 @@ func TestJudgingHoldsNoExclusiveLock(t *testing.T) {
 		t.Fatal("a pod waited for another request's judgement")
 	}
 }
+
+// Exemptions are decided before anything can fail: an exempt user's
+// request is neither refused while the inventory syncs nor for an object
+// the pipeline cannot read (review finding).
+func TestExemptBeforeSyncAndDecode(t *testing.T) {
+	e := engine(t, "exempt: {users: [\"system:serviceaccount:kube-system:ovn\"]}\n")
+	e.Synced = func() bool { return false }
+	out, err := e.Review(context.Background(), &admit.Request{Kind: "IP", Operation: admit.Update, Name: "x",
+		Object: []byte(`{"spec":{"ipAddress":7}}`), OldObject: []byte(`{}`),
+		User: "system:serviceaccount:kube-system:ovn", Stages: admit.Validate})
+	if err != nil || !out.Exempt || out.Denied() {
+		t.Fatalf("exempt user: out %+v, err %v", out, err)
+	}
+	if _, err := e.Review(context.Background(), &admit.Request{Kind: "IP", Operation: admit.Create, Name: "x",
+		Object: []byte(`{}`), User: "alice", Stages: admit.Validate}); err == nil {
+		t.Fatal("a user who is not exempt was judged before the sync")
+	}
+}

@@ -91,8 +91,8 @@ type Outcome struct {
 	// Decision is what the policy made of the findings: denial, warnings,
 	// audit annotations (none for dry runs), actions applied.
 	Decision policy.Decision
-	// Claims are the fixed addresses the request was granted (reserved
-	// unless it is a dry run).
+	// Claims are the fixed addresses the request asks for; they are
+	// reserved only when the request is admitted and not a dry run.
 	Claims []validate.Claim
 	// Admitted is the object as the rules judged it, after defaulting:
 	// *kubeovnv1.Subnet, *kubeovnv1.IP, *kubeovnv1.IPPool, or

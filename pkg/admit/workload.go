@@ -29,11 +29,14 @@ type Workload struct {
 		OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
 	} `json:"metadata"`
 	Spec struct {
-		Replicas          *int32           `json:"replicas"`
-		Parallelism       *int32           `json:"parallelism"`
-		ConcurrencyPolicy string           `json:"concurrencyPolicy"`
-		Template          templateMetadata `json:"template"`
-		JobTemplate       struct {
+		Replicas          *int32 `json:"replicas"`
+		Parallelism       *int32 `json:"parallelism"`
+		ConcurrencyPolicy string `json:"concurrencyPolicy"`
+		Ordinals          struct {
+			Start int32 `json:"start"`
+		} `json:"ordinals"`
+		Template    templateMetadata `json:"template"`
+		JobTemplate struct {
 			Spec struct {
 				Parallelism *int32           `json:"parallelism"`
 				Template    templateMetadata `json:"template"`
@@ -54,6 +57,9 @@ func (o *Workload) Input(kind, namespace, name string) validate.WorkloadInput {
 		in.ConcurrencyPolicy = o.Spec.ConcurrencyPolicy
 		t = o.Spec.JobTemplate.Spec.Template
 	case validate.KindDaemonSet:
+	case validate.KindStatefulSet:
+		in.Replicas = o.Spec.Replicas
+		in.StartOrdinal = o.Spec.Ordinals.Start
 	default:
 		in.Replicas = o.Spec.Replicas
 	}

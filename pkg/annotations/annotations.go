@@ -162,6 +162,10 @@ type Request struct {
 	// paths in messages).
 	IPAddress, IPPool, LogicalSwitch, IPFamily string
 	IPAddressKey, IPPoolKey, LogicalSwitchKey  string
+	// IPFamilyKey is the key IPFamily came from.
+	IPFamilyKey string
+	// MacAddress is the static MAC, from MacAddressKey.
+	MacAddress, MacAddressKey string
 	// Allocated is set once the controller has allocated the interface
 	// (its addresses are then held by an IP object, or were released).
 	Allocated bool
@@ -246,7 +250,9 @@ func parse(ann map[string]string, steps *int) ([]Request, bool) {
 		case LogicalSwitch:
 			r.LogicalSwitch, r.LogicalSwitchKey = v, k
 		case IPFamily:
-			r.IPFamily = v
+			r.IPFamily, r.IPFamilyKey = v, k
+		case MacAddress:
+			r.MacAddress, r.MacAddressKey = v, k
 		case Allocated:
 			r.Allocated = v == "true"
 		}

@@ -1,5 +1,7 @@
 // Package check judges manifests before they are applied, with the
-// webhook's rules: the offline half of `kubectl ipam check`.
+// webhook's rules: the judging half of `kubectl ipam check`. The cluster
+// state comes from the caller (--snapshot files read with Reader, or the
+// live cluster read by pkg/clusterstate), as does who applies.
 //
 // The manifests are applied in order to an inventory (pkg/inventory's
 // Store) that starts with the objects already in the cluster, as the API
@@ -16,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +41,34 @@ type Options struct {
 	// Namespace is the namespace of namespaced objects that name none;
 	// "" means "default".
 	Namespace string
+	// User and Groups are who applies the manifests, as the webhook would
+	// see them in the admission requests (kubectl's --as and --as-group,
+	// or the user of a live cluster's kubeconfig): the configuration's
+	// user and group exemptions apply to them. A User of "" is unknown:
+	// then only namespace exemptions apply.
+	User   string
+	Groups []string
+	// State says what the cluster objects are, for the report.
+	State State
+}
+
+// State says what a check judged against.
+type State struct {
+	// Source is "live" (read from the API server), "snapshot" (read from
+	// files) or "none" (the manifests alone).
+	Source string `json:"source"`
+	// Server and Context name the API server and kubeconfig context of a
+	// live read.
+	Server  string `json:"server,omitempty"`
+	Context string `json:"context,omitempty"`
+	// Files are the snapshot files, as given.
+	Files []string `json:"files,omitempty"`
+}
+
+// Requester is who the manifests were judged as applied by.
+type Requester struct {
+	User   string   `json:"user"`
+	Groups []string `json:"groups"`
 }
 
 // Result is what the API server would do with an object.
@@ -68,7 +99,8 @@ type Judgement struct {
 	Operation string `json:"operation"`
 	// Mode is the mode it was judged in: enforce, audit or off.
 	Mode string `json:"mode"`
-	// Exempt is true when the configuration exempts its namespace.
+	// Exempt is true when the configuration exempts its namespace, the
+	// requesting user or one of the user's groups.
 	Exempt bool   `json:"exempt,omitempty"`
 	Result Result `json:"result"`
 	// Findings lists what the rules found that was not off, as the client
@@ -102,15 +134,20 @@ type Summary struct {
 	// Context counts manifest objects that are not judged but feed the
 	// inventory: Namespaces, Nodes, Vpcs, Vips.
 	Context int `json:"context"`
-	// Cluster counts the objects loaded from the cluster files.
+	// Cluster counts the objects loaded from the cluster state (the live
+	// cluster or the --snapshot files).
 	Cluster int `json:"cluster"`
 }
 
 // Report is the outcome of a check.
 type Report struct {
-	Objects []Judgement `json:"objects"`
-	Skipped []Skipped   `json:"skipped"`
-	Summary Summary     `json:"summary"`
+	// State is what the manifests were judged against.
+	State State `json:"state"`
+	// Requester is who they were judged as applied by; nil when unknown.
+	Requester *Requester  `json:"requester,omitempty"`
+	Objects   []Judgement `json:"objects"`
+	Skipped   []Skipped   `json:"skipped"`
+	Summary   Summary     `json:"summary"`
 }
 
 // Denied reports whether any object was denied.
@@ -170,9 +207,11 @@ func keyOf(o *Object) key {
 
 // checker holds the inventory a check builds.
 type checker struct {
-	cfg   *config.Config
-	ns    string
-	store *inventory.Store
+	cfg    *config.Config
+	ns     string
+	user   string
+	groups []string
+	store  *inventory.Store
 	// stored holds the JSON of every stored object of a known kind, the
 	// old object of an update.
 	stored map[key][]byte
@@ -189,7 +228,7 @@ func Run(opts Options, cluster, manifests []Object) (*Report, error) {
 	if len(manifests) == 0 {
 		return nil, &InputError{Item: -1, Err: errors.New("no objects passed to check: the manifests hold no object (only empty or null documents); kubectl apply refuses this too")}
 	}
-	c := &checker{cfg: opts.Config, ns: opts.Namespace, stored: map[key][]byte{}}
+	c := &checker{cfg: opts.Config, ns: opts.Namespace, user: opts.User, groups: opts.Groups, stored: map[key][]byte{}}
 	if c.cfg == nil {
 		c.cfg = config.Default()
 	}
@@ -198,7 +237,16 @@ func Run(opts Options, cluster, manifests []Object) (*Report, error) {
 	}
 	c.store = inventory.New(c.cfg.Defaults.VPC)
 	c.engine = &admit.Engine{Store: c.store, Config: func() *config.Config { return c.cfg }}
-	rep := &Report{Objects: []Judgement{}, Skipped: []Skipped{}}
+	rep := &Report{State: opts.State, Objects: []Judgement{}, Skipped: []Skipped{}}
+	if rep.State.Source == "" {
+		rep.State.Source = "none"
+		if len(cluster) > 0 {
+			rep.State.Source = "snapshot"
+		}
+	}
+	if opts.User != "" {
+		rep.Requester = &Requester{User: opts.User, Groups: append([]string{}, opts.Groups...)}
+	}
 	for i := range cluster {
 		o := &cluster[i]
 		if classify(o.APIVersion, o.Kind) == unknown {
@@ -375,15 +423,15 @@ func (c *checker) ensureNamespace(o *Object) {
 }
 
 // judge runs one manifest object through the admission pipeline (every
-// webhook's stage in the API server's order: defaulting, then validation)
-// and stores it unless it is denied. Users and groups are unknown offline,
-// so only namespace exemptions apply.
+// webhook's stage in the API server's order: defaulting, then validation),
+// as requested by the check's user and groups, and stores it unless it is
+// denied.
 func (c *checker) judge(o *Object) (Judgement, error) {
 	j := Judgement{Source: o.Source, APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name,
 		Operation: Create, Findings: []policy.Applied{}}
 	old, exists := c.stored[keyOf(o)]
 	req := admit.Request{Kind: o.Kind, Operation: admit.Create, Namespace: o.Namespace, Name: o.Name,
-		Object: o.Raw, Stages: admit.AllStages}
+		Object: o.Raw, User: c.user, Groups: c.groups, Stages: admit.AllStages}
 	if exists {
 		j.Operation = Update
 		req.Operation, req.OldObject = admit.Update, old
@@ -396,7 +444,7 @@ func (c *checker) judge(o *Object) (Judgement, error) {
 	j.Mode, j.Exempt, j.Defaulted = string(out.Mode), out.Exempt, out.Defaulted
 	switch {
 	case out.Exempt:
-		j.Note = "namespace " + o.Namespace + " is exempt in the configuration: not judged"
+		j.Note = c.exemptNote(o.Namespace)
 	case out.Mode == policy.ModeOff:
 		j.Note = "mode off: not judged"
 	case o.Kind == "Pod" && exists:
@@ -418,6 +466,59 @@ func (c *checker) judge(o *Object) (Judgement, error) {
 		}
 	}
 	return j, nil
+}
+
+// exemptNote says which exemption of the configuration spared a request,
+// in the order the policy looks at them.
+func (c *checker) exemptNote(namespace string) string {
+	var ex policy.Exemptions
+	if c.cfg.Policy != nil {
+		ex = c.cfg.Policy.Exempt
+	}
+	switch {
+	case namespace != "" && slices.Contains(ex.Namespaces, namespace):
+		return "namespace " + namespace + " is exempt in the configuration: not judged"
+	case slices.Contains(ex.Users, c.user):
+		return "user " + c.user + " is exempt in the configuration: not judged"
+	}
+	for _, g := range c.groups {
+		if slices.Contains(ex.Groups, g) {
+			return "group " + g + " (of user " + c.user + ") is exempt in the configuration: not judged"
+		}
+	}
+	return "exempt in the configuration: not judged"
+}
+
+// Ref names an object a check may need from the cluster.
+type Ref struct {
+	APIVersion, Kind, Namespace, Name string
+}
+
+// Workloads lists the workloads of the manifests, each once, in the
+// namespace they are applied to (namespace for those that name none, ""
+// meaning "default"). A live check reads these, and no other workload,
+// from the cluster: they are the old objects of updates, and listing
+// every workload of a cluster would cost more than the check.
+func Workloads(manifests []Object, namespace string) []Ref {
+	if namespace == "" {
+		namespace = "default"
+	}
+	var out []Ref
+	seen := map[Ref]bool{}
+	for _, o := range manifests {
+		if classify(o.APIVersion, o.Kind) != judged || !validate.IsWorkloadKind(o.Kind) || o.Name == "" {
+			continue
+		}
+		r := Ref{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+		if r.Namespace == "" {
+			r.Namespace = namespace
+		}
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // keep records an admitted manifest object as the rules judged it (after

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -373,5 +374,116 @@ metadata:
 	}
 	if pod.Operation != check.Update || pod.Result != check.Allowed || pod.Note == "" {
 		t.Errorf("existing pod: %+v", pod)
+	}
+}
+
+// TestRequesterExemptions: the configuration's user and group exemptions
+// apply to the requester the check is given (kubectl's --as/--as-group),
+// as the webhook applies them to the admission request's user: the
+// Kube-OVN controller's rewrite of a VM's IP object when the VM moves
+// subnet is its own to make.
+func TestRequesterExemptions(t *testing.T) {
+	t.Parallel()
+	const controller = "system:serviceaccount:kube-system:ovn"
+	// Run sets the namespace of the objects it is given: each run reads
+	// its own.
+	inputs := func(t *testing.T) (cluster, moved []check.Object) {
+		cluster, err := (&check.Reader{}).ReadPaths([]string{td("cluster.yaml")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved, err = check.Parse("moved.yaml", []byte(`apiVersion: kubeovn.io/v1
+kind: IP
+metadata: {name: web-1.default}
+spec: {podName: web-1, namespace: default, subnet: ovn-default, ipAddress: 10.16.0.200, v4IpAddress: 10.16.0.200}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cluster, moved
+	}
+	parse := func(s string) *config.Config {
+		cfg, err := config.Parse([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	byUser := parse("exempt: {users: [" + controller + "]}\n")
+	byGroup := parse("exempt: {groups: [system:serviceaccounts:kube-system]}\n")
+	saGroups := []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}
+	cases := []struct {
+		name   string
+		cfg    *config.Config
+		user   string
+		groups []string
+		result check.Result
+		note   string
+	}{
+		{name: "unknown requester: judged", cfg: byUser, result: check.Denied},
+		{name: "another user: judged", cfg: byUser, user: "alice", groups: []string{"system:authenticated"}, result: check.Denied},
+		{name: "the exempt user", cfg: byUser, user: controller, groups: saGroups, result: check.Allowed,
+			note: "user " + controller + " is exempt in the configuration: not judged"},
+		{name: "a user of the exempt group", cfg: byGroup, user: controller, groups: saGroups, result: check.Allowed,
+			note: "group system:serviceaccounts:kube-system (of user " + controller + ") is exempt in the configuration: not judged"},
+		{name: "the user without the exempt group", cfg: byGroup, user: controller, groups: []string{"system:authenticated"}, result: check.Denied},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cluster, moved := inputs(t)
+			rep, err := check.Run(check.Options{Config: tc.cfg, User: tc.user, Groups: tc.groups}, cluster, moved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j := rep.Objects[0]
+			if j.Operation != check.Update || j.Result != tc.result || j.Note != tc.note || j.Exempt != (tc.note != "") {
+				t.Errorf("%s %s exempt %v note %q findings %v; want %s, note %q", j.Operation, j.Result, j.Exempt, j.Note, j.Findings, tc.result, tc.note)
+			}
+			if tc.result == check.Denied && (len(j.Findings) == 0 || j.Findings[0].Rule != "ip-immutable") {
+				t.Errorf("findings %v, want ip-immutable", j.Findings)
+			}
+			switch {
+			case tc.user == "" && rep.Requester != nil:
+				t.Errorf("requester %+v, want none", rep.Requester)
+			case tc.user != "" && (rep.Requester == nil || rep.Requester.User != tc.user || !slices.Equal(rep.Requester.Groups, tc.groups)):
+				t.Errorf("requester %+v, want %s %v", rep.Requester, tc.user, tc.groups)
+			}
+		})
+	}
+}
+
+func TestWorkloads(t *testing.T) {
+	t.Parallel()
+	m, err := check.Parse("m.yaml", []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: data}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+---
+apiVersion: example.com/v1
+kind: Deployment
+metadata: {name: other}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := check.Workloads(m, "team")
+	want := []check.Ref{
+		{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "team", Name: "web"},
+		{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "data", Name: "db"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Workloads = %+v, want %+v", got, want)
 	}
 }

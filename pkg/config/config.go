@@ -22,6 +22,10 @@ import (
 type File struct {
 	// Mode is the cluster-wide mode: enforce (default), audit or off.
 	Mode word `json:"mode,omitempty"`
+	// Profile picks the rules' default actions: default, or multi-tenant
+	// (the tenancy rules enforce). A namespace's ipamguard.io/profile
+	// label overrides it for that namespace.
+	Profile string `json:"profile,omitempty"`
 	// Thresholds of the exhaustion rules.
 	Thresholds thresholdsFile `json:"thresholds,omitempty"`
 	// Rules overrides the default action of rules by ID.
@@ -164,6 +168,10 @@ func Parse(data []byte) (*Config, error) {
 	} else {
 		c.Thresholds = settings.Thresholds{Warning: uint64(warning), Critical: uint64(critical)}
 	}
+	profile, ok := policy.ParseProfile(f.Profile)
+	if !ok {
+		errs = append(errs, fmt.Errorf("profile: %q is not one of default, multi-tenant", f.Profile))
+	}
 	actions := map[policy.RuleID]policy.Action{}
 	for id, a := range f.Rules {
 		if _, ok := policy.DefaultAction(policy.RuleID(id)); !ok {
@@ -182,7 +190,7 @@ func Parse(data []byte) (*Config, error) {
 			errs = append(errs, fmt.Errorf("exempt.namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; ")))
 		}
 	}
-	c.Policy = &policy.Policy{Mode: mode, Actions: actions, Exempt: policy.Exemptions(f.Exempt)}
+	c.Policy = &policy.Policy{Mode: mode, Actions: actions, Exempt: policy.Exemptions(f.Exempt), Profile: profile}
 	if f.PendingHolderTimeout != "" {
 		d, err := time.ParseDuration(f.PendingHolderTimeout)
 		switch {

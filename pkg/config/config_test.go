@@ -141,3 +141,20 @@ func TestPendingHolderTimeoutAndMessages(t *testing.T) {
 		t.Errorf("absent timeout: %v, %v", c, err)
 	}
 }
+
+func TestProfile(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte("profile: multi-tenant\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Policy.Action(policy.TenantIPPool); a != policy.Enforce {
+		t.Errorf("tenant-ippool under multi-tenant: %s", a)
+	}
+	if a := Default().Policy.Action(policy.TenantSubnet); a != policy.Warn {
+		t.Errorf("tenant-subnet by default: %s", a)
+	}
+	if _, err := Parse([]byte("profile: strict\n")); err == nil || !strings.Contains(err.Error(), `profile: "strict"`) {
+		t.Errorf("bad profile: %v", err)
+	}
+}

@@ -247,6 +247,12 @@ func checkGateway(value string, a netip.Addr, block netip.Prefix) *Error {
 		return newError(value, "gateway is outside %s", block)
 	case IsReserved(block, a) && a == block.Masked().Addr():
 		return newError(value, "the network address of %s cannot be the gateway", block)
+	case IsReserved(block, a) && a.Is6():
+		// IPv6 has no broadcast address: newer Kube-OVN accepts the
+		// all-ones address as gateway (master pkg/util/validator.go
+		// ValidateNetworkBroadcast, kube-ovn #6883); releases differ, so
+		// the union is accepted.
+		return nil
 	case IsReserved(block, a):
 		return newError(value, "the broadcast address of %s cannot be the gateway", block)
 	}

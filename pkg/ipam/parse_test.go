@@ -237,7 +237,9 @@ func TestParseGateway(t *testing.T) {
 
 		{gw: "10.16.0.0", cidr: "10.16.0.0/16", errs: []wantErr{{"10.16.0.0", "the network address of 10.16.0.0/16 cannot be the gateway"}}},
 		{gw: "10.16.255.255", cidr: "10.16.0.0/16", errs: []wantErr{{"10.16.255.255", "the broadcast address of 10.16.0.0/16"}}},
-		{gw: "fd00::ffff:ffff:ffff:ffff", cidr: "fd00::/64", errs: []wantErr{{"fd00::ffff:ffff:ffff:ffff", "the broadcast address of fd00::/64"}}},
+		// IPv6 has no broadcast address: newer Kube-OVN accepts the all-ones
+		// address as gateway (kube-ovn #6883), so the union of releases does.
+		{gw: "fd00::ffff:ffff:ffff:ffff", cidr: "fd00::/64", want: []string{"fd00::ffff:ffff:ffff:ffff"}},
 		{gw: "10.17.0.1", cidr: "10.16.0.0/16", errs: []wantErr{{"10.17.0.1", "gateway is outside 10.16.0.0/16"}}},
 		{gw: "fd00::1", cidr: "10.16.0.0/16", errs: []wantErr{{"fd00::1", "gateway 1 is IPv6 but block 1 (10.16.0.0/16) is IPv4"}}},
 		{gw: "fd00::1,10.16.0.1", cidr: "10.16.0.0/16,fd00::/64", errs: []wantErr{

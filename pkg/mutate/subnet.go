@@ -97,13 +97,19 @@ func DefaultSubnet(old *SubnetFields, obj SubnetFields) (SubnetFields, []Change)
 		case old != nil && old.Protocol == obj.Protocol && followedBlocks(*old):
 			out.Protocol = want
 			changes = append(changes, scalar(ProtocolField, Changed, "to match the new spec.cidrBlock", obj.Protocol, want))
+		case knownProtocol(obj.Protocol):
+			// The controller overwrites a protocol that disagrees with
+			// the blocks (pkg/controller/subnet.go formatAddress,
+			// CheckProtocol); write what it will write.
+			out.Protocol = want
+			changes = append(changes, scalar(ProtocolField, Changed, "to match spec.cidrBlock, as the Kube-OVN controller sets it", obj.Protocol, want))
 		}
 	}
 
 	if cidrChanged || !slices.Equal(old.ExcludeIPs, obj.ExcludeIPs) {
-		if ex, ok := canonicalExcludes(obj.ExcludeIPs, blocks); ok && !slices.Equal(ex, obj.ExcludeIPs) {
+		if ex, ok := canonicalExcludes(obj.ExcludeIPs, out.Gateway); ok && !slices.Equal(ex, obj.ExcludeIPs) {
 			out.ExcludeIPs = ex
-			changes = append(changes, list(ExcludeIPsField, Normalised, "merged and sorted as Kube-OVN stores them", obj.ExcludeIPs, ex))
+			changes = append(changes, list(ExcludeIPsField, Normalised, "overlapping ranges merged, the gateway added and sorted as Kube-OVN stores them", obj.ExcludeIPs, ex))
 		}
 	}
 	return out, changes
@@ -216,36 +222,100 @@ func canonicalGateway(s string, blocks []netip.Prefix) (gw, verb, reason string,
 	return gw, Normalised, "", true
 }
 
-// canonicalExcludes merges and sorts excludeIps entries, all of which must
-// parse and lie inside a block.
-func canonicalExcludes(entries []string, blocks []netip.Prefix) ([]string, bool) {
+// knownProtocol reports whether p is IPv4, IPv6 or Dual in any case.
+func knownProtocol(p string) bool {
+	for _, k := range []string{"IPv4", "IPv6", "Dual"} {
+		if strings.EqualFold(strings.TrimSpace(p), k) {
+			return true
+		}
+	}
+	return false
+}
+
+// canonicalExcludes returns excludeIps as the Kube-OVN controller stores them
+// (v1.16.2 pkg/controller/subnet.go formatExcludeIPs, formatExcludeIPRanges,
+// filterRepeatIPRange): duplicates dropped, overlapping ranges (not merely
+// adjacent ones) merged, each gateway not already covered appended, sorted
+// with sort.Strings. Entries outside the blocks are kept, as the controller
+// keeps them (its IPAM clips them). Every entry must parse; an empty list is
+// left alone (the controller then writes only the gateways, and so does it).
+func canonicalExcludes(entries []string, gateway string) ([]string, bool) {
 	if len(entries) == 0 {
 		return nil, false
 	}
-	var b netipx.IPSetBuilder
+	rs := make([]excludeEntry, 0, len(entries))
 	for _, e := range entries {
-		r, err := ipam.ParseExcludeEntry(strings.TrimSpace(e))
+		e = strings.TrimSpace(e)
+		r, err := ipam.ParseExcludeEntry(e)
 		if err != nil {
 			return nil, false
 		}
-		block, ok := ipam.BlockOf(blocks, ipam.FamilyOf(r.From()))
-		if !ok || !block.Contains(r.From()) || !block.Contains(r.To()) {
-			return nil, false
+		rs = append(rs, excludeEntry{r: r, text: e})
+	}
+	rs = mergeOverlapping(rs)
+	out := make([]string, 0, len(rs)+2)
+	var buf []byte
+	for _, e := range rs {
+		// An entry already written canonically keeps its string: a
+		// Subnet with 100k excludeIps is not re-rendered address by
+		// address.
+		buf = e.r.From().AppendTo(buf[:0])
+		if e.r.From() != e.r.To() {
+			buf = append(buf, ".."...)
+			buf = e.r.To().AppendTo(buf)
 		}
-		b.AddRange(r)
-	}
-	set, err := b.IPSet()
-	if err != nil {
-		return nil, false
-	}
-	var out []string
-	for _, r := range set.Ranges() {
-		if r.From() == r.To() {
-			out = append(out, r.From().String())
+		if e.text != "" && string(buf) == e.text {
+			out = append(out, e.text)
 		} else {
-			out = append(out, r.From().String()+".."+r.To().String())
+			out = append(out, string(buf))
+		}
+	}
+	if strings.TrimSpace(gateway) != "" {
+		for g := range strings.SplitSeq(gateway, ",") {
+			a, ok := parseAddr(g)
+			if !ok {
+				return nil, false
+			}
+			// The ranges are sorted and disjoint: one search finds the
+			// only one that may hold a.
+			i, _ := slices.BinarySearchFunc(rs, a, func(e excludeEntry, a netip.Addr) int { return e.r.From().Compare(a) })
+			covered := (i < len(rs) && rs[i].r.Contains(a)) || (i > 0 && rs[i-1].r.Contains(a))
+			if !covered {
+				out = append(out, a.String())
+			}
 		}
 	}
 	sort.Strings(out)
 	return out, true
+}
+
+// excludeEntry is one excludeIps entry: its range and, while it is not
+// merged with another, its text.
+type excludeEntry struct {
+	r    netipx.IPRange
+	text string
+}
+
+// mergeOverlapping sorts entries by start and merges those that share an
+// address; touching ranges (a..b, b+1..c) stay apart, as the controller
+// keeps them. A merged entry loses its text.
+func mergeOverlapping(rs []excludeEntry) []excludeEntry {
+	slices.SortFunc(rs, func(a, b excludeEntry) int {
+		if c := a.r.From().Compare(b.r.From()); c != 0 {
+			return c
+		}
+		return a.r.To().Compare(b.r.To())
+	})
+	out := rs[:0]
+	for _, e := range rs {
+		if n := len(out); n > 0 && out[n-1].r.To().BitLen() == e.r.From().BitLen() && !out[n-1].r.To().Less(e.r.From()) {
+			if out[n-1].r.To().Less(e.r.To()) {
+				out[n-1].r = netipx.IPRangeFrom(out[n-1].r.From(), e.r.To())
+			}
+			out[n-1].text = ""
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }

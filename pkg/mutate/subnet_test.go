@@ -37,8 +37,14 @@ func TestDefaultSubnetCreate(t *testing.T) {
 		},
 		{
 			name: "canonical input is untouched",
-			in:   SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual", ExcludeIPs: []string{"10.80.0.1", "10.80.0.5..10.80.0.9"}},
-			want: SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual", ExcludeIPs: []string{"10.80.0.1", "10.80.0.5..10.80.0.9"}},
+			in:   SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual", ExcludeIPs: []string{"10.80.0.1", "10.80.0.5..10.80.0.9", "fd00:80::1"}},
+			want: SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual", ExcludeIPs: []string{"10.80.0.1", "10.80.0.5..10.80.0.9", "fd00:80::1"}},
+		},
+		{
+			name:     "excludeIps get every gateway the controller appends (v1.16.2 pkg/controller/subnet.go formatExcludeIPs)",
+			in:       SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual", ExcludeIPs: []string{"10.80.0.5..10.80.0.9"}},
+			want:     SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual", ExcludeIPs: []string{"10.80.0.1", "10.80.0.5..10.80.0.9", "fd00:80::1"}},
+			warnings: []string{"spec.excludeIps [10.80.0.5..10.80.0.9] normalised to [10.80.0.1, 10.80.0.5..10.80.0.9, fd00:80::1] (overlapping ranges merged, the gateway added and sorted as Kube-OVN stores them)"},
 		},
 		{
 			name:     "gateway completed for the missing family on dual stack",
@@ -65,39 +71,46 @@ func TestDefaultSubnetCreate(t *testing.T) {
 			warnings: []string{"spec.protocol ipv4 normalised to IPv4"},
 		},
 		{
-			name: "a conflicting protocol is left for the validator",
-			in:   SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "Dual"},
-			want: SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "Dual"},
+			name:     "a conflicting protocol follows the blocks, as the controller sets it",
+			in:       SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "Dual"},
+			want:     SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "IPv4"},
+			warnings: []string{"spec.protocol Dual changed to IPv4 (to match spec.cidrBlock, as the Kube-OVN controller sets it)"},
 		},
 		{
-			name: "excludeIps canonical, merged where overlapping or touching, sorted as the controller sorts",
+			name: "an unknown protocol is left for the validator",
+			in:   SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "ipv5"},
+			want: SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "ipv5"},
+		},
+		{
+			name: "excludeIps canonical, merged where overlapping (not touching), sorted as the controller sorts",
 			in: SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "IPv4", ExcludeIPs: []string{
 				"10.16.0.20..10.16.0.30", " 10.16.0.9", "10.16.0.2..10.16.0.8", "10.16.0.25..10.16.0.40", "10.16.0.1", "10.16.0.100..10.16.0.100"}},
 			want: SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "IPv4", ExcludeIPs: []string{
-				"10.16.0.1..10.16.0.9", "10.16.0.100", "10.16.0.20..10.16.0.40"}},
+				"10.16.0.1", "10.16.0.100", "10.16.0.2..10.16.0.8", "10.16.0.20..10.16.0.40", "10.16.0.9"}},
 			warnings: []string{`spec.excludeIps [10.16.0.20..10.16.0.30, " 10.16.0.9", 10.16.0.2..10.16.0.8, 10.16.0.25..10.16.0.40, 10.16.0.1, 10.16.0.100..10.16.0.100] ` +
-				`normalised to [10.16.0.1..10.16.0.9, 10.16.0.100, 10.16.0.20..10.16.0.40] (merged and sorted as Kube-OVN stores them)`},
+				`normalised to [10.16.0.1, 10.16.0.100, 10.16.0.2..10.16.0.8, 10.16.0.20..10.16.0.40, 10.16.0.9] (overlapping ranges merged, the gateway added and sorted as Kube-OVN stores them)`},
 		},
 		{
 			name: "excludeIps keep the gateway: the controller would add it back",
 			in:   SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.16.0.1", "10.16.0.1"}},
 			want: SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.16.0.1"}},
 			warnings: []string{
-				"spec.excludeIps [10.16.0.1, 10.16.0.1] normalised to [10.16.0.1] (merged and sorted as Kube-OVN stores them)",
+				"spec.excludeIps [10.16.0.1, 10.16.0.1] normalised to [10.16.0.1] (overlapping ranges merged, the gateway added and sorted as Kube-OVN stores them)",
 			},
 		},
 		{
 			name: "excludeIps of both families, upper-case IPv6",
 			in:   SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual", ExcludeIPs: []string{"FD00:80::5..FD00:80::9", "10.80.0.5"}},
-			want: SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual", ExcludeIPs: []string{"10.80.0.5", "fd00:80::5..fd00:80::9"}},
+			want: SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual", ExcludeIPs: []string{"10.80.0.1", "10.80.0.5", "fd00:80::1", "fd00:80::5..fd00:80::9"}},
 			warnings: []string{
-				"spec.excludeIps [FD00:80::5..FD00:80::9, 10.80.0.5] normalised to [10.80.0.5, fd00:80::5..fd00:80::9] (merged and sorted as Kube-OVN stores them)",
+				"spec.excludeIps [FD00:80::5..FD00:80::9, 10.80.0.5] normalised to [10.80.0.1, 10.80.0.5, fd00:80::1, fd00:80::5..fd00:80::9] (overlapping ranges merged, the gateway added and sorted as Kube-OVN stores them)",
 			},
 		},
 		{
-			name: "excludeIps with an entry outside every block: all left alone",
-			in:   SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.16.0.9", "10.16.0.2", "10.17.0.1"}},
-			want: SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.16.0.9", "10.16.0.2", "10.17.0.1"}},
+			name:     "excludeIps with an entry outside every block: kept, as the controller keeps it (its IPAM clips it)",
+			in:       SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.16.0.9", "10.16.0.2", "10.17.0.1"}},
+			want:     SubnetFields{CIDRBlock: "10.16.0.0/16", Gateway: "10.16.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.16.0.1", "10.16.0.2", "10.16.0.9", "10.17.0.1"}},
+			warnings: []string{"spec.excludeIps [10.16.0.9, 10.16.0.2, 10.17.0.1] normalised to [10.16.0.1, 10.16.0.2, 10.16.0.9, 10.17.0.1] (overlapping ranges merged, the gateway added and sorted as Kube-OVN stores them)"},
 		},
 		{
 			name: "excludeIps with a reversed range: all left alone",
@@ -213,17 +226,18 @@ func TestDefaultSubnetUpdate(t *testing.T) {
 			},
 		},
 		{
-			name: "a protocol the user just changed is not overridden",
-			old:  SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual"},
-			in:   SubnetFields{CIDRBlock: "10.80.0.0/24", Gateway: "10.80.0.1", Protocol: "IPv6"},
-			want: SubnetFields{CIDRBlock: "10.80.0.0/24", Gateway: "10.80.0.1", Protocol: "IPv6"},
+			name:     "a protocol the user just changed against the blocks follows them, as on create",
+			old:      SubnetFields{CIDRBlock: "10.80.0.0/24,fd00:80::/64", Gateway: "10.80.0.1,fd00:80::1", Protocol: "Dual"},
+			in:       SubnetFields{CIDRBlock: "10.80.0.0/24", Gateway: "10.80.0.1", Protocol: "IPv6"},
+			want:     SubnetFields{CIDRBlock: "10.80.0.0/24", Gateway: "10.80.0.1", Protocol: "IPv4"},
+			warnings: []string{"spec.protocol IPv6 changed to IPv4 (to match spec.cidrBlock, as the Kube-OVN controller sets it)"},
 		},
 		{
-			name:     "changed excludeIps are canonicalised",
+			name:     "changed excludeIps are canonicalised (overlaps merged, adjacent kept apart)",
 			old:      stored,
-			in:       SubnetFields{CIDRBlock: "10.70.0.0/24", Gateway: "10.70.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.70.0.1", "10.70.0.2..10.70.0.20"}},
-			want:     SubnetFields{CIDRBlock: "10.70.0.0/24", Gateway: "10.70.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.70.0.1..10.70.0.20"}},
-			warnings: []string{"spec.excludeIps [10.70.0.1, 10.70.0.2..10.70.0.20] normalised to [10.70.0.1..10.70.0.20] (merged and sorted as Kube-OVN stores them)"},
+			in:       SubnetFields{CIDRBlock: "10.70.0.0/24", Gateway: "10.70.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.70.0.1", "10.70.0.5..10.70.0.20", "10.70.0.2..10.70.0.9"}},
+			want:     SubnetFields{CIDRBlock: "10.70.0.0/24", Gateway: "10.70.0.1", Protocol: "IPv4", ExcludeIPs: []string{"10.70.0.1", "10.70.0.2..10.70.0.20"}},
+			warnings: []string{"spec.excludeIps [10.70.0.1, 10.70.0.5..10.70.0.20, 10.70.0.2..10.70.0.9] normalised to [10.70.0.1, 10.70.0.2..10.70.0.20] (overlapping ranges merged, the gateway added and sorted as Kube-OVN stores them)"},
 		},
 		{
 			name: "unchanged non-canonical excludeIps are not rewritten",
@@ -256,12 +270,12 @@ func TestControllerFixedPoint(t *testing.T) {
 	controller := stored
 	controller.ExcludeIPs = []string{"10.70.0.1", "10.70.0.2..10.70.0.9", "10.70.0.20"}
 	got, changes := DefaultSubnet(&stored, controller)
-	assertWarnings(t, changes, []string{"spec.excludeIps [10.70.0.1, 10.70.0.2..10.70.0.9, 10.70.0.20] normalised to [10.70.0.1..10.70.0.9, 10.70.0.20] (merged and sorted as Kube-OVN stores them)"})
+	assertWarnings(t, changes, nil)
 	// The gateway is still covered: the controller has nothing to add, and
 	// its sort keeps the order.
 	sorted := slices.Clone(got.ExcludeIPs)
 	slices.Sort(sorted)
-	if !slices.Equal(sorted, got.ExcludeIPs) || got.ExcludeIPs[0] != "10.70.0.1..10.70.0.9" {
+	if !slices.Equal(sorted, got.ExcludeIPs) || !slices.Equal(got.ExcludeIPs, controller.ExcludeIPs) {
 		t.Errorf("stored %v is not a fixed point of the controller's format", got.ExcludeIPs)
 	}
 }

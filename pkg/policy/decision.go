@@ -103,6 +103,9 @@ type Policy struct {
 	Actions map[RuleID]Action
 	// Exempt lists namespaces, users and groups that are never judged.
 	Exempt Exemptions
+	// Profile picks the default actions of rules not in Actions; empty
+	// means ProfileDefault. A namespace's ProfileLabel overrides it.
+	Profile Profile
 }
 
 // Subject is who and where a request is, as far as the policy cares.
@@ -115,14 +118,47 @@ type Subject struct {
 	Groups          []string
 }
 
-// Action returns the action in force for a rule.
+// Action returns the action in force for a rule under the cluster's
+// profile.
 func (p *Policy) Action(id RuleID) Action {
+	var prof Profile
+	if p != nil {
+		prof = p.Profile
+	}
+	return p.action(prof, id)
+}
+
+// ActionFor returns the action in force for a rule for a subject: an
+// explicit per-rule action wins, then the profile of the subject's
+// namespace (ProfileLabel), then the cluster's profile.
+func (p *Policy) ActionFor(s Subject, id RuleID) Action {
+	return p.action(p.ProfileFor(s), id)
+}
+
+// ProfileFor resolves the profile of a subject: a namespaced object
+// follows its namespace's ProfileLabel when that holds a valid profile,
+// otherwise the cluster's.
+func (p *Policy) ProfileFor(s Subject) Profile {
+	if s.Namespace != "" {
+		if v, ok := s.NamespaceLabels[ProfileLabel]; ok {
+			if prof, ok := ParseProfile(v); ok {
+				return prof
+			}
+		}
+	}
+	if p == nil || p.Profile == "" {
+		return ProfileDefault
+	}
+	return p.Profile
+}
+
+func (p *Policy) action(prof Profile, id RuleID) Action {
 	if p != nil {
 		if a, ok := p.Actions[id]; ok {
 			return a
 		}
 	}
-	if a, ok := defaults[id]; ok {
+	if a, ok := ProfileAction(prof, id); ok {
 		return a
 	}
 	return Enforce
@@ -180,7 +216,7 @@ func (p *Policy) Decide(s Subject, findings []Finding) Decision {
 	var audit auditLog
 	for i := range findings {
 		f := &findings[i]
-		action := p.Action(f.Rule)
+		action := p.ActionFor(s, f.Rule)
 		if action == Off {
 			continue
 		}

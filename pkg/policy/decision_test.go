@@ -173,3 +173,31 @@ func TestBound(t *testing.T) {
 		t.Errorf("short list changed: %v", v)
 	}
 }
+
+// TestProfile: the tenancy rules warn by default and enforce under the
+// multi-tenant profile, chosen for the cluster or per namespace; an
+// explicit per-rule action wins over both.
+func TestProfile(t *testing.T) {
+	t.Parallel()
+	f := []Finding{{Rule: TenantSubnet, Err: field.Forbidden(field.NewPath("metadata"), "x")}}
+	label := map[string]string{ProfileLabel: string(ProfileMultiTenant)}
+	cases := []struct {
+		name   string
+		p      *Policy
+		labels map[string]string
+		deny   bool
+	}{
+		{"default warns", &Policy{}, nil, false},
+		{"cluster profile enforces", &Policy{Profile: ProfileMultiTenant}, nil, true},
+		{"namespace label enforces", &Policy{}, label, true},
+		{"namespace label back to default", &Policy{Profile: ProfileMultiTenant}, map[string]string{ProfileLabel: "default"}, false},
+		{"invalid label keeps the cluster profile", &Policy{Profile: ProfileMultiTenant}, map[string]string{ProfileLabel: "nope"}, true},
+		{"explicit action wins", &Policy{Profile: ProfileMultiTenant, Actions: map[RuleID]Action{TenantSubnet: Warn}}, label, false},
+	}
+	for _, tc := range cases {
+		d := tc.p.Decide(Subject{Namespace: "team-b", NamespaceLabels: tc.labels}, f)
+		if got := len(d.Deny) > 0; got != tc.deny {
+			t.Errorf("%s: deny = %v, want %v (%+v)", tc.name, got, tc.deny, d)
+		}
+	}
+}

@@ -48,21 +48,24 @@ const (
 
 // defaults maps every known rule to its default action.
 var defaults = map[RuleID]Action{
-	SubnetInvalid:       Enforce,
-	SubnetOverlap:       Enforce,
-	SubnetShrink:        Enforce,
-	SubnetExcludeInUse:  Enforce,
-	SubnetGatewayInUse:  Enforce,
-	SubnetDeleteInUse:   Enforce,
-	SubnetExhaustion:    Warn,
-	PodIPInvalid:        Enforce,
-	PodIPOutOfRange:     Enforce,
-	PodIPReserved:       Enforce,
-	PodIPExcluded:       Warn,
-	PodIPTaken:          Enforce,
-	PodSubnetExhausted:  Warn,
-	TenantSubnet:        Enforce,
-	TenantIPPool:        Enforce,
+	SubnetInvalid:      Enforce,
+	SubnetOverlap:      Enforce,
+	SubnetShrink:       Enforce,
+	SubnetExcludeInUse: Warn,
+	SubnetGatewayInUse: Enforce,
+	SubnetDeleteInUse:  Enforce,
+	SubnetExhaustion:   Warn,
+	PodIPInvalid:       Enforce,
+	PodIPOutOfRange:    Enforce,
+	PodIPReserved:      Enforce,
+	PodIPExcluded:      Warn,
+	PodIPTaken:         Enforce,
+	PodSubnetExhausted: Warn,
+	// Kube-OVN lets a pod use any subnet or IPPool it names (issue 13 false
+	// alarm 5): namespace binding is a wall only under the multi-tenant
+	// profile (Profile).
+	TenantSubnet:        Warn,
+	TenantIPPool:        Warn,
 	WorkloadStaticIP:    Enforce,
 	WorkloadPoolSize:    Warn,
 	StatefulSetIPChange: Enforce,
@@ -87,4 +90,46 @@ func Rules() []RuleID {
 		out = append(out, id)
 	}
 	return out
+}
+
+// Profile is a named set of default actions, chosen in the config file
+// ("profile: multi-tenant") or per namespace with ProfileLabel.
+type Profile string
+
+// Profiles.
+const (
+	// ProfileDefault denies only what Kube-OVN rejects or what would fail
+	// allocation, duplicate an address or break routing.
+	ProfileDefault Profile = "default"
+	// ProfileMultiTenant makes namespace binding a wall: the tenancy
+	// rules (tenant-subnet, tenant-ippool) enforce instead of warn.
+	ProfileMultiTenant Profile = "multi-tenant"
+)
+
+// ProfileLabel on a namespace selects the profile for the objects in it
+// ("ipamguard.io/profile: multi-tenant"), whatever the cluster's profile.
+const ProfileLabel = "ipamguard.io/profile"
+
+// ParseProfile validates a profile name; empty is the default profile.
+func ParseProfile(s string) (Profile, bool) {
+	switch p := Profile(s); p {
+	case "", ProfileDefault:
+		return ProfileDefault, true
+	case ProfileMultiTenant:
+		return p, true
+	}
+	return "", false
+}
+
+// profileDefaults are the default actions a profile changes.
+var profileDefaults = map[Profile]map[RuleID]Action{
+	ProfileMultiTenant: {TenantSubnet: Enforce, TenantIPPool: Enforce},
+}
+
+// ProfileAction returns the default action of a rule under a profile.
+func ProfileAction(p Profile, id RuleID) (Action, bool) {
+	if a, ok := profileDefaults[p][id]; ok {
+		return a, true
+	}
+	return DefaultAction(id)
 }

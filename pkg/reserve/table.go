@@ -79,7 +79,13 @@ func (t *Table) Judge(judge func(held validate.Reservations) Grant) {
 		}
 	}
 	for _, c := range g.Claims {
-		t.m[key{c.Subnet, c.Addr}] = entry{namespace: g.Namespace, owner: g.Owner, expires: now.Add(t.ttl)}
+		k := key{c.Subnet, c.Addr}
+		if e, ok := t.m[k]; ok && now.Before(e.expires) && (e.namespace != g.Namespace || e.owner != g.Owner) {
+			// Another owner's live claim (a conflict the policy only
+			// warned about) is kept: the first requester keeps it.
+			continue
+		}
+		t.m[k] = entry{namespace: g.Namespace, owner: g.Owner, expires: now.Add(t.ttl)}
 	}
 }
 

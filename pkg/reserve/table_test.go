@@ -61,3 +61,22 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("%d entries after the sweep, want 1", len(tab.m))
 	}
 }
+
+// A grant never replaces another owner's live claim (a conflict the
+// policy only warned about): the first requester keeps the address.
+func TestGrantKeepsAnotherOwnersClaim(t *testing.T) {
+	tab := New(time.Minute)
+	c := validate.Claim{Subnet: "s", Addr: netip.MustParseAddr("10.0.0.5")}
+	tab.Judge(func(validate.Reservations) Grant {
+		return Grant{Claims: []validate.Claim{c}, Namespace: "a", Owner: "first"}
+	})
+	tab.Judge(func(validate.Reservations) Grant {
+		return Grant{Claims: []validate.Claim{c}, Namespace: "b", Owner: "second"}
+	})
+	tab.Judge(func(held validate.Reservations) Grant {
+		if ns, owner, ok := held.Holder(c.Subnet, c.Addr); !ok || ns != "a" || owner != "first" {
+			t.Errorf("holder = %s/%s %v, want a/first", ns, owner, ok)
+		}
+		return Grant{}
+	})
+}

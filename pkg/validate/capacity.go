@@ -1,10 +1,13 @@
 package validate
 
 import (
+	"slices"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ipamguard/ipamguard/pkg/annotations"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/policy"
 	"github.com/ipamguard/ipamguard/pkg/settings"
 )
 
@@ -16,11 +19,53 @@ import (
 // The finding is reported on metadata.namespace: the namespace decides
 // the subnet.
 func PodCapacity(c Context, _, in *PodInput) Result {
+	if fs := namespacePoolsExhausted(c, in.Namespace); len(fs) > 0 {
+		return Result{Findings: fs}
+	}
 	sn := landingSubnet(c.Inventory, c.Defaults, in.Namespace, "")
 	if sn == nil {
 		return Result{}
 	}
 	return Result{Findings: PodExhaustion(c, sn, 1, field.NewPath("metadata", "namespace"), in.Namespace)}
+}
+
+// namespacePoolsExhausted reports a pod without annotations in a
+// namespace bound to IPPools (spec.namespaces; the controller writes them
+// into the namespace's ip_pool annotation, pkg/controller/namespace.go)
+// when every such pool of the namespace's subnets has no free address:
+// the controller then takes no address from the subnet either
+// (pkg/controller/pod.go acquireAddress, "no available ippool",
+// NoAvailableAddress). Only the pools of the namespace's subnets are
+// visited.
+func namespacePoolsExhausted(c Context, ns string) []policy.Finding {
+	r := c.Inventory
+	var first []policy.Finding
+	bound := false
+	for _, sn := range resolveDefault(r, c.Defaults, ns, annotations.DefaultProvider) {
+		free := false
+		r.IPPoolsOfSubnet(sn.Name, func(pool *inventory.IPPool) bool {
+			if !slices.Contains(pool.Namespaces, ns) {
+				return true
+			}
+			bound = true
+			fs := PoolExhaustion(c, pool, sn, 1, field.NewPath("metadata", "namespace"), ns)
+			if len(fs) == 0 {
+				free = true
+				return false
+			}
+			if first == nil {
+				first = fs
+			}
+			return true
+		})
+		if free {
+			return nil
+		}
+	}
+	if !bound {
+		return nil
+	}
+	return first
 }
 
 // PodCapacityNamed warns like PodCapacity for a pod without a fixed
@@ -41,6 +86,13 @@ func PodCapacityNamed(c Context, _, in *PodInput) Result {
 			pool, ok := r.IPPool(req.IPPool)
 			if !ok {
 				continue // reported by the static-IP rules
+			}
+			// The pod takes an address of the pool: a pool with none
+			// free leaves it waiting whatever the subnet has left.
+			if sn, ok := r.Subnet(pool.Subnet); ok {
+				if fs := PoolExhaustion(c, pool, sn, 1, in.Meta.Child("annotations").Key(req.IPPoolKey), req.IPPool); len(fs) > 0 {
+					return Result{Findings: fs}
+				}
 			}
 			key, value, subnet = req.IPPoolKey, req.IPPool, pool.Subnet
 		}

@@ -553,3 +553,62 @@ func PodExhaustion(c Context, sn *inventory.Subnet, need uint64, p *field.Path, 
 		Advisory: need <= avail,
 	}}
 }
+
+// PoolExhaustion is PodExhaustion for a pod that names an IPPool: the pod
+// takes an address of the pool only (pkg/ipam/ipam.go GetRandomAddress
+// with the pool's name), so the pool's free addresses count, not the
+// subnet's. A pool's free addresses are its addresses inside the subnet's
+// allocatable range, outside excludeIps, held by nobody. A pool that
+// cannot serve need is reported (the pods wait with
+// NoAvailableAddress); the subnet thresholds do not apply to pools.
+func PoolExhaustion(c Context, pool *inventory.IPPool, sn *inventory.Subnet, need uint64, p *field.Path, value any) []policy.Finding {
+	r := c.Inventory
+	if need == 0 || pool.Set == nil {
+		return nil
+	}
+	for _, f := range []ipam.Family{ipam.IPv4, ipam.IPv6} {
+		b, ok := sn.Spec.Block(f)
+		if !ok {
+			continue
+		}
+		var sb netipx.IPSetBuilder
+		sb.AddSet(pool.Set)
+		var in netipx.IPSetBuilder
+		in.AddRange(ipam.Allocatable(b))
+		inBlock, err := in.IPSet()
+		if err != nil {
+			continue
+		}
+		sb.Intersect(inBlock)
+		for _, x := range sn.Spec.Exclude.View() {
+			sb.RemoveRange(x)
+		}
+		usable, err := sb.IPSet()
+		if err != nil {
+			continue
+		}
+		total := ipam.SetSize(usable)[f.Index()]
+		if total == 0 {
+			continue // no address of this family at all: another rule's
+		}
+		held := uint64(0)
+		for _, rg := range usable.Ranges() {
+			r.InUse(sn.Name, rg.From(), rg.To(), func(inventory.Holder) bool { held++; return true })
+		}
+		free := uint64(0)
+		if total > held {
+			free = total - held
+		}
+		if free >= need {
+			// Pools are small on purpose: the subnet thresholds would
+			// flag every pool; only a pool that cannot serve counts.
+			continue
+		}
+		msg := fmt.Sprintf("IPPool %s has %d free %s addresses of %d but %d are needed; %s will wait for an address (NoAvailableAddress)", pool.Name, free, f, total, need, plural(int(min(need-free, math.MaxInt)), "pod", "pods"))
+		if need == 1 {
+			msg = fmt.Sprintf("IPPool %s has no free %s address left (0 of %d); Kube-OVN leaves the pod without an address (NoAvailableAddress) until one is released", pool.Name, f, total)
+		}
+		return []policy.Finding{{Rule: policy.PodSubnetExhausted, Err: field.Invalid(p, value, msg)}}
+	}
+	return nil
+}

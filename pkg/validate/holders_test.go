@@ -221,7 +221,7 @@ func TestPoolTenancy(t *testing.T) {
 	const att2Pool = "net2.default.ovn.kubernetes.io/ip_pool"
 	const att2Addr = "net2.default.ovn.kubernetes.io/ip_address"
 	forbidden := func(key, subnet string) []want {
-		return []want{{policy.TenantSubnet, annPath(key), []string{"subnet " + subnet + " is bound to team-a; namespace apps may not use it"}}}
+		return []want{{policy.TenantSubnet, annPath(key), []string{"subnet " + subnet + " is bound to team-a, not to namespace apps; Kube-OVN places the pod there anyway"}}}
 	}
 	sts := func(ord int) func(*PodInput) { return func(in *PodInput) { in.Ordinal = ord } }
 	c := Context{Defaults: settings.FreshInstall(), Now: t0}

@@ -44,9 +44,10 @@ func IPCreate(c Context, _, obj *kubeovnv1.IP) Result {
 // controller's IPAM and the logical switch port behind.
 //
 // The Kube-OVN controller rewrites these fields itself in a few flows (a
-// keep-IP StatefulSet pod or VM coming back, dual-stack conversion); this
-// rule cannot see who asks, so operators exempt the controller's service
-// account with exempt.users in the config file (docs/operations.md).
+// keep-IP StatefulSet pod or VM coming back, a VM restarting in another
+// subnet, dual-stack conversion); this rule cannot see who asks, so the
+// shipped config file exempts the controller's service account
+// (exempt.users, config/manager/config.yaml, docs/operations.md).
 //
 // Syntax and conflicts are ratcheted: only changed fields and newly held
 // addresses are judged, so an old object still takes unrelated edits
@@ -125,6 +126,12 @@ func checkIPSyntax(ctx context.Context, fs *findings, r inventory.Reader, old, o
 
 	if primaryChanged {
 		checkIPPrimary(fs, r, obj)
+		checkIPCanonical(fs, obj)
+	}
+	if (old == nil || o.PodType != s.PodType) && !supportedPodType(s.PodType) {
+		fs.add(policy.IPInvalid, field.Invalid(ipPodTypePath, s.PodType, fmt.Sprintf(
+			"is not a pod type Kube-OVN supports (%q, %q or empty); the controller refuses to allocate a reserved IP object with it (\"podType %s is not supported\")",
+			podTypeStatefulSet, podTypeVirtualMachine, policy.Shorten(s.PodType))))
 	}
 	if attachChanged {
 		checkIPAttachments(ctx, fs, r, obj)
@@ -205,6 +212,56 @@ func checkIPPrimary(fs *findings, r inventory.Reader, obj *kubeovnv1.IP) {
 	for _, a := range parsed {
 		if msg := unusableIn(sn, a.addr); msg != "" {
 			fs.add(policy.IPInvalid, field.Invalid(a.path, a.value, msg))
+		}
+	}
+}
+
+// The pod types the Kube-OVN controller accepts on an IP object
+// (pkg/controller/ip.go handleAddReservedIP, util.KindStatefulSet and
+// util.KindVirtualMachine; the same in v1.15, v1.16 and master).
+const (
+	podTypeStatefulSet    = "StatefulSet"
+	podTypeVirtualMachine = "VirtualMachine"
+)
+
+func supportedPodType(t string) bool {
+	return t == "" || t == podTypeStatefulSet || t == podTypeVirtualMachine
+}
+
+// checkIPCanonical reports IPv6 addresses of ipAddress and v6IpAddress
+// that are not written in canonical form (RFC 5952: lower case, zeros
+// compressed). Kube-OVN reads these fields as text: the controller refuses
+// an upper-case v6IpAddress (pkg/controller/ip.go handleAddReservedIP,
+// "can not contain upper case"), and its webhook compares a pod's static
+// address with IP objects' ipAddress by string (pkg/webhook/static_ip.go
+// checkIPConflict), failing every such check when it meets upper case and
+// missing a conflict with a zero-padded address.
+func checkIPCanonical(fs *findings, obj *kubeovnv1.IP) {
+	s := obj.Spec
+	for _, f := range []struct {
+		path  *field.Path
+		value string
+	}{{ipAddressPath, s.IPAddress}, {ipV6Path, s.V6IPAddress}} {
+		if !strings.Contains(f.value, ":") {
+			continue
+		}
+		for part := range strings.SplitSeq(f.value, ",") {
+			a, err := parseIPAddr(part)
+			if err != nil || !a.Is6() || a.String() == part {
+				continue // reported by checkIPPrimary, or canonical
+			}
+			msg := fmt.Sprintf("%s is not in canonical form; Kube-OVN compares IP objects' addresses as text, "+
+				"so its conflict checks would miss this one; write %s", part, a)
+			switch {
+			case strings.ToLower(part) == part:
+			case f.path == ipV6Path:
+				msg = fmt.Sprintf("%s contains upper case; the Kube-OVN controller refuses to allocate it "+
+					"(\"v6 ip address can not contain upper case\"); write %s", part, a)
+			default:
+				msg = fmt.Sprintf("%s contains upper case; Kube-OVN's webhook refuses static-IP pods of the subnet "+
+					"while an IP object holds it (\"v6 ip address can not contain upper case\"); write %s", part, a)
+			}
+			fs.add(policy.IPInvalid, field.Invalid(f.path, f.value, msg))
 		}
 	}
 }

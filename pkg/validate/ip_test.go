@@ -156,6 +156,19 @@ func TestIPCreate(t *testing.T) {
 				{policy.IPInvalid, "spec.v4IpAddress", []string{"outside subnet dual (10.80.0.0/24)"}},
 			}},
 
+		// Kube-OVN reads these as text (pkg/controller/ip.go
+		// handleAddReservedIP, pkg/webhook/static_ip.go checkIPConflict).
+		{name: "podType Deployment", obj: reservedIP("r", "tenant-a", "10.70.0.50", "", func(ip *kubeovnv1.IP) { ip.Spec.PodType = "Deployment" }),
+			want: []want{{policy.IPInvalid, "spec.podType", []string{`"Deployment"`, "podType Deployment is not supported"}}}},
+		{name: "podType StatefulSet and VirtualMachine", obj: reservedIP("r", "tenant-a", "10.70.0.50", "", func(ip *kubeovnv1.IP) { ip.Spec.PodType = "VirtualMachine" })},
+		{name: "upper-case ipv6", obj: podIP("p", "ns", "v6net", "", "FD00:60::10"),
+			want: []want{
+				{policy.IPInvalid, "spec.ipAddress", []string{"contains upper case", "Kube-OVN's webhook", "write fd00:60::10"}},
+				{policy.IPInvalid, "spec.v6IpAddress", []string{"contains upper case", "controller refuses to allocate it", "write fd00:60::10"}},
+			}},
+		{name: "zero-padded ipv6 in v6IpAddress only", obj: podIP("p", "ns", "dual", "10.80.0.6", "fd00:80::6", func(ip *kubeovnv1.IP) { ip.Spec.V6IPAddress = "fd00:80:0:0:0:0:0:6" }),
+			want: []want{{policy.IPInvalid, "spec.v6IpAddress", []string{"not in canonical form", "conflict checks would miss", "write fd00:80::6"}}}},
+
 		// ip-taken.
 		{name: "taken by a pod", obj: reservedIP("r", "tenant-a", "10.70.0.10", ""),
 			want: []want{{policy.IPTaken, "spec.v4IpAddress", []string{"10.70.0.10 is already held by pod default/web-0 (IP object web-0.default) in subnet tenant-a"}}}},

@@ -71,6 +71,9 @@ func checkIPPoolSyntax(ctx context.Context, fs *findings, r inventory.Reader, ol
 			oldIPs.old = old.Spec.IPs
 		}
 	}
+	// advised counts the warnings; inside is set once a new entry lies
+	// (at least partly) in the subnet.
+	advised, inside := 0, false
 	for i, entry := range s.IPs {
 		if stopped(ctx, i) {
 			return
@@ -89,18 +92,60 @@ func checkIPPoolSyntax(ctx context.Context, fs *findings, r inventory.Reader, ol
 		if sn == nil {
 			continue
 		}
+		// The controller keeps only what lies in the subnet's blocks
+		// (pkg/ipam/subnet.go AddOrUpdateIPPool intersects the pool with
+		// each block's first..last address, and skips a family the subnet
+		// has no block of), so an entry outside is ignored, not refused:
+		// a warning, and none for an entry that is only partly outside.
 		f := ipam.FamilyOf(rng.From())
 		block, ok := sn.Spec.Block(f)
 		switch {
 		case !ok:
-			fs.addf(policy.IPPoolInvalid, poolIPsPath, func() *field.Error {
-				return field.Invalid(poolIPsPath.Index(i), entry,
-					fmt.Sprintf("is %s but subnet %s (%s) has no %s block", f, sn.Name, sn.CIDRBlock, f))
+			advise(fs, &advised, func() *field.Error {
+				return field.Invalid(poolIPsPath.Index(i), entry, fmt.Sprintf(
+					"is %s but subnet %s (%s) has no %s block; Kube-OVN ignores this entry", f, sn.Name, sn.CIDRBlock, f))
 			})
-		case !block.Contains(rng.From()) || !block.Contains(rng.To()):
-			fs.addf(policy.IPPoolInvalid, poolIPsPath, func() *field.Error {
-				return field.Invalid(poolIPsPath.Index(i), entry, fmt.Sprintf("is not inside subnet %s (%s)", sn.Name, block))
+		case !netipx.RangeOfPrefix(block).Overlaps(rng):
+			advise(fs, &advised, func() *field.Error {
+				return field.Invalid(poolIPsPath.Index(i), entry, fmt.Sprintf(
+					"is not inside subnet %s (%s); Kube-OVN ignores this entry", sn.Name, block))
 			})
+		default:
+			inside = true
+		}
+	}
+	// A pool that has addresses in the subnet but none the controller can
+	// hand out: every one is the network, broadcast or gateway address or
+	// in excludeIps (AddOrUpdateIPPool takes the excluded addresses out of
+	// the pool's free range), so pods naming the pool never get one.
+	ipsChanged := subnetChanged || !slices.Equal(old.Spec.IPs, s.IPs)
+	if sn != nil && ipsChanged && (inside || advised == 0) {
+		if rs := poolRanges(s.IPs); len(rs) > 0 && !poolHasFree(rs, sn.Spec) {
+			advise(fs, &advised, func() *field.Error {
+				return field.Invalid(poolIPsPath, s.IPs, fmt.Sprintf(
+					"has no address subnet %s can hand out: each one is its network, broadcast or gateway address or in its excludeIps; "+
+						"pods naming ippool %s would wait for an address (NoAvailableAddress)", sn.Name, obj.Name))
+			})
+		}
+	}
+	// An address set holds one family: with both, the controller fails the
+	// pool's address set (pkg/util/ippool.go ExpandIPPoolAddressesForOVN,
+	// "mixed IPv4 and IPv6 addresses are not supported in OVN address
+	// set") and, as pkg/controller/ippool.go handleAddOrUpdateIPPool
+	// reconciles the address set first, never adds the pool to IPAM
+	// (ReconcileAddressSetFailed): pods naming it get no address.
+	if s.EnableAddressSet && (ipsChanged || !old.Spec.EnableAddressSet) {
+		var fams [2]bool
+		for _, e := range s.IPs {
+			if rng, ok := inventory.PoolRange(strings.TrimSpace(e)); ok {
+				fams[ipam.FamilyOf(rng.From()).Index()] = true
+			}
+		}
+		if fams[0] && fams[1] {
+			fs.add(policy.IPPoolInvalid, field.Invalid(poolIPsPath, s.IPs,
+				"mixes IPv4 and IPv6 addresses while enableAddressSet is true; an OVN address set holds one family, so Kube-OVN fails "+
+					"the pool's address set and never adds the pool to IPAM (ReconcileAddressSetFailed); "+
+					"split it into one IPPool per family or set enableAddressSet to false"))
 		}
 	}
 	for i, ns := range s.Namespaces {
@@ -118,6 +163,41 @@ func checkIPPoolSyntax(ctx context.Context, fs *findings, r inventory.Reader, ol
 				"is not a namespace name: "+strings.Join(validation.IsDNS1123Label(ns), "; "))
 		})
 	}
+}
+
+// advise adds an ippool-invalid finding that warns and never denies, up
+// to policy.MaxFindings of them; past that they are dropped, as a summary
+// finding would deny.
+func advise(fs *findings, n *int, mk func() *field.Error) {
+	if *n >= policy.MaxFindings {
+		return
+	}
+	*n++
+	fs.list = append(fs.list, policy.Finding{Rule: policy.IPPoolInvalid, Err: mk(), Advisory: true})
+}
+
+// poolHasFree reports whether the pool's addresses (sorted, merged
+// ranges) include one the subnet can hand out: inside a block's
+// allocatable range (first..last, as Kube-OVN's util.FirstIP/LastIP) and
+// not excluded (the gateway counts as excluded).
+func poolHasFree(ranges []netipx.IPRange, sn ipam.Subnet) bool {
+	var in []netipx.IPRange
+	for _, b := range sn.Blocks {
+		alloc := ipam.Allocatable(b)
+		for _, r := range ranges {
+			from, to := r.From(), r.To()
+			if from.Less(alloc.From()) {
+				from = alloc.From()
+			}
+			if alloc.To().Less(to) {
+				to = alloc.To()
+			}
+			if !to.Less(from) {
+				in = append(in, netipx.IPRangeFrom(from, to))
+			}
+		}
+	}
+	return len(subtractRanges(ipam.MergeRanges(in), sn.Exclude.Ranges())) > 0
 }
 
 // dns1123Label is validation.IsDNS1123Label's verdict without its
@@ -141,7 +221,7 @@ func dns1123Label(s string) bool {
 
 // poolRange is parsePoolEntry's verdict and range, without building a
 // message for a bad entry: an address or range (ipam.ExcludeRange), or a
-// CIDR without host bits, spaces or an IPv4-mapped prefix.
+// CIDR without spaces or an IPv4-mapped prefix (host bits are masked).
 func poolRange(s string) (netipx.IPRange, bool) {
 	if !strings.Contains(s, "/") {
 		return ipam.ExcludeRange(s)
@@ -150,14 +230,16 @@ func poolRange(s string) (netipx.IPRange, bool) {
 		return netipx.IPRange{}, false
 	}
 	p, err := netip.ParsePrefix(s)
-	if err != nil || p.Addr().Is4In6() || p.Masked() != p {
+	if err != nil || p.Addr().Is4In6() {
 		return netipx.IPRange{}, false
 	}
-	return netipx.RangeOfPrefix(p), true
+	// Host bits are masked, as the controller's net.ParseCIDR does
+	// (pkg/ipam/ip_range_list.go NewIPRangeListFrom).
+	return netipx.RangeOfPrefix(p.Masked()), true
 }
 
 // parsePoolEntry parses one spec.ips entry strictly: an address, an
-// inclusive range a..b (same family, a <= b) or a CIDR without host bits.
+// inclusive range a..b (same family, a <= b) or a CIDR (host bits masked).
 // The range returned is the one the inventory records for the entry.
 func parsePoolEntry(s string) (netipx.IPRange, *ipam.Error) {
 	if strings.Contains(s, "/") {
@@ -170,8 +252,6 @@ func parsePoolEntry(s string) (netipx.IPRange, *ipam.Error) {
 			return netipx.IPRange{}, &ipam.Error{Value: s, Msg: "is not a valid CIDR; write an address, a range a..b or a CIDR such as 10.16.0.0/24"}
 		case p.Addr().Is4In6():
 			return netipx.IPRange{}, &ipam.Error{Value: s, Msg: "an IPv4-mapped IPv6 prefix is not allowed"}
-		case p.Masked() != p:
-			return netipx.IPRange{}, &ipam.Error{Value: s, Msg: fmt.Sprintf("host bits are set; the network address is %s", p.Masked())}
 		}
 	} else if _, err := ipam.ParseExcludeEntry(s); err != nil {
 		return netipx.IPRange{}, err

@@ -15,6 +15,11 @@ func pool(name, subnetName string, ips ...string) *kubeovnv1.IPPool {
 	return &kubeovnv1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kubeovnv1.IPPoolSpec{Subnet: subnetName, IPs: ips}}
 }
 
+func withAddressSet(p *kubeovnv1.IPPool) *kubeovnv1.IPPool {
+	p.Spec.EnableAddressSet = true
+	return p
+}
+
 func withNamespaces(p *kubeovnv1.IPPool, ns ...string) *kubeovnv1.IPPool {
 	p.Spec.Namespaces = ns
 	return p
@@ -52,8 +57,8 @@ func TestIPPoolCreate(t *testing.T) {
 			want: []want{{policy.IPPoolInvalid, "spec.subnet", []string{"Required"}}}},
 		{name: "unknown subnet", obj: pool("new", "tenant-z", "10.70.0.60"),
 			want: []want{{policy.IPPoolInvalid, "spec.subnet", []string{"subnet tenant-z does not exist"}}}},
-		{name: "host bits in a cidr", obj: pool("new", "tenant-a", "10.70.0.69/28"),
-			want: []want{{policy.IPPoolInvalid, "spec.ips[0]", []string{"host bits are set; the network address is 10.70.0.64/28"}}}},
+		// The controller masks host bits (pkg/ipam/ip_range_list.go).
+		{name: "host bits in a cidr", obj: pool("new", "tenant-a", "10.70.0.69/28")},
 		{name: "reversed range", obj: pool("new", "tenant-a", "10.70.0.60", "10.70.0.49..10.70.0.40"),
 			want: []want{{policy.IPPoolInvalid, "spec.ips[1]", []string{"start is after its end; write 10.70.0.40..10.70.0.49"}}}},
 		{name: "mixed family range", obj: pool("new", "dual", "10.80.0.40..fd00:80::1"),
@@ -64,15 +69,24 @@ func TestIPPoolCreate(t *testing.T) {
 				{policy.IPPoolInvalid, "spec.ips[1]", []string{"not a valid CIDR"}},
 				{policy.IPPoolInvalid, "spec.ips[2]", []string{"spaces"}},
 			}},
-		{name: "outside the block", obj: pool("new", "tenant-a", "10.70.0.250..10.70.1.5", "10.71.0.0/24"),
-			want: []want{
-				{policy.IPPoolInvalid, "spec.ips[0]", []string{"is not inside subnet tenant-a (10.70.0.0/24)"}},
-				{policy.IPPoolInvalid, "spec.ips[1]", []string{"is not inside subnet tenant-a (10.70.0.0/24)"}},
-			}},
+		// Entries outside the subnet are ignored by the controller
+		// (pkg/ipam/subnet.go AddOrUpdateIPPool): a warning for an entry
+		// wholly outside, nothing for one partly outside.
+		{name: "partly outside the block", obj: pool("new", "tenant-a", "10.70.0.250..10.70.1.5")},
+		{name: "wholly outside the block", obj: pool("new", "tenant-a", "10.70.0.250..10.70.1.5", "10.71.0.0/24"),
+			want: []want{{policy.IPPoolInvalid, "spec.ips[1]", []string{"is not inside subnet tenant-a (10.70.0.0/24); Kube-OVN ignores this entry"}}}},
 		{name: "ipv6 on an ipv4 subnet", obj: pool("new", "tenant-a", "fd00:70::/120"),
-			want: []want{{policy.IPPoolInvalid, "spec.ips[0]", []string{"is IPv6 but subnet tenant-a (10.70.0.0/24) has no IPv6 block"}}}},
+			want: []want{{policy.IPPoolInvalid, "spec.ips[0]", []string{"is IPv6 but subnet tenant-a (10.70.0.0/24) has no IPv6 block; Kube-OVN ignores this entry"}}}},
 		{name: "dual stack, ipv6 outside", obj: pool("new", "dual", "10.80.0.32/27", "fd00:81::/120"),
 			want: []want{{policy.IPPoolInvalid, "spec.ips[1]", []string{"not inside subnet dual (fd00:80::/64)"}}}},
+		{name: "every address excluded or the gateway", obj: pool("new", "ex", "10.75.0.1..10.75.0.20"),
+			want: []want{{policy.IPPoolInvalid, "spec.ips", []string{"has no address subnet ex can hand out", "pods naming ippool new would wait"}}}},
+		{name: "network and broadcast only", obj: pool("new", "tenant-b", "10.70.2.0", "10.70.2.255"),
+			want: []want{{policy.IPPoolInvalid, "spec.ips", []string{"has no address subnet tenant-b can hand out"}}}},
+		{name: "one free address is enough", obj: pool("new", "ex", "10.75.0.1..10.75.0.21")},
+		{name: "address set of one family", obj: withAddressSet(pool("new", "dual", "10.80.0.32/27"))},
+		{name: "address set mixing families", obj: withAddressSet(pool("new", "dual", "10.80.0.32/27", "fd00:80::1000/120")),
+			want: []want{{policy.IPPoolInvalid, "spec.ips", []string{"mixes IPv4 and IPv6", "ReconcileAddressSetFailed"}}}},
 		{name: "namespace that is not a name", obj: withNamespaces(pool("new", "tenant-a", "10.70.0.60"), "default", "Team_A"),
 			want: []want{{policy.IPPoolInvalid, "spec.namespaces[1]", []string{`"Team_A"`, "is not a namespace name", "RFC 1123"}}}},
 
@@ -85,11 +99,13 @@ func TestIPPoolCreate(t *testing.T) {
 				"overlaps 2 ippools of subnet tenant-a: pool-a (10.70.0.20..10.70.0.29), pool-b (10.70.0.128..10.70.0.143, 10.70.0.150)"}}}},
 		{name: "overlaps on ipv6", obj: pool("new", "dual", "10.80.0.32/27", "fd00:80::1f0/124"),
 			want: []want{{policy.IPPoolOverlap, "spec.ips", []string{"pool-v6 (fd00:80::1f0..fd00:80::1ff) of subnet dual"}}}},
-		{name: "overlap and invalid together", obj: pool("new", "tenant-a", "10.70.0.20", "10.70.0.1/24"),
+		{name: "overlap and invalid together", obj: pool("new", "tenant-a", "10.70.0.20", "10.70.0.1/33"),
 			want: []want{
-				{policy.IPPoolInvalid, "spec.ips[1]", []string{"host bits"}},
-				{policy.IPPoolOverlap, "spec.ips", []string{"pool-a", "pool-b"}},
+				{policy.IPPoolInvalid, "spec.ips[1]", []string{"not a valid CIDR"}},
+				{policy.IPPoolOverlap, "spec.ips", []string{"pool-a"}},
 			}},
+		{name: "host bits overlap as masked", obj: pool("new", "tenant-a", "10.70.0.1/24"),
+			want: []want{{policy.IPPoolOverlap, "spec.ips", []string{"pool-a", "pool-b"}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,8 +152,8 @@ func TestIPPoolUpdate(t *testing.T) {
 		{name: "an old overlap can be narrowed and relabelled", old: legacy,
 			obj: withNamespaces(pool("legacy", "tenant-a", "10.70.0.27..10.70.0.35", "10.70.0.69/28"), "default")},
 		{name: "new entries are judged, old ones are not", old: legacy,
-			obj:  pool("legacy", "tenant-a", "10.70.0.25..10.70.0.35", "10.70.0.69/28", "10.70.0.99/30"),
-			want: []want{{policy.IPPoolInvalid, "spec.ips[2]", []string{"10.70.0.96/30"}}}},
+			obj:  pool("legacy", "tenant-a", "10.70.0.25..10.70.0.35", "10.70.0.69/28", "10.70.0.99/33"),
+			want: []want{{policy.IPPoolInvalid, "spec.ips[2]", []string{"not a valid CIDR"}}}},
 		{name: "moving to another subnet judges everything", old: pool("pool-a", "tenant-a", "10.70.0.20..10.70.0.29"),
 			obj:  pool("pool-a", "tenant-b", "10.70.0.20..10.70.0.29"),
 			want: []want{{policy.IPPoolInvalid, "spec.ips[0]", []string{"not inside subnet tenant-b (10.70.2.0/24)"}}}},
@@ -152,5 +168,29 @@ func TestIPPoolUpdate(t *testing.T) {
 			store.Read(func(r inventory.Reader) { got = IPPoolUpdate(cx(r, d), tc.old, tc.obj).Findings })
 			check(t, got, tc.want)
 		})
+	}
+}
+
+// TestIPPoolWarningsNeverDeny: what Kube-OVN ignores or accepts (entries
+// outside the subnet, a pool with nothing to hand out) is advisory, and
+// what it fails on (an address set mixing families) is not.
+func TestIPPoolWarningsNeverDeny(t *testing.T) {
+	t.Parallel()
+	store := poolFixture()
+	d := settings.FreshInstall()
+	for _, tc := range []struct {
+		obj      *kubeovnv1.IPPool
+		advisory bool
+	}{
+		{pool("new", "tenant-a", "10.71.0.0/24"), true},
+		{pool("new", "tenant-a", "fd00:70::/120"), true},
+		{pool("new", "ex", "10.75.0.2..10.75.0.20"), true},
+		{withAddressSet(pool("new", "dual", "10.80.0.32/27", "fd00:80::1000/120")), false},
+	} {
+		var got []policy.Finding
+		store.Read(func(r inventory.Reader) { got = IPPoolCreate(cx(r, d), nil, tc.obj).Findings })
+		if len(got) != 1 || got[0].Advisory != tc.advisory {
+			t.Errorf("%v: got %s, want one finding with Advisory %v", tc.obj.Spec.IPs, dump(got), tc.advisory)
+		}
 	}
 }

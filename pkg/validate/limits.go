@@ -68,6 +68,8 @@ type ruleCount struct {
 	n    int
 	// path is the field of the first finding not spelled out.
 	path string
+	// advisory counts the findings not spelled out that never deny.
+	advisory int
 }
 
 func (fs *findings) count(rule policy.RuleID) *ruleCount {
@@ -83,15 +85,29 @@ func (fs *findings) count(rule policy.RuleID) *ruleCount {
 // add records a finding, or only counts it when the rule has
 // policy.MaxFindings already.
 func (fs *findings) add(rule policy.RuleID, err *field.Error) {
+	fs.record(rule, err, false)
+}
+
+// addAdvisory records a finding that never denies (policy.Finding.Advisory),
+// or only counts it, like add. The "… and N more" finding of a rule is
+// advisory only when every finding it stands for is.
+func (fs *findings) addAdvisory(rule policy.RuleID, err *field.Error) {
+	fs.record(rule, err, true)
+}
+
+func (fs *findings) record(rule policy.RuleID, err *field.Error, advisory bool) {
 	c := fs.count(rule)
 	c.n++
 	if c.n > policy.MaxFindings {
 		if c.path == "" {
 			c.path = err.Field
 		}
+		if advisory {
+			c.advisory++
+		}
 		return
 	}
-	fs.list = append(fs.list, policy.Finding{Rule: rule, Err: err})
+	fs.list = append(fs.list, policy.Finding{Rule: rule, Err: err, Advisory: advisory})
 }
 
 // full reports whether a further finding of rule would only be counted.
@@ -127,8 +143,10 @@ func (fs *findings) empty() bool { return len(fs.list) == 0 && len(fs.counts) ==
 func (fs *findings) result() []policy.Finding {
 	out := fs.list
 	for _, c := range fs.counts {
-		if c.n > policy.MaxFindings {
-			out = append(out, policy.More(c.rule, c.path, c.n-policy.MaxFindings))
+		if hidden := c.n - policy.MaxFindings; hidden > 0 {
+			more := policy.More(c.rule, c.path, hidden)
+			more.Advisory = c.advisory == hidden
+			out = append(out, more)
 		}
 	}
 	return out

@@ -89,3 +89,28 @@ func TestRulesStopWhenTheContextIsDone(t *testing.T) {
 		t.Fatalf("problems counted: %d without a deadline, %d with a done context", all, stopped)
 	}
 }
+
+// The "… and N more" finding of a rule denies only when one of the
+// findings it stands for would have (review finding: 21 advisory
+// ip_family findings must not deny).
+func TestMoreIsAdvisoryOnlyWhenAllHiddenAre(t *testing.T) {
+	p := field.NewPath("metadata", "annotations")
+	for _, c := range []struct {
+		name          string
+		denyingHidden bool
+		wantAdvisory  bool
+	}{{"all advisory", false, true}, {"one denying among the hidden", true, false}} {
+		var fs findings
+		for range policy.MaxFindings + 1 {
+			fs.addAdvisory(policy.PodIPInvalid, field.Invalid(p, "x", "advisory"))
+		}
+		if c.denyingHidden {
+			fs.add(policy.PodIPInvalid, field.Invalid(p, "x", "denies"))
+		}
+		out := fs.result()
+		more := out[len(out)-1]
+		if more.More == 0 || more.Advisory != c.wantAdvisory {
+			t.Errorf("%s: summary finding %+v, want advisory %v", c.name, more, c.wantAdvisory)
+		}
+	}
+}

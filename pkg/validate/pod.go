@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -99,12 +100,18 @@ func (c *podCheck) run() {
 		return
 	}
 	for _, req := range reqs {
-		if !req.Static() && req.LogicalSwitch == "" {
+		if req.MacAddress != "" {
+			c.checkMAC(req)
+		}
+		if !req.Static() && req.LogicalSwitch == "" && req.IPFamily == "" {
 			continue
 		}
 		cands, ok := c.resolve(req)
 		if !ok {
 			continue
+		}
+		if req.IPFamily != "" {
+			c.checkIPFamily(req, cands)
 		}
 		if req.LogicalSwitch != "" && len(cands) == 1 {
 			c.checkTenancy(cands[0], c.annPath(req.LogicalSwitchKey), req.LogicalSwitch)
@@ -123,6 +130,18 @@ func (c *podCheck) run() {
 // bound to the namespace, the namespace VPC's default subnet, the default
 // subnet. Attachment interfaces use their provider's subnets.
 func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) {
+	if req.Interface != "" && req.LogicalSwitch == "" {
+		// A per-interface key "<nad>.<ns>.kubernetes.io/ip_address.<if>":
+		// the interface's subnet is named on its provider,
+		// "<nad>.<ns>.ovn.<if>" when the NAD is attached twice, else
+		// "<nad>.<ns>.ovn" (pkg/controller/pod.go getPodAttachmentNet).
+		for _, prov := range []string{req.Provider + "." + annotations.DefaultProvider + "." + req.Interface, req.Provider + "." + annotations.DefaultProvider} {
+			if k := prov + annotations.Domain + annotations.LogicalSwitch; c.in.Annotations[k] != "" {
+				req.LogicalSwitch, req.LogicalSwitchKey = c.in.Annotations[k], k
+				break
+			}
+		}
+	}
 	var ls *inventory.Subnet
 	if req.LogicalSwitch != "" {
 		sn, ok := c.r.Subnet(req.LogicalSwitch)
@@ -143,7 +162,7 @@ func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) 
 		}
 		if pool.Bound() && !slices.Contains(pool.Namespaces, c.in.Namespace) {
 			c.fs.add(policy.TenantIPPool, field.Forbidden(p, fmt.Sprintf(
-				"IPPool %s is reserved for namespaces %s; namespace %s may not use it", pool.Name, strings.Join(pool.Namespaces, ", "), c.in.Namespace)))
+				"IPPool %s is reserved for namespaces %s, not for namespace %s; Kube-OVN allocates from it anyway, the multi-tenant profile refuses it", pool.Name, strings.Join(pool.Namespaces, ", "), c.in.Namespace)))
 		}
 		sn, ok := c.r.Subnet(pool.Subnet)
 		if !ok {
@@ -156,16 +175,62 @@ func (c *podCheck) resolve(req annotations.Request) ([]*inventory.Subnet, bool) 
 			return nil, false
 		}
 		if ls == nil {
-			// The pool's subnet is where the pod lands: its tenancy
-			// applies as if the pod had named it.
+			// The pool's subnet is where the pod takes its address: its
+			// tenancy applies as if the pod had named it.
 			c.checkTenancy(sn, p, req.IPPool)
+		}
+		if pool.Set != nil && !poolHasFree(pool.Set.Ranges(), sn.Spec) {
+			// Every address of the pool is the subnet's network,
+			// broadcast, gateway or excluded: Kube-OVN never hands one
+			// out from it (pkg/ipam/subnet.go AddOrUpdateIPPool keeps
+			// only allocatable addresses), so the pod would wait forever.
+			c.fs.add(policy.PodIPInvalid, field.Invalid(p, req.IPPool, fmt.Sprintf(
+				"IPPool %s has no address subnet %s can hand out (all are excluded, the gateway, network or broadcast); the pod would never get an address", pool.Name, sn.Name)))
+		}
+		if ls == nil && req.Provider == annotations.DefaultProvider && req.Interface == "" {
+			// Kube-OVN v1.15 and v1.16 take the address from the pool's
+			// subnet but attach the pod to its namespace's subnet
+			// (pkg/controller/pod.go getPodDefaultSubnet reads only
+			// logical_switch and the namespace; acquireStaticAddressHelper
+			// returns podNet.Subnet); master attaches it to the pool's
+			// subnet. A namespace not bound to that subnet gets a pod
+			// whose address lies outside its switch.
+			home := resolveDefault(c.r, c.d, c.in.Namespace, annotations.DefaultProvider)
+			if !slices.ContainsFunc(home, func(h *inventory.Subnet) bool { return h.Name == sn.Name }) {
+				where := "no subnet"
+				if len(home) > 0 {
+					where = "subnet " + home[0].Name
+				}
+				c.fs.add(policy.PodIPInvalid, field.Invalid(p, req.IPPool, fmt.Sprintf(
+					"IPPool %s belongs to subnet %s, but namespace %s is not bound to it: Kube-OVN v1.15 and v1.16 take the address from %s and attach the pod to %s, so its address lies outside its switch; add the annotation %s: %s (or bind the namespace to subnet %s)",
+					pool.Name, sn.Name, c.in.Namespace, sn.Name, where, strings.TrimSuffix(req.IPPoolKey, annotations.IPPool)+annotations.LogicalSwitch, sn.Name, sn.Name)))
+				return nil, false
+			}
 		}
 		return []*inventory.Subnet{sn}, true
 	}
 	if ls != nil {
 		return []*inventory.Subnet{ls}, true
 	}
-	return resolveDefault(c.r, c.d, c.in.Namespace, annotations.SubnetProviders(req.Provider, req.Interface)...), true
+	out := resolveDefault(c.r, c.d, c.in.Namespace, annotations.SubnetProviders(req.Provider, req.Interface)...)
+	if len(out) == 0 && req.Interface != "" {
+		// No subnet carries the NAD's provider: Kube-OVN serves the
+		// interface from the pod's default subnet, its own
+		// logical_switch or its namespace's (getPodAttachmentNet,
+		// getPodDefaultSubnet), and tries the namespace's subnets after it
+		// (getNsAvailableSubnets).
+		if name := c.in.Annotations[annotations.DefaultProvider+annotations.Domain+annotations.LogicalSwitch]; name != "" {
+			if sn, ok := c.r.Subnet(name); ok {
+				out = append(out, sn)
+			}
+		}
+		for _, sn := range resolveDefault(c.r, c.d, c.in.Namespace, annotations.DefaultProvider) {
+			if !slices.ContainsFunc(out, func(o *inventory.Subnet) bool { return o.Name == sn.Name }) {
+				out = append(out, sn)
+			}
+		}
+	}
+	return out, true
 }
 
 // resolveDefault finds the subnets of an interface that names none. The
@@ -180,6 +245,19 @@ func resolveDefault(r inventory.Reader, d settings.Defaults, ns string, provider
 		return true
 	})
 	if len(out) > 0 {
+		if len(providers) > 0 && providers[0] == annotations.DefaultProvider && ns != "kube-system" {
+			// The namespace's list puts its custom VPC's default subnet
+			// first, before the subnets bound to it, and a static
+			// address is tried against each in turn (pkg/controller/
+			// namespace.go handleAddNamespace; pkg/controller/pod.go
+			// getNsAvailableSubnets, acquireStaticAddressHelper).
+			if vpc, ok := r.VPCOfNamespace(ns); ok && vpc.DefaultSubnet != "" {
+				if sn, ok := r.Subnet(vpc.DefaultSubnet); ok && sn.VPC == vpc.Name && sn.VPC != d.VPC &&
+					!slices.ContainsFunc(out, func(o *inventory.Subnet) bool { return o.Name == sn.Name }) {
+					out = append([]*inventory.Subnet{sn}, out...)
+				}
+			}
+		}
 		return out
 	}
 	if len(providers) == 0 || providers[0] != annotations.DefaultProvider {
@@ -217,25 +295,40 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 		return
 	}
 	var groups []string
+	grouped := strings.Contains(value, ";") // one group per pod
 	switch {
 	case !pool:
 		groups = []string{value}
-	case strings.Contains(value, ";"):
+	case grouped:
 		groups = strings.Split(value, ";")
 	default:
 		// A flat pool: the controller picks any free address of each
 		// family, so each address is its own group.
 		groups = strings.Split(value, ",")
+		if len(groups) == 2 && dualPair(groups) {
+			// "v4,v6" is one pod's pair (pkg/controller/pod.go
+			// acquireStaticAddressHelper, CheckProtocol of both).
+			groups, grouped = []string{value}, true
+		}
 	}
 	mine := -1 // the group this pod will take, when known
 	switch {
 	case !pool:
 		mine = 0
-	case strings.Contains(value, ";") && c.in.Ordinal >= 0:
+	case c.in.Ordinal >= 0:
+		// A StatefulSet pod takes entry N of the list, N the number its
+		// name ends in, for ";" groups and flat comma lists alike, and
+		// nothing else: no fallback to other entries
+		// (pkg/controller/pod.go acquireStaticAddressHelper, isStsPod).
+		grouped = true
 		mine = c.in.Ordinal
 		if mine >= len(groups) {
+			what := "groups"
+			if !strings.Contains(value, ";") {
+				what = "entries"
+			}
 			c.fs.add(policy.PodIPInvalid, field.Invalid(p, value, fmt.Sprintf(
-				"has %d groups but this is StatefulSet pod ordinal %d; add a group per replica", len(groups), mine)))
+				"has %d %s but this is StatefulSet pod ordinal %d, which takes entry %d only; Kube-OVN never gives it an address (NoAvailableAddress): add an entry per replica", len(groups), what, mine, mine)))
 			mine = -1
 		}
 	}
@@ -246,7 +339,7 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 		if stopped(c.rc.Ctx, gi) {
 			return
 		}
-		addrs, ok := c.parseGroup(p, value, g, !pool || strings.Contains(value, ";"))
+		addrs, ok := c.parseGroup(p, value, g, !pool || grouped)
 		if !ok {
 			continue
 		}
@@ -268,6 +361,10 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 			switch {
 			case holder != "" && (!pool || gi == mine):
 				c.fs.addf(policy.PodIPTaken, p, func() *field.Error {
+					if pool && c.in.Ordinal >= 0 {
+						return field.Invalid(p, value, fmt.Sprintf(
+							"%s in subnet %s is %s; StatefulSet pod ordinal %d takes only this entry, so Kube-OVN never gives it an address", a, sn.Name, holder, c.in.Ordinal))
+					}
 					return field.Invalid(p, value, fmt.Sprintf("%s in subnet %s is %s", a, sn.Name, holder))
 				})
 			case holder == "" && (!pool || gi == mine):
@@ -292,6 +389,14 @@ func (c *podCheck) checkAddresses(req annotations.Request, cands []*inventory.Su
 				"every %s address of the pool is already held; the pod would wait for an address forever", f)))
 		}
 	}
+}
+
+// dualPair reports whether two entries are one address of each family,
+// the one-pod pair Kube-OVN keeps whole in a flat ip_pool list.
+func dualPair(entries []string) bool {
+	a, err1 := netip.ParseAddr(strings.TrimSpace(entries[0]))
+	b, err2 := netip.ParseAddr(strings.TrimSpace(entries[1]))
+	return err1 == nil && err2 == nil && a.Is4() != b.Is4()
 }
 
 // parseGroup parses one comma-separated group of addresses. With perFamily,
@@ -409,7 +514,76 @@ func (c *podCheck) place(p *field.Path, a netip.Addr, cands []*inventory.Subnet)
 	return nil, false
 }
 
-// checkTenancy refuses a subnet bound to other namespaces only.
+// checkMAC refuses a static MAC that does not parse: Kube-OVN's
+// controller fails the allocation (pkg/controller/pod.go acquireAddress,
+// net.ParseMAC, for OVN providers and the per-interface key) and its
+// webhook refuses it (pkg/util/validator.go ValidatePodNetwork). Other
+// providers' subnets never read the annotation.
+func (c *podCheck) checkMAC(req annotations.Request) {
+	if req.Interface == "" && req.Provider != annotations.DefaultProvider &&
+		!strings.HasSuffix(req.Provider, "."+annotations.DefaultProvider) && !strings.Contains(req.Provider, "."+annotations.DefaultProvider+".") {
+		return
+	}
+	if _, err := net.ParseMAC(req.MacAddress); err != nil {
+		c.fs.add(policy.PodIPInvalid, field.Invalid(c.annPath(req.MacAddressKey), req.MacAddress,
+			"is not a MAC address; Kube-OVN cannot allocate the pod (net.ParseMAC fails)"))
+	}
+}
+
+// advise records a finding that never denies (policy.Finding.Advisory):
+// for what one supported Kube-OVN release refuses and another accepts.
+func (c *podCheck) advise(rule policy.RuleID, err *field.Error) {
+	c.fs.addAdvisory(rule, err)
+}
+
+// ipFamilyNote says which Kube-OVN releases read ip_family: master does
+// (pkg/util/validator.go ValidatePodNetwork, pkg/controller/pod.go
+// podNetRequestedIPFamily, validateRequestedIPFamilyForSubnet); v1.15 and
+// v1.16 never read the annotation. The findings are therefore advisory:
+// they warn, never deny.
+const ipFamilyNote = "Kube-OVN master refuses it (the pod gets no address); v1.15 and v1.16 ignore ip_family"
+
+// checkIPFamily judges an interface's ip_family: a value other than ipv4
+// or ipv6, a fixed address of the other family, or a family none of the
+// interface's subnets has.
+func (c *podCheck) checkIPFamily(req annotations.Request, cands []*inventory.Subnet) {
+	p := c.annPath(req.IPFamilyKey)
+	var want ipam.Family
+	switch req.IPFamily {
+	case "ipv4":
+		want = ipam.IPv4
+	case "ipv6":
+		want = ipam.IPv6
+	default:
+		c.advise(policy.PodIPInvalid, field.Invalid(p, req.IPFamily, "is not ipv4 or ipv6; "+ipFamilyNote))
+		return
+	}
+	if req.IPAddress != "" && len(req.IPAddress) <= 256 {
+		for part := range strings.SplitSeq(req.IPAddress, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil || ipam.FamilyOf(a) == want {
+				continue
+			}
+			c.advise(policy.PodIPInvalid, field.Invalid(p, req.IPFamily, fmt.Sprintf(
+				"asks for %s but %s names %s, an %s address; %s", want, req.IPAddressKey, a, ipam.FamilyOf(a), ipFamilyNote)))
+			return
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	for _, sn := range cands {
+		if _, ok := sn.Spec.Block(want); ok {
+			return
+		}
+	}
+	c.advise(policy.PodIPInvalid, field.Invalid(p, req.IPFamily, fmt.Sprintf(
+		"asks for %s but subnet %s (%s) has no %s block; %s", want, cands[0].Name, cands[0].CIDRBlock, want, ipFamilyNote)))
+}
+
+// checkTenancy flags a subnet bound to other namespaces only. Kube-OVN
+// does not check it (pkg/controller/pod.go getPodDefaultSubnet): the rule
+// warns by default and enforces under the multi-tenant profile.
 func (c *podCheck) checkTenancy(sn *inventory.Subnet, p *field.Path, value string) {
 	if !sn.Bound() {
 		return
@@ -426,7 +600,7 @@ func (c *podCheck) checkTenancy(sn *inventory.Subnet, p *field.Path, value strin
 		who += "namespaces matching its namespaceSelectors"
 	}
 	c.fs.add(policy.TenantSubnet, field.Forbidden(p, fmt.Sprintf(
-		"subnet %s is bound to %s; namespace %s may not use it", sn.Name, who, c.in.Namespace)))
+		"subnet %s is bound to %s, not to namespace %s; Kube-OVN places the pod there anyway, the multi-tenant profile refuses it", sn.Name, who, c.in.Namespace)))
 }
 
 // holder says who else holds a in subnet sn ("held by pod ns/name"), or

@@ -23,6 +23,8 @@ var (
 	gatewayPath    = specPath.Child("gateway")
 	excludePath    = specPath.Child("excludeIps")
 	protocolPath   = specPath.Child("protocol")
+	u2oIPPath      = specPath.Child("u2oInterconnectionIP")
+	vpcPath        = specPath.Child("vpc")
 	metaNamePath   = field.NewPath("metadata", "name")
 	maxListedItems = 10
 )
@@ -33,9 +35,25 @@ func SubnetCreate(c Context, _, obj *kubeovnv1.Subnet) Result {
 	var fs findings
 	blocks := checkSubnetSyntax(c.Ctx, &fs, nil, obj)
 	if blocks != nil {
-		checkOverlap(&fs, r, d, obj, blocks)
+		checkU2OIP(&fs, r, nil, obj, blocks)
+		if IsOVNProvider(obj.Spec.Provider) {
+			checkOverlap(&fs, r, d, obj, blocks)
+		}
 	}
 	return Result{Findings: fs.result()}
+}
+
+// IsOVNProvider reports whether a subnet's provider is OVN: empty, "ovn" or
+// "<nad>.<ns>.ovn". Kube-OVN gives other subnets (macvlan and other non-OVN
+// IPAM users) no VPC and no conflict checks (pkg/util/subnet.go
+// IsOvnProvider; pkg/controller/subnet.go handleAddOrUpdateSubnet returns
+// after SetNonOvnSubnetSuccess).
+func IsOVNProvider(provider string) bool {
+	if provider == "" || provider == "ovn" {
+		return true
+	}
+	fields := strings.Split(provider, ".")
+	return len(fields) == 3 && fields[2] == "ovn"
 }
 
 // SubnetUpdate judges a change to a Subnet: syntax of the changed fields,
@@ -48,11 +66,22 @@ func SubnetUpdate(c Context, oldObj, obj *kubeovnv1.Subnet) Result {
 	r, d := c.Inventory, c.Defaults
 	var fs findings
 	blocks := checkSubnetSyntax(c.Ctx, &fs, oldObj, obj)
+	// Kube-OVN's webhook refuses every vpc change but empty to the default
+	// VPC (pkg/webhook/subnet.go SubnetUpdateHook, "vpc can only be changed
+	// from empty to ovn-cluster"); the controller does not move the logical
+	// switch to another router.
+	if o, n := oldObj.Spec.Vpc, obj.Spec.Vpc; o != n && (o != "" || n != r.DefaultVPC()) {
+		fs.add(policy.SubnetInvalid, field.Invalid(vpcPath, n, fmt.Sprintf(
+			"vpc can only be changed from empty to %s; Kube-OVN does not move a subnet to another vpc: create a new subnet there instead", r.DefaultVPC())))
+	}
+	if blocks != nil {
+		checkU2OIP(&fs, r, oldObj, obj, blocks)
+	}
 	// The scope is compared resolved: filling in an empty vpc with the
 	// default VPC moves nothing.
 	oldScope := inventory.ScopeOf(oldObj, r.DefaultVPC())
 	newScope := inventory.ScopeOf(obj, r.DefaultVPC())
-	if blocks != nil && (oldObj.Spec.CIDRBlock != obj.Spec.CIDRBlock || oldScope != newScope) {
+	if blocks != nil && IsOVNProvider(obj.Spec.Provider) && (oldObj.Spec.CIDRBlock != obj.Spec.CIDRBlock || oldScope != newScope) {
 		checkOverlap(&fs, r, d, obj, blocks)
 	}
 	if fs.empty() || blocks != nil {
@@ -95,6 +124,20 @@ func checkSubnetSyntax(ctx context.Context, fs *findings, old, obj *kubeovnv1.Su
 	spec := obj.Spec
 	cidrChanged := old == nil || old.Spec.CIDRBlock != spec.CIDRBlock
 	if spec.CIDRBlock == "" {
+		// An underlay subnet with a VLAN and no cidrBlock (MAC only, the
+		// addresses come from an external DHCP server) is accepted by
+		// newer Kube-OVN (master pkg/util/validator.go ValidateSubnet,
+		// isUnderlayWithoutCIDR, kube-ovn #6885) as long as it has no
+		// gateway (validateMacOnlySubnet) and no u2oInterconnectionIP.
+		if spec.Vlan != "" {
+			if spec.Gateway != "" && (old == nil || old.Spec.Gateway != spec.Gateway || cidrChanged) {
+				fs.add(policy.SubnetInvalid, field.Invalid(gatewayPath, spec.Gateway, "must be empty for an underlay subnet without cidrBlock"))
+			}
+			if spec.U2OInterconnectionIP != "" && (old == nil || old.Spec.U2OInterconnectionIP != spec.U2OInterconnectionIP || cidrChanged) {
+				fs.add(policy.SubnetInvalid, field.Invalid(u2oIPPath, spec.U2OInterconnectionIP, "is not supported for an underlay subnet without cidrBlock"))
+			}
+			return nil
+		}
 		if cidrChanged {
 			fs.add(policy.SubnetInvalid, field.Required(cidrPath, "a subnet needs a cidrBlock such as 10.16.0.0/16 or 10.16.0.0/16,fd00:10:16::/64"))
 		}
@@ -109,6 +152,14 @@ func checkSubnetSyntax(ctx context.Context, fs *findings, old, obj *kubeovnv1.Su
 		}
 		return nil
 	}
+	if cidrChanged {
+		for _, b := range blocks {
+			if b.Bits() == b.Addr().BitLen() {
+				fs.add(policy.SubnetInvalid, field.Invalid(cidrPath, spec.CIDRBlock, fmt.Sprintf(
+					"block %s is a single address (/%d); Kube-OVN refuses it (pkg/util/validator.go InvalidNetworkMask) and no pod could get an address", b, b.Bits())))
+			}
+		}
+	}
 
 	if old == nil || old.Spec.Gateway != spec.Gateway || cidrChanged {
 		if _, errs := ipam.ParseGateway(spec.Gateway, blocks); len(errs) > 0 {
@@ -118,11 +169,14 @@ func checkSubnetSyntax(ctx context.Context, fs *findings, old, obj *kubeovnv1.Su
 		}
 	}
 
-	if spec.Protocol != "" && (old == nil || old.Spec.Protocol != spec.Protocol || cidrChanged) {
-		if want := ipam.Protocol(blocks); spec.Protocol != want {
-			fs.add(policy.SubnetInvalid, field.Invalid(protocolPath, spec.Protocol,
-				fmt.Sprintf("does not match cidrBlock %s, which is %s; leave it empty or set %s", spec.CIDRBlock, want, want)))
-		}
+	// A protocol that disagrees with the blocks is overwritten by the
+	// controller (pkg/controller/subnet.go formatAddress, CheckProtocol) and
+	// defaulted by msubnet; only a value Kube-OVN does not know is refused
+	// (pkg/util/validator.go ValidateSubnet).
+	if spec.Protocol != "" && (old == nil || old.Spec.Protocol != spec.Protocol) && !KnownProtocol(spec.Protocol) {
+		want := ipam.Protocol(blocks)
+		fs.add(policy.SubnetInvalid, field.Invalid(protocolPath, spec.Protocol, fmt.Sprintf(
+			"must be IPv4, IPv6 or Dual; cidrBlock %s is %s: leave it empty or set %s", spec.CIDRBlock, want, want)))
 	}
 
 	var had ratchet
@@ -136,44 +190,91 @@ func checkSubnetSyntax(ctx context.Context, fs *findings, old, obj *kubeovnv1.Su
 		if had.has(i, entry) {
 			continue
 		}
-		rng, ok := ipam.ExcludeRange(entry)
-		var msg string
-		switch {
-		case !ok:
-		case !rangeHasBlock(blocks, rng):
-			f := ipam.FamilyOf(rng.From())
-			msg = fmt.Sprintf("is %s but the subnet has no %s block", f, f)
-		case !rangeInBlock(blocks, rng):
-			block, _ := ipam.BlockOf(blocks, ipam.FamilyOf(rng.From()))
-			msg = fmt.Sprintf("is not inside %s; Kube-OVN would silently ignore it", block)
-		default:
+		// Entries outside the block, or of a family the subnet lacks, are
+		// clipped by the controller (pkg/util/net.go ExpandExcludeIPs):
+		// harmless, accepted. Only entries that do not parse are refused.
+		if _, ok := ipam.ExcludeRange(entry); ok {
 			continue
 		}
 		if fs.full(policy.SubnetInvalid) {
 			fs.skip(policy.SubnetInvalid, excludePath)
 			continue
 		}
-		p := excludePath.Index(i)
-		if !ok {
-			_, err := ipam.ParseExcludeEntry(entry)
-			fs.add(policy.SubnetInvalid, field.Invalid(p, err.Value, err.Msg))
-			continue
-		}
-		fs.add(policy.SubnetInvalid, field.Invalid(p, entry, msg))
+		_, err := ipam.ParseExcludeEntry(entry)
+		fs.add(policy.SubnetInvalid, field.Invalid(excludePath.Index(i), err.Value, err.Msg))
 	}
 	return blocks
 }
 
-// rangeHasBlock reports whether blocks has a block of rng's family.
-func rangeHasBlock(blocks []netip.Prefix, rng netipx.IPRange) bool {
-	_, ok := ipam.BlockOf(blocks, ipam.FamilyOf(rng.From()))
-	return ok
+// KnownProtocol reports whether p is a protocol Kube-OVN knows (IPv4, IPv6,
+// Dual), in any case: msubnet rewrites it to the one the blocks imply.
+func KnownProtocol(p string) bool {
+	for _, k := range []string{"IPv4", "IPv6", "Dual"} {
+		if strings.EqualFold(strings.TrimSpace(p), k) {
+			return true
+		}
+	}
+	return false
 }
 
-// rangeInBlock reports whether rng lies inside the block of its family.
-func rangeInBlock(blocks []netip.Prefix, rng netipx.IPRange) bool {
-	block, ok := ipam.BlockOf(blocks, ipam.FamilyOf(rng.From()))
-	return ok && block.Contains(rng.From()) && block.Contains(rng.To())
+// checkU2OIP judges spec.u2oInterconnectionIP when it is set and changed
+// (or the blocks or gateway changed): as Kube-OVN's validation
+// (pkg/util/validator.go ValidateSubnet) it must be lower case, lie in the
+// block of its family and (master) not be the gateway; the controller takes
+// it as a static address (pkg/controller/subnet.go acquireU2OIP), so it must
+// not be held by another address holder of the subnet either.
+func checkU2OIP(fs *findings, r inventory.Reader, old, obj *kubeovnv1.Subnet, blocks []netip.Prefix) {
+	s := obj.Spec
+	v := s.U2OInterconnectionIP
+	if v == "" {
+		return
+	}
+	if old != nil && old.Spec.U2OInterconnectionIP == v && old.Spec.CIDRBlock == s.CIDRBlock && old.Spec.Gateway == s.Gateway {
+		return
+	}
+	if strings.ToLower(v) != v {
+		fs.add(policy.SubnetInvalid, field.Invalid(u2oIPPath, v, "must be lower case; Kube-OVN refuses upper-case IPv6 addresses"))
+		return
+	}
+	gateways, _ := ipam.ParseGateway(s.Gateway, blocks)
+	if strings.TrimSpace(s.Gateway) == "" {
+		for _, b := range blocks { // the controller's default gateway
+			gateways = append(gateways, ipam.Allocatable(b).From())
+		}
+	}
+	for _, e := range strings.Split(v, ",") {
+		a, ok := ipam.ParseIP(strings.TrimSpace(e))
+		if !ok {
+			fs.add(policy.SubnetInvalid, field.Invalid(u2oIPPath, v, fmt.Sprintf("%q is not an IP address", e)))
+			continue
+		}
+		f := ipam.FamilyOf(a)
+		block, ok := ipam.BlockOf(blocks, f)
+		if !ok || !block.Contains(a) {
+			fs.add(policy.SubnetInvalid, field.Invalid(u2oIPPath, v, fmt.Sprintf("%s is not inside cidrBlock %s; Kube-OVN refuses it", a, s.CIDRBlock)))
+			continue
+		}
+		if ipam.IsReserved(block, a) {
+			fs.add(policy.SubnetInvalid, field.Invalid(u2oIPPath, v, fmt.Sprintf("%s is the network or broadcast address of %s and cannot be allocated", a, block)))
+			continue
+		}
+		if slices.Contains(gateways, a) {
+			fs.add(policy.SubnetInvalid, field.Invalid(u2oIPPath, v, fmt.Sprintf("%s is the subnet's gateway; the u2o interconnection port needs an address of its own", a)))
+			continue
+		}
+		var holder string
+		r.InUse(obj.Name, a, a, func(h inventory.Holder) bool {
+			if strings.HasPrefix(h.Name, "u2o-interconnection.") {
+				return true // the controller's own IP object of the u2o port
+			}
+			holder = h.Owner()
+			return false
+		})
+		if holder != "" {
+			fs.add(policy.SubnetInvalid, field.Invalid(u2oIPPath, v, fmt.Sprintf(
+				"%s is held by %s; Kube-OVN cannot give it to the u2o interconnection port", a, holder)))
+		}
+	}
 }
 
 // ratchet tells the entries of a list field that were already in its old
@@ -216,8 +317,8 @@ func checkOverlap(fs *findings, r inventory.Reader, d settings.Defaults, obj *ku
 	total := 0
 	for _, b := range blocks {
 		r.OverlappingSubnets(scope, b, func(sn *inventory.Subnet, other netip.Prefix) bool {
-			if sn.Name == obj.Name || seen[sn.Name] {
-				return true
+			if sn.Name == obj.Name || seen[sn.Name] || !IsOVNProvider(sn.Provider) {
+				return true // a non-OVN subnet is in no VPC: no conflict
 			}
 			seen[sn.Name] = true
 			total++
@@ -390,7 +491,7 @@ func checkInUse(fs *findings, r inventory.Reader, oldObj, obj *kubeovnv1.Subnet)
 	}
 	if excluded.len() > 0 {
 		fs.add(policy.SubnetExcludeInUse, field.Invalid(excludePath, obj.Spec.ExcludeIps, fmt.Sprintf(
-			"would exclude %s in use: %s; Kube-OVN would hand them out again and duplicate them",
+			"excludes %s in use: %s; the holders keep their addresses, the subnet's usage counters stop counting them, and Kube-OVN will not hand them out again once released",
 			plural(excluded.len(), "address", "addresses"), excluded)))
 	}
 }

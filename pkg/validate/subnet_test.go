@@ -115,15 +115,36 @@ func TestSubnetCreate(t *testing.T) {
 			want: []want{{policy.SubnetInvalid, "spec.gateway", []string{"10.91.0.1"}}}},
 		{name: "gateway on broadcast", obj: subnet("new", "10.90.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Gateway = "10.90.0.255" }),
 			want: []want{{policy.SubnetInvalid, "spec.gateway", []string{"broadcast"}}}},
-		{name: "protocol mismatch", obj: subnet("new", "10.90.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Protocol = "IPv6" }),
-			want: []want{{policy.SubnetInvalid, "spec.protocol", []string{"IPv4"}}}},
+		// The controller overwrites a known protocol that disagrees with the
+		// blocks (msubnet defaults it); only unknown values are refused.
+		{name: "protocol mismatch is left to the defaulter", obj: subnet("new", "10.90.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Protocol = "IPv6" })},
+		{name: "unknown protocol", obj: subnet("new", "10.90.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Protocol = "ipv5" }),
+			want: []want{{policy.SubnetInvalid, "spec.protocol", []string{"IPv4, IPv6 or Dual", "IPv4"}}}},
+		{name: "single-address block", obj: subnet("new", "10.90.0.9/32"),
+			want: []want{{policy.SubnetInvalid, "spec.cidrBlock", []string{"single address"}}}},
+		{name: "underlay without cidrBlock", obj: subnet("new", "", func(s *kubeovnv1.Subnet) { s.Spec.Vlan = "vlan1" })},
+		{name: "non-OVN provider is not checked for overlap", obj: subnet("mac", "10.16.5.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Provider = "macvlan.default" })},
+		{name: "u2oInterconnectionIP outside the block, upper case", obj: subnet("u2o", "fd00:19::/120", func(s *kubeovnv1.Subnet) { s.Spec.U2OInterconnectionIP = "fd00:20::2" }),
+			want: []want{{policy.SubnetInvalid, "spec.u2oInterconnectionIP", []string{"not inside"}}}},
+		{name: "u2oInterconnectionIP upper case", obj: subnet("u2o", "fd00:19::/120", func(s *kubeovnv1.Subnet) { s.Spec.U2OInterconnectionIP = "FD00:19::2" }),
+			want: []want{{policy.SubnetInvalid, "spec.u2oInterconnectionIP", []string{"lower case"}}}},
+		{name: "u2oInterconnectionIP on the default gateway, spelled long", obj: subnet("u2o", "fd00:19::/120", func(s *kubeovnv1.Subnet) { s.Spec.U2OInterconnectionIP = "fd00:19:0:0::1" }),
+			want: []want{{policy.SubnetInvalid, "spec.u2oInterconnectionIP", []string{"gateway"}}}},
+		{name: "IPv6 all-ones gateway accepted (union of releases)", obj: subnet("gw6", "fd00:17::/120", func(s *kubeovnv1.Subnet) { s.Spec.Gateway = "fd00:17::ff" })},
+		{name: "underlay without cidrBlock with a gateway", obj: subnet("new", "", func(s *kubeovnv1.Subnet) { s.Spec.Vlan = "vlan1"; s.Spec.Gateway = "10.0.0.1" }),
+			want: []want{{policy.SubnetInvalid, "spec.gateway", []string{"without cidrBlock"}}}},
+		{name: "u2oInterconnectionIP outside, on the gateway", obj: subnet("u2o", "10.90.0.0/24", func(s *kubeovnv1.Subnet) {
+			s.Spec.Gateway = "10.90.0.1"
+			s.Spec.U2OInterconnectionIP = "10.90.0.1"
+		}),
+			want: []want{{policy.SubnetInvalid, "spec.u2oInterconnectionIP", []string{"gateway"}}}},
 		{name: "exclude malformed and outside", obj: subnet("new", "10.90.0.0/24", func(s *kubeovnv1.Subnet) {
 			s.Spec.ExcludeIps = []string{"10.90.0.9..10.90.0.2", "10.91.0.1", "fd00::1", "10.90.0.10..10.90.0.20"}
 		}),
+			// Entries outside the block or of the other family are clipped
+			// by the controller (pkg/util/net.go ExpandExcludeIPs).
 			want: []want{
 				{policy.SubnetInvalid, "spec.excludeIps[0]", nil},
-				{policy.SubnetInvalid, "spec.excludeIps[1]", []string{"10.90.0.0/24"}},
-				{policy.SubnetInvalid, "spec.excludeIps[2]", []string{"IPv6"}},
 			}},
 		{name: "overlap with empty vpc means default vpc", obj: subnet("dup", "10.16.5.0/24"),
 			want: []want{{policy.SubnetOverlap, "spec.cidrBlock", []string{"ovn-default 10.16.0.0/16", "vpc ovn-cluster"}}}},
@@ -183,7 +204,10 @@ func TestSubnetUpdate(t *testing.T) {
 		{name: "filling in the default vpc moves nothing (an old overlap is not re-judged)",
 			old: subnet("legacy-dup", "10.16.5.0/24"), obj: subnet("legacy-dup", "10.16.5.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Vpc = "ovn-cluster" })},
 		{name: "moving to another vpc is judged", old: subnet("moving", "10.95.0.0/24"), obj: subnet("moving", "10.16.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Vpc = "vpc1" }),
-			want: []want{{policy.SubnetOverlap, "spec.cidrBlock", []string{"vpc1-net"}}}},
+			want: []want{
+				{policy.SubnetInvalid, "spec.vpc", []string{"from empty to ovn-cluster"}},
+				{policy.SubnetOverlap, "spec.cidrBlock", []string{"vpc1-net"}},
+			}},
 		{name: "label-only edit of an invalid old object is not re-judged",
 			old: subnet("legacy", "10.99.0.5/24"), obj: subnet("legacy", "10.99.0.5/24", func(s *kubeovnv1.Subnet) { s.Labels = map[string]string{"a": "b"} })},
 		{name: "shrink strands addresses with owners", old: tenantA, obj: subnet("tenant-a", "10.70.0.0/25"),
@@ -201,6 +225,13 @@ func TestSubnetUpdate(t *testing.T) {
 				{policy.SubnetOverlap, "spec.cidrBlock", []string{"tenant-b"}},
 				{policy.SubnetGatewayInUse, "spec.gateway", []string{"10.70.0.1 to 10.68.0.1"}},
 			}},
+		{name: "vpc filled in with the default vpc", old: tenantA, obj: subnet("tenant-a", "10.70.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Vpc = "ovn-cluster" })},
+		{name: "vpc cleared", old: subnet("tenant-a", "10.70.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Vpc = "ovn-cluster" }), obj: tenantA,
+			want: []want{{policy.SubnetInvalid, "spec.vpc", []string{"from empty to ovn-cluster"}}}},
+		{name: "u2oInterconnectionIP on an address a pod holds", old: tenantA, obj: subnet("tenant-a", "10.70.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.U2OInterconnectionIP = "10.70.0.10" }),
+			want: []want{{policy.SubnetInvalid, "spec.u2oInterconnectionIP", []string{"held by pod default/web-0"}}}},
+		{name: "excluding an address in use says what Kube-OVN does", old: tenantA, obj: subnet("tenant-a", "10.70.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.ExcludeIps = []string{"10.70.0.10"} }),
+			want: []want{{policy.SubnetExcludeInUse, "spec.excludeIps", []string{"keep their addresses", "counters stop counting them", "will not hand them out again once released"}}}},
 		{name: "move to a block that loses everyone", old: tenantA, obj: subnet("tenant-a", "10.71.0.0/24"),
 			want: []want{{policy.SubnetShrink, "spec.cidrBlock", []string{"3 addresses", "web-0"}}}},
 		{name: "removing the ipv6 block of a dual stack subnet", old: dual, obj: subnet("dual", "10.80.0.0/24"),

@@ -44,6 +44,11 @@ type WorkloadInput struct {
 	ConcurrencyPolicy string
 	// Labels and Annotations are the pod template's.
 	Labels, Annotations map[string]string
+	// StartOrdinal is a StatefulSet's spec.ordinals.start (0 when unset):
+	// its pods are named start … start+replicas-1, and Kube-OVN indexes
+	// ip_pool entries by the number in the pod's name
+	// (pkg/controller/pod.go acquireStaticAddressHelper).
+	StartOrdinal int32
 }
 
 // IsWorkloadKind reports whether the workload rules know kind.
@@ -247,7 +252,7 @@ func checkPoolSize(fs *findings, r inventory.Reader, old *WorkloadInput, in Work
 			// Over the limit: the template check's one finding says so.
 			continue
 		}
-		short := poolShortfall(r, in.Kind, req.IPPool, c.n)
+		short := poolShortfall(r, in.Kind, req.IPPool, c.n, int(in.StartOrdinal))
 		if short == "" {
 			continue
 		}
@@ -257,7 +262,7 @@ func checkPoolSize(fs *findings, r inventory.Reader, old *WorkloadInput, in Work
 			p = in.annPath(req.IPPoolKey)
 		} else {
 			oc := old.concurrency()
-			if oc.n == c.n || (oc.n > 1 && oc.n != unbounded && poolShortfall(r, old.Kind, req.IPPool, oc.n) != "") {
+			if oc.n == c.n || (oc.n > 1 && oc.n != unbounded && poolShortfall(r, old.Kind, req.IPPool, oc.n, int(old.StartOrdinal)) != "") {
 				continue // the pool was already short: ratcheted
 			}
 			p, value = c.path, c.value
@@ -267,8 +272,10 @@ func checkPoolSize(fs *findings, r inventory.Reader, old *WorkloadInput, in Work
 }
 
 // poolShortfall says how an ip_pool value falls short of n pods, or ""
-// when it has an address (or group) for each.
-func poolShortfall(r inventory.Reader, kind, value string, n int) string {
+// when it has an address (or group) for each. start is a StatefulSet's
+// first ordinal: its pod N takes group N, so groups below start are never
+// used.
+func poolShortfall(r inventory.Reader, kind, value string, n, start int) string {
 	pods := func(n int) string {
 		if kind == KindJob || kind == KindCronJob {
 			return plural(n, "parallel pod", "parallel pods")
@@ -277,8 +284,12 @@ func poolShortfall(r inventory.Reader, kind, value string, n int) string {
 	}
 	if kind == KindStatefulSet && strings.Contains(value, ";") {
 		groups := len(strings.Split(value, ";"))
-		if groups >= n {
+		if groups >= start+n {
 			return ""
+		}
+		if start > 0 {
+			return fmt.Sprintf("ip_pool has %s for ordinals %d to %d (ordinals.start %d); pod N takes group N, so %s",
+				plural(groups, "group", "groups"), start, start+n-1, start, waiting(max(groups-start, 0), n))
 		}
 		return fmt.Sprintf("ip_pool has %s for %s; %s", plural(groups, "group", "groups"), pods(n), waiting(groups, n))
 	}

@@ -83,6 +83,10 @@ func (a ClientAuth) Apply(o *ctrlwebhook.Options) (healthz.Checker, error) {
 		// clients then send their certificate whatever CA issued it.
 		c.ClientAuth = tls.RequireAnyClientCert
 		c.VerifyPeerCertificate = v.verify
+		// A resumed session skips VerifyPeerCertificate: without tickets
+		// every connection presents its certificate again, so a rotated
+		// CA or a changed --client-cn applies to every caller at once.
+		c.SessionTicketsDisabled = true
 	})
 	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
 	cfg := &tls.Config{

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -266,10 +267,28 @@ func TestSubnetUpdateInUseOnRealAPIServer(t *testing.T) {
 		wantDenied(t, c.Update(ctx, sn), http.StatusUnprocessableEntity, "spec.cidrBlock", "fd00:80::5 (pod prod/db-0")
 	})
 
-	t.Run("excluding used addresses is refused", func(t *testing.T) {
+	t.Run("excluding used addresses is admitted with a warning saying what Kube-OVN does", func(t *testing.T) {
+		// Kube-OVN keeps the allocation (pkg/ipam: Using is intersected
+		// with the whole block) and only stops handing the address out
+		// once released; its ipam e2e suite does this on purpose.
+		wc, rec := s.warningClient(t, "")
 		sn := get("tenant-a")
+		before := slices.Clone(sn.Spec.ExcludeIps)
 		sn.Spec.ExcludeIps = []string{"10.70.0.2..10.70.0.20"}
-		wantDenied(t, c.Update(ctx, sn), http.StatusUnprocessableEntity, "spec.excludeIps", "10.70.0.10 (pod default/web-0)", "[subnet-exclude-in-use]")
+		if err := wc.Update(ctx, sn); err != nil {
+			t.Fatalf("exclusion over an address in use refused: %v", err)
+		}
+		got := strings.Join(rec.take(), "\n")
+		for _, want := range []string{"[subnet-exclude-in-use]", "10.70.0.10 (pod default/web-0)", "keep their addresses", "will not hand them out again once released"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("warnings %q lack %q", got, want)
+			}
+		}
+		sn = get("tenant-a")
+		sn.Spec.ExcludeIps = before
+		if err := c.Update(ctx, sn); err != nil {
+			t.Fatalf("restore excludeIps: %v", err)
+		}
 	})
 
 	t.Run("gateway change under running pods is refused", func(t *testing.T) {

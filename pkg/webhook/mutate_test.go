@@ -136,7 +136,7 @@ func TestSubnetDefaulterHandler(t *testing.T) {
 			"spec/cidrBlock":  `"10.60.0.0/24,fd00:10::/64"`,
 			"spec/gateway":    `"10.60.0.1,fd00:10::1"`,
 			"spec/protocol":   `"Dual"`,
-			"spec/excludeIps": `["10.60.0.2..10.60.0.9"]`,
+			"spec/excludeIps": `["10.60.0.1","10.60.0.2..10.60.0.8","10.60.0.9","fd00:10::1"]`,
 		} {
 			if got := compactMember(t, out, strings.Split(path, "/")...); got != want {
 				t.Errorf("%s = %s, want %s", path, got, want)
@@ -151,7 +151,7 @@ func TestSubnetDefaulterHandler(t *testing.T) {
 			"spec.cidrBlock FD00:10::5/64,10.60.0.7/24 normalised to 10.60.0.0/24,fd00:10::/64",
 			"spec.gateway (empty) defaulted to 10.60.0.1,fd00:10::1 (the first usable address of each block)",
 			"spec.protocol (empty) defaulted to Dual (from spec.cidrBlock)",
-			"spec.excludeIps [10.60.0.9, 10.60.0.2..10.60.0.8] normalised to [10.60.0.2..10.60.0.9] (merged and sorted as Kube-OVN stores them)",
+			"spec.excludeIps [10.60.0.9, 10.60.0.2..10.60.0.8] normalised to [10.60.0.1, 10.60.0.2..10.60.0.8, 10.60.0.9, fd00:10::1] (overlapping ranges merged, the gateway added and sorted as Kube-OVN stores them)",
 		}
 		if !slices.Equal(resp.Warnings, want) {
 			t.Errorf("warnings:\n%q\nwant:\n%q", resp.Warnings, want)
@@ -290,7 +290,7 @@ func TestSubnetDefaultingOnRealAPIServer(t *testing.T) {
 		spec, _, _ := unstructured.NestedMap(got.Object, "spec")
 		for k, want := range map[string]any{
 			"cidrBlock": "10.60.0.0/24,fd00:10::/64", "gateway": "10.60.0.1,fd00:10::1", "protocol": "Dual",
-			"excludeIps": []any{"10.60.0.10..10.60.0.20"}, "aFieldFromV1_99": "kept",
+			"excludeIps": []any{"10.60.0.1", "10.60.0.10..10.60.0.19", "10.60.0.20", "fd00:10::1"}, "aFieldFromV1_99": "kept",
 		} {
 			if b1, _ := json.Marshal(spec[k]); string(b1) != mustJSON(t, want) {
 				t.Errorf("stored spec.%s = %s, want %s", k, b1, mustJSON(t, want))
@@ -300,7 +300,7 @@ func TestSubnetDefaultingOnRealAPIServer(t *testing.T) {
 			"spec.cidrBlock FD00:10::5/64,10.60.0.7/24 normalised to 10.60.0.0/24,fd00:10::/64",
 			"spec.gateway (empty) defaulted to 10.60.0.1,fd00:10::1 (the first usable address of each block)",
 			"spec.protocol (empty) defaulted to Dual (from spec.cidrBlock)",
-			"spec.excludeIps [10.60.0.20, 10.60.0.10..10.60.0.19] normalised to [10.60.0.10..10.60.0.20] (merged and sorted as Kube-OVN stores them)",
+			"spec.excludeIps [10.60.0.20, 10.60.0.10..10.60.0.19] normalised to [10.60.0.1, 10.60.0.10..10.60.0.19, 10.60.0.20, fd00:10::1] (overlapping ranges merged, the gateway added and sorted as Kube-OVN stores them)",
 		}
 		if got := rec.take(); !slices.Equal(got, want) {
 			t.Errorf("warnings:\n%q\nwant:\n%q", got, want)

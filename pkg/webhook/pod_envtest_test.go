@@ -154,9 +154,20 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 		}
 	})
 
-	t.Run("tenancy", func(t *testing.T) {
+	t.Run("tenancy warns by default, the multi-tenant profile denies", func(t *testing.T) {
+		// Kube-OVN places a pod in any subnet its logical_switch names
+		// (issue 13 false alarm 5): a warning by default.
+		wc, rec := s.warningClient(t, "")
+		rec.take()
+		if err := wc.Create(ctx, newPod("apps", "visitor", map[string]string{"ovn.kubernetes.io/logical_switch": "team-a"}), client.DryRunAll); err != nil {
+			t.Fatalf("default profile denied: %v", err)
+		}
+		if got := strings.Join(rec.take(), "\n"); !strings.Contains(got, "[tenant-subnet]") || !strings.Contains(got, "subnet team-a is bound to team-a, not to namespace apps") {
+			t.Errorf("warnings = %q", got)
+		}
+		s.setConfig(t, "profile: multi-tenant\n")
 		wantPodDenied(t, c.Create(ctx, newPod("apps", "sneaky", map[string]string{"ovn.kubernetes.io/logical_switch": "team-a"})),
-			"ovn.kubernetes.io/logical_switch", "subnet team-a is bound to team-a; namespace apps may not use it", "[tenant-subnet]")
+			"ovn.kubernetes.io/logical_switch", "subnet team-a is bound to team-a, not to namespace apps", "[tenant-subnet]")
 	})
 
 	t.Run("invalid annotation", func(t *testing.T) {

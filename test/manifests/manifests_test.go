@@ -987,4 +987,12 @@ func checkConfig(t *testing.T, r *rendered) {
 	if got.Policy.Mode != want.Policy.Mode || got.Thresholds != want.Thresholds || !reflect.DeepEqual(got.Defaults, want.Defaults) || len(got.Policy.Actions) != 0 {
 		t.Errorf("ConfigMap %s key %s is not the built-in default configuration:\n got %+v %+v\nwant %+v %+v", v.ConfigMap.Name, key, got.Defaults, got.Policy.Actions, want.Defaults, want.Policy.Actions)
 	}
+	// The one departure from the built-in defaults: the Kube-OVN
+	// controller (service account ovn in kube-system, Kube-OVN's
+	// charts/kube-ovn/templates/controller-deploy.yaml) rewrites IP objects
+	// that ip-immutable would refuse (issue 13, false alarm 6).
+	const controller = "system:serviceaccount:kube-system:ovn"
+	if ex := got.Policy.Exempt; !reflect.DeepEqual(ex.Users, []string{controller}) || len(ex.Groups) != 0 || len(ex.Namespaces) != 0 {
+		t.Errorf("ConfigMap %s key %s exempts %+v, want exactly the Kube-OVN controller's service account %s", v.ConfigMap.Name, key, ex, controller)
+	}
 }

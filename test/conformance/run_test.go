@@ -470,13 +470,16 @@ func upsertNamespace(s *inventory.Store, name string, labels map[string]string) 
 // --- the kubectl ipam check side -------------------------------------------
 
 // viaCheck judges the row with `kubectl ipam check`: the cluster state as
-// --cluster objects, the row's object as the one manifest.
+// --snapshot objects, the row's object as the one manifest.
 func viaCheck(in *input) (verdict, error) {
 	cluster := make([]check.Object, 0, len(in.cluster))
 	for i, o := range in.cluster {
 		cluster = append(cluster, checkObject(o, "cluster.yaml", i+1))
 	}
-	rep, err := check.Run(check.Options{Config: in.cfg}, cluster, []check.Object{checkObject(in.obj, "manifest.yaml", 1)})
+	// The check is told the requester as kubectl ipam check --as and
+	// --as-group tell it, so user and group exemptions apply alike.
+	u := userInfo(in.user)
+	rep, err := check.Run(check.Options{Config: in.cfg, User: u.Username, Groups: u.Groups}, cluster, []check.Object{checkObject(in.obj, "manifest.yaml", 1)})
 	if err != nil {
 		return verdict{}, err
 	}

@@ -3,12 +3,12 @@ package admit_test
 import (
 	"context"
 	"errors"
-	"github.com/ipamguard/ipamguard/internal/racedetect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ipamguard/ipamguard/internal/racedetect"
 	"github.com/ipamguard/ipamguard/pkg/admit"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/policy"

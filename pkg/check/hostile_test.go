@@ -1,10 +1,10 @@
 package check_test
 
 import (
-	"github.com/ipamguard/ipamguard/internal/racedetect"
 	"runtime"
 	"testing"
 
+	"github.com/ipamguard/ipamguard/internal/racedetect"
 	"github.com/ipamguard/ipamguard/pkg/admit"
 	"github.com/ipamguard/ipamguard/pkg/check"
 	"github.com/ipamguard/ipamguard/pkg/config"

@@ -9,6 +9,8 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/ipamguard/ipamguard/pkg/review"
 )
 
 // Operation is one RFC 6902 JSON patch operation.
@@ -180,52 +182,8 @@ func exactStrings(dec *jsontext.Decoder, v *[]string) error {
 	if err != nil {
 		return err
 	}
-	if n := countElements(raw); n > 64 && cap(*v) < n {
+	if n := review.CountElements(raw); n > 64 && cap(*v) < n {
 		*v = make([]string, 0, n)
 	}
 	return jsonv2.Unmarshal(raw, v, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-}
-
-// countElements returns the number of elements of the JSON array raw,
-// counting the commas outside nested values and strings (review.CountElements,
-// which this floor may not import).
-func countElements(raw []byte) int {
-	depth, n, empty := 0, 0, true
-	inString, escaped := false, false
-	for _, c := range raw {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		case c == '"':
-			inString = true
-		case c == '[' || c == '{':
-			depth++
-			if depth == 1 {
-				continue
-			}
-		case c == ']' || c == '}':
-			depth--
-			continue
-		case c == ',' && depth == 1:
-			n++
-			continue
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			continue
-		}
-		if depth >= 1 {
-			empty = false
-		}
-	}
-	if empty {
-		return 0
-	}
-	return n + 1
 }

@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	"pkg/metrics":         nil,
 	"pkg/inventory":       {"pkg/ipam", "pkg/annotations", "pkg/apis/kubeovn/v1"},
 	"pkg/config":          {"pkg/policy", "pkg/settings"},
-	"pkg/mutate":          {"pkg/ipam", "pkg/annotations"},
+	"pkg/mutate":          {"pkg/ipam", "pkg/annotations", "pkg/review"},
 	"pkg/validate":        {"pkg/ipam", "pkg/annotations", "pkg/apis/kubeovn/v1", "pkg/inventory", "pkg/policy", "pkg/settings"},
 	"pkg/reserve":         {"pkg/validate"},
 	"pkg/admit": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/policy", "pkg/apis/kubeovn/v1", "pkg/review",

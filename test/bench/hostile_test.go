@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"github.com/ipamguard/ipamguard/internal/racedetect"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipamguard/ipamguard/internal/racedetect"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/test/bench/fixture"

@@ -1,0 +1,159 @@
+package diagnose
+
+import (
+	"context"
+	"time"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+)
+
+// Options tune the checks. The zero value is not usable: start from
+// DefaultOptions.
+type Options struct {
+	// Now is the time the state is judged at (pending time, latency).
+	Now time.Time
+	// WarnAvailable and CriticalAvailable are the available-address
+	// thresholds of the subnet table, per family: at or below
+	// WarnAvailable a subnet is in warning, at or below CriticalAvailable
+	// critical (the runbook's healthy > 10, warning 6–10, critical <= 5).
+	WarnAvailable, CriticalAvailable uint64
+	// SlowAllocation and FailedAllocation are the allocation latency
+	// thresholds (pod created → IP object created): above SlowAllocation a
+	// warning, above FailedAllocation (or never) failing.
+	SlowAllocation, FailedAllocation time.Duration
+	// Judge, when set, judges a pod Kube-OVN has not allocated yet through
+	// the shared admission pipeline: it returns the reasons the webhook
+	// would refuse the pod now (none: it would admit it). The CLI and the
+	// webhook set it; nil skips the pod-annotation-refused check.
+	Judge func(ctx context.Context, pod *Pod) ([]string, error)
+	// Ctx bounds Judge.
+	Ctx context.Context
+}
+
+// DefaultOptions are the runbook's thresholds, judged at now.
+func DefaultOptions(now time.Time) Options {
+	return Options{
+		Now:               now,
+		WarnAvailable:     10,
+		CriticalAvailable: 5,
+		SlowAllocation:    2 * time.Second,
+		FailedAllocation:  10 * time.Second,
+		Ctx:               context.Background(),
+	}
+}
+
+// check is one diagnosis step: it reads the index and appends findings (and
+// table rows) to the report.
+type check func(x *index, opts *Options, r *Report)
+
+// checks run in this order; later ones may link to findings of earlier
+// ones (a stuck pod to the exhausted subnet that explains it).
+var checks = []check{
+	checkSubnets,    // subnet.go: table, thresholds, stored status
+	checkOverlaps,   // overlap.go
+	checkDuplicates, // duplicate.go
+	checkOwners,     // zombie.go: zombie, kept, suspicious-kept
+	checkPending,    // pending.go: stuck pods, refused annotations
+	checkLatency,    // latency.go
+}
+
+// Run diagnoses the state. It never fails: what cannot be judged is skipped
+// with the reason in the report (Incomplete for unread state).
+func Run(s *State, opts Options) *Report {
+	if opts.Now.IsZero() {
+		opts.Now = s.Time
+	}
+	if opts.Ctx == nil {
+		opts.Ctx = context.Background()
+	}
+	r := &Report{ClusterID: s.ClusterID, Time: s.Time, Incomplete: append([]Gap(nil), s.Incomplete...)}
+	x := newIndex(s)
+	for _, c := range checks {
+		c(x, &opts, r)
+	}
+	r.finish()
+	return r
+}
+
+// index is the state arranged for the checks: built once per Run, in time
+// linear in the state.
+type index struct {
+	s       *State
+	subnets map[string]*kubeovnv1.Subnet
+	// ipsBySubnet are the IP objects naming a subnet (spec.subnet or an
+	// attachSubnets entry), in state order.
+	ipsBySubnet map[string][]*kubeovnv1.IP
+	// pods by namespace/name.
+	pods map[string]*Pod
+	// ipsByPod are the IP objects naming a pod (spec.namespace/podName).
+	ipsByPod map[string][]*kubeovnv1.IP
+	// statefulSets and vms by namespace/name; nodes by name; namespaces by
+	// name.
+	statefulSets map[string]*StatefulSet
+	vms          map[string]*Meta
+	nodes        map[string]*Node
+	namespaces   map[string]*Meta
+	// eventsByPod are the IPAM events of a pod, by namespace/name.
+	eventsByPod map[string][]*Event
+}
+
+func key(namespace, name string) string { return namespace + "/" + name }
+
+func newIndex(s *State) *index {
+	x := &index{
+		s:            s,
+		subnets:      make(map[string]*kubeovnv1.Subnet, len(s.Subnets)),
+		ipsBySubnet:  make(map[string][]*kubeovnv1.IP, len(s.Subnets)),
+		pods:         make(map[string]*Pod, len(s.Pods)),
+		ipsByPod:     make(map[string][]*kubeovnv1.IP, len(s.IPs)),
+		statefulSets: make(map[string]*StatefulSet, len(s.StatefulSets)),
+		vms:          make(map[string]*Meta, len(s.VirtualMachines)),
+		nodes:        make(map[string]*Node, len(s.Nodes)),
+		namespaces:   make(map[string]*Meta, len(s.Namespaces)),
+		eventsByPod:  map[string][]*Event{},
+	}
+	for i := range s.Subnets {
+		x.subnets[s.Subnets[i].Name] = &s.Subnets[i]
+	}
+	for i := range s.IPs {
+		ip := &s.IPs[i]
+		if ip.Spec.Subnet != "" {
+			x.ipsBySubnet[ip.Spec.Subnet] = append(x.ipsBySubnet[ip.Spec.Subnet], ip)
+		}
+		for _, a := range ip.Spec.AttachSubnets {
+			if a != "" && a != ip.Spec.Subnet {
+				x.ipsBySubnet[a] = append(x.ipsBySubnet[a], ip)
+			}
+		}
+		if ip.Spec.PodName != "" {
+			k := key(ip.Spec.Namespace, ip.Spec.PodName)
+			x.ipsByPod[k] = append(x.ipsByPod[k], ip)
+		}
+	}
+	for i := range s.Pods {
+		p := &s.Pods[i]
+		x.pods[key(p.Namespace, p.Name)] = p
+	}
+	for i := range s.StatefulSets {
+		st := &s.StatefulSets[i]
+		x.statefulSets[key(st.Namespace, st.Name)] = st
+	}
+	for i := range s.VirtualMachines {
+		vm := &s.VirtualMachines[i]
+		x.vms[key(vm.Namespace, vm.Name)] = vm
+	}
+	for i := range s.Nodes {
+		x.nodes[s.Nodes[i].Name] = &s.Nodes[i]
+	}
+	for i := range s.Namespaces {
+		x.namespaces[s.Namespaces[i].Name] = &s.Namespaces[i]
+	}
+	for i := range s.Events {
+		e := &s.Events[i]
+		if e.Object.Kind == "Pod" || e.Object.Kind == "" {
+			k := key(e.Object.Namespace, e.Object.Name)
+			x.eventsByPod[k] = append(x.eventsByPod[k], e)
+		}
+	}
+	return x
+}

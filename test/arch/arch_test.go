@@ -43,6 +43,12 @@ var allowed = map[string][]string{
 	// Reads the cluster state the kubectl commands judge against: no
 	// rules, no inventory.
 	"pkg/clusterstate": {"pkg/apis/kubeovn/v1"},
+	// The doctor's checks read a State and report: address math and
+	// annotation grammar, no inventory and no rules (pods are judged
+	// through Options.Judge, which the caller wires to the pipeline).
+	"pkg/diagnose": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/apis/kubeovn/v1"},
+	// Prints a doctor report: text, JSON, YAML, openreports.
+	"pkg/diagnose/render": {"pkg/diagnose", "pkg/apis/kubeovn/v1"},
 }
 
 func TestFloors(t *testing.T) {

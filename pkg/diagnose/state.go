@@ -29,7 +29,10 @@ type Meta struct {
 type Pod struct {
 	Meta
 	NodeName string `json:"nodeName,omitempty"`
-	Phase    string `json:"phase,omitempty"`
+	// HostNetwork pods use the node's address: Kube-OVN allocates them
+	// nothing.
+	HostNetwork bool   `json:"hostNetwork,omitempty"`
+	Phase       string `json:"phase,omitempty"`
 	// PodIPs are status.podIPs.
 	PodIPs []string `json:"podIPs,omitempty"`
 	// Waiting is the reason a container waits (ContainerCreating), if any.
@@ -189,7 +192,8 @@ func (s *State) addPod(raw []byte) error {
 	var o struct {
 		Metadata Meta `json:"metadata"`
 		Spec     struct {
-			NodeName string `json:"nodeName"`
+			NodeName    string `json:"nodeName"`
+			HostNetwork bool   `json:"hostNetwork"`
 		} `json:"spec"`
 		Status struct {
 			Phase  string `json:"phase"`
@@ -202,7 +206,7 @@ func (s *State) addPod(raw []byte) error {
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return err
 	}
-	p := Pod{Meta: o.Metadata, NodeName: o.Spec.NodeName, Phase: o.Status.Phase}
+	p := Pod{Meta: o.Metadata, NodeName: o.Spec.NodeName, HostNetwork: o.Spec.HostNetwork, Phase: o.Status.Phase}
 	for _, ip := range o.Status.PodIPs {
 		p.PodIPs = append(p.PodIPs, ip.IP)
 	}

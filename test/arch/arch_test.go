@@ -44,9 +44,9 @@ var allowed = map[string][]string{
 	// rules, no inventory.
 	"pkg/clusterstate": {"pkg/apis/kubeovn/v1"},
 	// The doctor's checks read a State and report: address math and
-	// annotation grammar, no inventory and no rules (pods are judged
+	// annotation grammar, the inventory's address parsing, no rules (pods are judged
 	// through Options.Judge, which the caller wires to the pipeline).
-	"pkg/diagnose": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/apis/kubeovn/v1"},
+	"pkg/diagnose": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/apis/kubeovn/v1", "pkg/inventory"},
 	// Prints a doctor report: text, JSON, YAML, openreports.
 	"pkg/diagnose/render": {"pkg/diagnose", "pkg/apis/kubeovn/v1"},
 }

@@ -25,7 +25,7 @@ const (
 type podInfo struct {
 	Namespace string
 	Name      string
-	// Owner is the pod name, or the KubeVirt VM name (annotations.Owner).
+	// Owner is the owner key of the pod (annotations.OwnerKey).
 	Owner string
 	// Ordinal is the StatefulSet ordinal of the pod, or -1.
 	Ordinal int

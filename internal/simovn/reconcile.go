@@ -103,7 +103,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 	info := podInfo{
 		Namespace: pod.Namespace,
 		Name:      pod.Name,
-		Owner:     annotations.Owner(pod.Name, pod.Labels),
+		Owner:     annotations.OwnerKey(pod.Name, annotations.LauncherVM(pod.OwnerReferences)),
 		Ordinal:   -1,
 		Req:       primaryRequest(pod.Annotations),
 	}

@@ -103,6 +103,7 @@ func PodInput(namespace string, m *metav1.ObjectMeta) validate.PodInput {
 		Name:        m.Name,
 		Labels:      m.Labels,
 		Annotations: m.Annotations,
+		VM:          annotations.LauncherVM(m.OwnerReferences),
 		Ordinal:     StatefulSetOrdinal(m),
 		Meta:        field.NewPath("metadata"),
 	}

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Annotation names (the part after "<provider>.kubernetes.io/").
@@ -36,7 +38,12 @@ const (
 	// MigrationJob marks a KubeVirt live-migration target pod, which
 	// shares its VM's address on purpose.
 	MigrationJob = "kubevirt.io/migrationJobName"
-	// VMNameLabel names the KubeVirt VM a virt-launcher pod runs.
+	// VMIKind and KubeVirtGroup identify the owner reference of a
+	// virt-launcher pod (LauncherVM).
+	VMIKind       = "VirtualMachineInstance"
+	KubeVirtGroup = "kubevirt.io"
+	// VMNameLabel names the KubeVirt VM a virt-launcher pod runs. Nothing
+	// trusts it (see LauncherVM).
 	VMNameLabel = "vm.kubevirt.io/name"
 )
 
@@ -305,23 +312,48 @@ func HasStatic(ann map[string]string) bool {
 	return false
 }
 
-// Owner returns who owns a pod's addresses: the KubeVirt VM for a
-// virt-launcher pod, otherwise the pod itself. StatefulSet pods keep their
-// name across recreation, so the same name is the same owner.
-func Owner(name string, labels map[string]string) string {
-	if vm := labels[VMNameLabel]; vm != "" {
-		return vm
+// LauncherVM returns the KubeVirt VM a pod is a virt-launcher pod of, the
+// way Kube-OVN tells it (pkg/controller/pod.go isVMPod): an owner reference
+// of kind VirtualMachineInstance in the kubevirt.io group, whose name is the
+// VM's (a VMI is named after its VM). "" for any other pod. The
+// vm.kubevirt.io/name label is not enough: Kube-OVN does not read it, and
+// any pod may carry it.
+func LauncherVM(refs []metav1.OwnerReference) string {
+	for _, o := range refs {
+		if o.Kind == VMIKind && strings.HasPrefix(o.APIVersion, KubeVirtGroup+"/") {
+			return o.Name
+		}
 	}
-	return name
+	return ""
 }
 
-// MigrationTarget returns the VM whose live migration a pod is the target
-// of: the pod carries KubeVirt's kubevirt.io/migrationJobName annotation
-// and the vm.kubevirt.io/name label KubeVirt puts on every virt-launcher
-// pod. The annotation alone ties the pod to no VM, so it is not enough.
-func MigrationTarget(labels, ann map[string]string) (vm string, ok bool) {
-	vm = labels[VMNameLabel]
-	return vm, vm != "" && ann[MigrationJob] != ""
+// OwnerKey returns who owns a pod's addresses, as the rules compare owners:
+// the pod's name, or "vm/<vm>" for a virt-launcher pod of VM vm (see
+// LauncherVM). StatefulSet pods keep their name across recreation, so the
+// same name is the same owner; the prefix keeps a VM and a pod of the same
+// name apart ("/" never occurs in a pod name).
+func OwnerKey(pod, vm string) string {
+	if vm != "" {
+		return "vm/" + vm
+	}
+	return pod
+}
+
+// DescribeOwner names an owner key of namespace ns in a message: "pod
+// ns/name" or "VM ns/vm".
+func DescribeOwner(ns, key string) string {
+	if vm, ok := strings.CutPrefix(key, "vm/"); ok {
+		return "VM " + ns + "/" + vm
+	}
+	return "pod " + ns + "/" + key
+}
+
+// MigrationTarget reports whether a virt-launcher pod of VM vm (LauncherVM)
+// is the target of a live migration: it carries KubeVirt's
+// kubevirt.io/migrationJobName annotation. The annotation alone ties the
+// pod to no VM, so it is not enough.
+func MigrationTarget(vm string, ann map[string]string) bool {
+	return vm != "" && ann[MigrationJob] != ""
 }
 
 // launcherPrefix starts the generateName of a VM's virt-launcher pods,

@@ -2,6 +2,7 @@ package annotations
 
 import (
 	"fmt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"slices"
 	"strings"
 	"testing"
@@ -191,16 +192,47 @@ func TestParseIsLinear(t *testing.T) {
 
 func TestMigrationTarget(t *testing.T) {
 	t.Parallel()
-	vmLabel := map[string]string{VMNameLabel: "vm1"}
 	job := map[string]string{MigrationJob: "m1"}
-	if vm, ok := MigrationTarget(vmLabel, job); !ok || vm != "vm1" {
-		t.Errorf("labelled target = %q, %v", vm, ok)
+	if !MigrationTarget("vm1", job) {
+		t.Errorf("a launcher pod with the annotation is no migration target")
 	}
-	if _, ok := MigrationTarget(nil, job); ok {
+	if MigrationTarget("", job) {
 		t.Errorf("the annotation alone made a migration target")
 	}
-	if _, ok := MigrationTarget(vmLabel, nil); ok {
-		t.Errorf("the label alone made a migration target")
+	if MigrationTarget("vm1", nil) {
+		t.Errorf("a launcher pod without the annotation made a migration target")
+	}
+}
+
+// TestLauncherVM: only an owner reference to a kubevirt.io
+// VirtualMachineInstance makes a pod a VM's, as in Kube-OVN's isVMPod; the
+// vm.kubevirt.io/name label does not.
+func TestLauncherVM(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		refs []metav1.OwnerReference
+		want string
+	}{
+		{"vmi owner", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vm1"}}, "vm1"},
+		{"second owner", []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs"}, {APIVersion: "kubevirt.io/v1alpha3", Kind: "VirtualMachineInstance", Name: "vm2"}}, "vm2"},
+		{"other group", []metav1.OwnerReference{{APIVersion: "evil.io/v1", Kind: "VirtualMachineInstance", Name: "vm1"}}, ""},
+		{"group prefix only", []metav1.OwnerReference{{APIVersion: "kubevirt.io.evil/v1", Kind: "VirtualMachineInstance", Name: "vm1"}}, ""},
+		{"vm, not vmi", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "vm1"}}, ""},
+		{"none", nil, ""},
+	} {
+		if got := LauncherVM(tc.refs); got != tc.want {
+			t.Errorf("%s: LauncherVM = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if OwnerKey("vm1", "") == OwnerKey("x", "vm1") {
+		t.Errorf("a pod named vm1 and VM vm1 have the same owner key")
+	}
+	if got := DescribeOwner("ns", OwnerKey("x", "vm1")); got != "VM ns/vm1" {
+		t.Errorf("DescribeOwner(vm) = %q", got)
+	}
+	if got := DescribeOwner("ns", OwnerKey("x", "")); got != "pod ns/x" {
+		t.Errorf("DescribeOwner(pod) = %q", got)
 	}
 }
 

@@ -68,8 +68,13 @@ func StripPod(obj any) (any, error) {
 			out.Annotations[k] = v
 		}
 	}
-	if vm := m.Labels[annotations.VMNameLabel]; vm != "" {
-		out.Labels = map[string]string{annotations.VMNameLabel: vm}
+	for _, o := range m.OwnerReferences {
+		// The VM a virt-launcher pod runs (annotations.LauncherVM): the
+		// owner of its pending addresses.
+		if annotations.LauncherVM([]metav1.OwnerReference{o}) != "" {
+			out.OwnerReferences = []metav1.OwnerReference{{APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name}}
+			break
+		}
 	}
 	return out, nil
 }

@@ -340,7 +340,7 @@ func PodRequestsOf(obj metav1.Object) []PodRequest {
 	if !annotations.HasStatic(ann) {
 		return nil
 	}
-	owner := annotations.Owner(obj.GetName(), obj.GetLabels())
+	owner := annotations.OwnerKey(obj.GetName(), annotations.LauncherVM(obj.GetOwnerReferences()))
 	var out []PodRequest
 	for _, r := range annotations.Requests(ann) {
 		// Once allocated, the addresses are held by an IP object (or were

@@ -38,14 +38,6 @@ func (c *podCheck) tooManyInterfaces() {
 		"ipamguard judges the Kube-OVN annotations of at most "+limit+" interfaces (provider and interface pairs) per pod, far more than a pod attaches"))
 }
 
-// heldByVM reports whether an IP object is KubeVirt VM vm's: named after
-// the VM (Kube-OVN's keep-vm-ip, the default) or after one of its
-// virt-launcher pods (without it), with podType VirtualMachine either way
-// (Kube-OVN pkg/controller/pod.go, getNameByPod and getPodType).
-func heldByVM(h inventory.Holder, vm string) bool {
-	return h.PodType == kubeovnv1.PodTypeVirtualMachine && (h.PodName == vm || annotations.IsLauncherOf(h.PodName, vm))
-}
-
 // holderText describes the holder of an address to a pod of namespace ns:
 // by name when it belongs to ns, has no namespace (nodes, Vips and IP
 // objects of no namespace: cluster-scoped) or names is set; otherwise only

@@ -186,15 +186,14 @@ func TestPendingHolderTimeout(t *testing.T) {
 }
 
 // TestMigrationExemption: a live-migration target shares only its own
-// VM's address, in its own namespace, and only when KubeVirt's label ties
-// it to the VM.
+// VM's address, in its own namespace, and only when an owner reference to
+// the VM's VirtualMachineInstance ties it to the VM (as Kube-OVN reads it);
+// the label alone does not.
 func TestMigrationExemption(t *testing.T) {
 	t.Parallel()
 	job := "kubevirt.io/migrationJobName"
 	target := func(ns, vm, addr string) PodInput {
-		return pod(ns, "virt-launcher-"+vm+"-b8z2q", map[string]string{ipKey: addr, job: "m1"}, func(in *PodInput) {
-			in.Labels = map[string]string{annotations.VMNameLabel: vm}
-		})
+		return pod(ns, "virt-launcher-"+vm+"-b8z2q", map[string]string{ipKey: addr, job: "m1"}, func(in *PodInput) { in.VM = vm })
 	}
 	heldBy := func(s string) []want { return []want{{policy.PodIPTaken, annPath(ipKey), []string{s}}} }
 	c := Context{Defaults: settings.FreshInstall(), Now: t0}
@@ -205,11 +204,15 @@ func TestMigrationExemption(t *testing.T) {
 		{name: "a vm of the same name in another namespace", in: target("vms", "vm1", "10.16.0.33"), want: heldBy("held by a VM in another namespace")},
 		{name: "its vm's name from another namespace", in: target("other-vms", "vm1", "10.16.0.31"), want: heldBy("held by a VM in another namespace")},
 		{name: "a statefulset pod's address", in: target("apps", "db-1x", "10.16.0.21"), want: heldBy("held by pod apps/db-1")},
-		{name: "the annotation without the label", in: pod("vms", "virt-launcher-vm1-b8z2q", map[string]string{ipKey: "10.16.0.31", job: "m1"}),
+		{name: "the annotation without the owner reference", in: pod("vms", "virt-launcher-vm1-b8z2q", map[string]string{ipKey: "10.16.0.31", job: "m1"}),
 			want: heldBy("held by vm vms/vm1")},
-		{name: "a launcher pod's IP object needs the migration", in: pod("vms", "virt-launcher-vm3-q9r4t", map[string]string{ipKey: "10.16.0.32"}, func(in *PodInput) {
-			in.Labels = map[string]string{annotations.VMNameLabel: "vm3"}
-		}), want: heldBy("held by vm vms/virt-launcher-vm3-x7k2p")},
+		{name: "the label without the owner reference", in: pod("vms", "virt-launcher-vm1-b8z2q", map[string]string{ipKey: "10.16.0.31", job: "m1"}, func(in *PodInput) {
+			in.Labels = map[string]string{annotations.VMNameLabel: "vm1"}
+		}), want: heldBy("held by vm vms/vm1")},
+		{name: "a plain pod named like the vm", in: pod("vms", "vm1", map[string]string{ipKey: "10.16.0.31"}), want: heldBy("held by vm vms/vm1")},
+		{name: "a vm named like a plain pod", in: pod("apps", "virt-launcher-db-1-b8z2q", map[string]string{ipKey: "10.16.0.21"}, func(in *PodInput) { in.VM = "db-1" }),
+			want: heldBy("held by pod apps/db-1")},
+		{name: "a launcher pod's IP object needs the migration", in: pod("vms", "virt-launcher-vm3-q9r4t", map[string]string{ipKey: "10.16.0.32"}, func(in *PodInput) { in.VM = "vm3" }), want: heldBy("held by vm vms/virt-launcher-vm3-x7k2p")},
 		{name: "a pending pod of another namespace", in: target("vms", "vm1", "10.16.0.42"), want: heldBy("requested by a pending pod in another namespace")},
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ipamguard/ipamguard/pkg/annotations"
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/ipam"
 	"github.com/ipamguard/ipamguard/pkg/policy"
@@ -24,6 +25,9 @@ type PodInput struct {
 	Name        string
 	Labels      map[string]string
 	Annotations map[string]string
+	// VM is the KubeVirt VM the pod is a virt-launcher pod of
+	// (annotations.LauncherVM of its owner references), or "".
+	VM string
 	// Ordinal is the StatefulSet ordinal of the pod, or -1.
 	Ordinal int
 	// Meta is the path of the metadata in the admitted object:
@@ -31,8 +35,9 @@ type PodInput struct {
 	Meta *field.Path
 }
 
-// Owner returns who owns the pod's addresses (the pod, or its KubeVirt VM).
-func (in PodInput) Owner() string { return annotations.Owner(in.Name, in.Labels) }
+// Owner returns the key of who owns the pod's addresses (the pod, or its
+// KubeVirt VM): annotations.OwnerKey.
+func (in PodInput) Owner() string { return annotations.OwnerKey(in.Name, in.VM) }
 
 // Claim is an address a pod is admitted to take.
 type Claim struct {
@@ -68,12 +73,20 @@ func PodTemplate(ctx Context, _, in *PodInput) Result {
 	return Result{Findings: c.fs.result()}
 }
 
-// isMigrationTarget returns the VM a pod is the live-migration target of:
-// kubevirt.io/migrationJobName with KubeVirt's vm.kubevirt.io/name label.
-// Such a pod shares the address of its VM's IP object in its own namespace,
-// nothing else (see holder).
-func isMigrationTarget(in PodInput) (vm string, ok bool) {
-	return annotations.MigrationTarget(in.Labels, in.Annotations)
+// ownIPObject reports whether IP object h is the pod's own: for a
+// virt-launcher pod, its VM's (named after the VM: keep-vm-ip, Kube-OVN's
+// default; or, for a live-migration target, after one of the VM's launcher
+// pods), with podType VirtualMachine; for any other pod, one named after
+// the pod (keep-IP recreation) that is no VM's. Same namespace only.
+func ownIPObject(h inventory.Holder, in *PodInput) bool {
+	if h.Kind != inventory.HolderIP || h.PodNamespace != in.Namespace {
+		return false
+	}
+	if in.VM != "" {
+		return h.PodType == kubeovnv1.PodTypeVirtualMachine &&
+			(h.PodName == in.VM || annotations.MigrationTarget(in.VM, in.Annotations) && annotations.IsLauncherOf(h.PodName, in.VM))
+	}
+	return h.PodName == in.Name && h.PodType != kubeovnv1.PodTypeVirtualMachine
 }
 
 type podCheck struct {
@@ -610,12 +623,9 @@ func (c *podCheck) checkTenancy(sn *inventory.Subnet, p *field.Path, value strin
 // unless c.rc.CrossNamespaceNames.
 func (c *podCheck) holder(sn *inventory.Subnet, a netip.Addr) string {
 	ns, owner := c.in.Namespace, c.in.Owner()
-	vm, migrating := isMigrationTarget(c.in)
 	var held string
 	c.r.InUse(sn.Name, a, a, func(h inventory.Holder) bool {
-		if h.Kind == inventory.HolderIP && h.PodNamespace == ns && (h.PodName == owner || migrating && heldByVM(h, vm)) {
-			// This owner's own IP object (keep-IP recreation), or, for a
-			// live-migration target, its VM's.
+		if ownIPObject(h, &c.in) {
 			return true
 		}
 		held = "held by " + holderText(h, ns, c.rc.CrossNamespaceNames)
@@ -656,7 +666,7 @@ func inFlightHolder(ns, rns, rowner string, names bool) string {
 	if rns != ns && !names {
 		return "requested by a pod in another namespace, admitted moments ago"
 	}
-	return "requested by pod " + rns + "/" + rowner + ", admitted moments ago"
+	return "requested by " + annotations.DescribeOwner(rns, rowner) + ", admitted moments ago"
 }
 
 // InFlight judges a pod's claims (PodCreate's, made without

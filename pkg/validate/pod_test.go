@@ -75,7 +75,7 @@ func TestPodCreate(t *testing.T) {
 	store := podFixture()
 	d := settings.FreshInstall()
 	res := fakeReservations{{Subnet: "ovn-default", Addr: netip.MustParseAddr("10.16.0.51")}: {"apps", "racer"}}
-	vm := func(in *PodInput) { in.Labels = map[string]string{"vm.kubevirt.io/name": "vm1"} }
+	vm := func(in *PodInput) { in.VM = "vm1" }
 	cases := []struct {
 		name   string
 		in     PodInput

@@ -124,6 +124,7 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 		target := func(name, addr string) *corev1.Pod {
 			p := newPod("vms", name, map[string]string{ipKey: addr, "kubevirt.io/migrationJobName": "mig-1"})
 			p.Labels = map[string]string{"vm.kubevirt.io/name": "vm1"}
+			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vm1", UID: "vmi-uid-1"}}
 			return p
 		}
 		devenvtest.Eventually(t, "vm1's IP object in the inventory", waitTimeout, func() error {
@@ -136,6 +137,10 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 		if err := c.Create(ctx, target("virt-launcher-vm1-b8z2q", "10.16.0.31")); err != nil {
 			t.Fatalf("migration target refused: %v", err)
 		}
+		// The label alone (any pod may carry it) ties no pod to the VM.
+		fake := newPod("vms", "virt-launcher-vm1-z9x8c", map[string]string{ipKey: "10.16.0.31", "kubevirt.io/migrationJobName": "mig-1"})
+		fake.Labels = map[string]string{"vm.kubevirt.io/name": "vm1"}
+		wantPodDenied(t, c.Create(ctx, fake), ipKey, "held by vm vms/vm1")
 		// The annotation shares nothing but its own VM's address.
 		wantPodDenied(t, c.Create(ctx, target("virt-launcher-vm1-q9r4t", "10.16.0.21")), ipKey,
 			"10.16.0.21 in subnet ovn-default is held by a pod in another namespace [pod-ip-taken]")

@@ -25,12 +25,83 @@ type Operation struct {
 // object, fields this project does not know included, stays byte-identical.
 type Patch []Operation
 
-// JSON encodes the patch; an empty patch encodes as nil.
+// JSON encodes the patch; an empty patch encodes as nil. Values that are
+// strings or lists of strings (every value the defaulters write) are
+// written straight into a buffer sized once: json.Marshal would double its
+// buffer up to a 1.5 MiB excludeIps list and then copy it. The bytes are
+// json.Marshal's.
 func (p Patch) JSON() ([]byte, error) {
 	if len(p) == 0 {
 		return nil, nil
 	}
-	return json.Marshal(p)
+	size := 2
+	for _, op := range p {
+		size += len(`{"op":"","path":"","value":},`) + len(op.Op) + len(op.Path)
+		switch v := op.Value.(type) {
+		case string:
+			size += len(v) + 2
+		case []string:
+			size += 2
+			for _, e := range v {
+				size += len(e) + 3
+			}
+		default:
+			size += 64
+		}
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '[')
+	var err error
+	for i, op := range p {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"op":`...)
+		b = appendJSONString(b, op.Op)
+		b = append(b, `,"path":`...)
+		b = appendJSONString(b, op.Path)
+		b = append(b, `,"value":`...)
+		switch v := op.Value.(type) {
+		case string:
+			b = appendJSONString(b, v)
+		case []string:
+			if v == nil {
+				b = append(b, "null"...)
+				break
+			}
+			b = append(b, '[')
+			for j, e := range v {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONString(b, e)
+			}
+			b = append(b, ']')
+		default:
+			var vb []byte
+			if vb, err = json.Marshal(v); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", op.Op, op.Path, err)
+			}
+			b = append(b, vb...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}
+
+// appendJSONString appends s as json.Marshal writes it: printable ASCII
+// without the characters it escapes goes as is, anything else through
+// json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Subnet field names in JSON, by field path.

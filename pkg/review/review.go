@@ -29,6 +29,7 @@ package review
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -231,7 +232,9 @@ func (h *Handler) serve(r *http.Request, in *bytes.Buffer, apiVersion *string) a
 		// that size at once, instead of doubling a few times (which
 		// allocated 8 MB for a 3 MB review).
 		if rest := r.ContentLength - n; rest > 0 && r.ContentLength <= MaxRequestBytes {
-			in.Grow(int(rest) + 1)
+			// ReadFrom wants MinRead bytes free before each read, the
+			// one that sees the end included.
+			in.Grow(int(rest) + bytes.MinRead)
 		}
 		var m int64
 		m, err = in.ReadFrom(body)
@@ -313,6 +316,13 @@ func (h *Handler) write(w http.ResponseWriter, apiVersion string, resp admission
 		// Errors built before a request was decoded have no Complete.
 		resp.Result = &metav1.Status{Code: http.StatusOK}
 	}
+	// A large patch (a Subnet's 100k excludeIps) is base64-encoded
+	// straight into the response writer: the encoder would grow its buffer
+	// to the encoded size by doubling, then copy it.
+	patch := resp.Patch
+	if len(patch) > largePatch {
+		resp.Patch = nil
+	}
 	rv := responseReview{APIVersion: apiVersion, Kind: kindReview, Response: &resp.AdmissionResponse}
 	if err := jsonv1.NewEncoder(out).Encode(&rv); err != nil {
 		h.log.Error(err, "encode admission response", "uid", resp.UID)
@@ -320,7 +330,48 @@ func (h *Handler) write(w http.ResponseWriter, apiVersion string, resp admission
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if _, err := w.Write(out.Bytes()); err != nil {
+	var err error
+	if len(patch) > largePatch {
+		err = writeWithPatch(w, out.Bytes(), patch)
+	} else {
+		_, err = w.Write(out.Bytes())
+	}
+	if err != nil {
 		h.log.V(1).Info("write admission response", "uid", resp.UID, "error", err.Error())
 	}
+}
+
+// largePatch is the patch size above which write streams the patch.
+const largePatch = 64 << 10
+
+// responseObject opens the response member of an encoded review.
+var responseObject = []byte(`"response":{`)
+
+// writeWithPatch writes the encoded review enc (whose response has no
+// patch) with "patch":"<base64 of patch>" as the first member of its
+// response: the bytes encoding/json would write, in another member order.
+func writeWithPatch(w io.Writer, enc, patch []byte) error {
+	i := bytes.Index(enc, responseObject)
+	if i < 0 {
+		return errors.New("encoded review has no response")
+	}
+	i += len(responseObject)
+	if _, err := w.Write(enc[:i]); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, `"patch":"`); err != nil {
+		return err
+	}
+	b64 := base64.NewEncoder(base64.StdEncoding, w)
+	if _, err := b64.Write(patch); err != nil {
+		return err
+	}
+	if err := b64.Close(); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, `",`); err != nil {
+		return err
+	}
+	_, err := w.Write(enc[i:])
+	return err
 }

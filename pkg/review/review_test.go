@@ -175,6 +175,19 @@ func TestServeCompletesResponses(t *testing.T) {
 				t.Errorf("patch %q type %v", r.Patch, r.PatchType)
 			}
 		}},
+		{"a large patch is streamed and decodes the same", func(admission.Request) admission.Response {
+			resp := admission.Allowed("")
+			resp.Patch = largePatchBody()
+			pt := admissionv1.PatchTypeJSONPatch
+			resp.PatchType = &pt
+			resp.Warnings = []string{"defaulted"}
+			return resp
+		}, func(t *testing.T, r *admissionv1.AdmissionResponse) {
+			if r.PatchType == nil || *r.PatchType != admissionv1.PatchTypeJSONPatch || !bytes.Equal(r.Patch, largePatchBody()) ||
+				!r.Allowed || r.UID != "0d3c3f0e-1" || len(r.Warnings) != 1 || r.Result == nil || r.Result.Code != http.StatusOK {
+				t.Errorf("large patch: %d bytes (want %d), type %v, response %+v", len(r.Patch), len(largePatchBody()), r.PatchType, r.Warnings)
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -338,4 +351,13 @@ func TestDecodeObject(t *testing.T) {
 		v.Metadata.Name != "a" || v.Metadata.UID != types.UID("u") {
 		t.Errorf("decoded %+v, %v", v, err)
 	}
+}
+
+// largePatchBody is a patch above largePatch, of every byte value.
+func largePatchBody() []byte {
+	b := make([]byte, largePatch*3+7)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	return b
 }

@@ -110,8 +110,17 @@ func (e *Engine) Review(ctx context.Context, req *Request) (*Outcome, error) {
 	if e.Reservations != nil && r.claimant != nil && len(r.out.Claims) > 0 {
 		// Only the claims meet the reservations, under their lock: a
 		// slow request never holds up another's.
-		e.Reservations.Judge(func(held validate.Reservations) reserve.Grant { return e.reserve(r, held) })
-		if err := r.timedOut("reserve"); err != nil {
+		ctx := r.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		err := e.Reservations.Judge(ctx, func(held validate.Reservations) reserve.Grant { return e.reserve(r, held) })
+		if err == nil {
+			err = r.timedOut("reserve")
+		} else {
+			err = r.timedOut("decide")
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -8,8 +8,8 @@
 package reserve
 
 import (
+	"context"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/ipamguard/ipamguard/pkg/validate"
@@ -23,7 +23,9 @@ const TTL = 30 * time.Second
 // Table holds the addresses claimed by pods admitted in the last TTL,
 // until the pods show up in the inventory.
 type Table struct {
-	mu        sync.Mutex
+	// lock is a one-slot semaphore rather than a sync.Mutex, so that a
+	// request whose deadline passes while it waits gives up (Judge).
+	lock      chan struct{}
 	m         map[key]entry
 	ttl       time.Duration
 	now       func() time.Time
@@ -43,7 +45,7 @@ type entry struct {
 
 // New returns an empty table whose claims last ttl.
 func New(ttl time.Duration) *Table {
-	return &Table{m: map[key]entry{}, ttl: ttl, now: time.Now}
+	return &Table{lock: make(chan struct{}, 1), m: map[key]entry{}, ttl: ttl, now: time.Now}
 }
 
 // Grant is what a judgement made under the table's lock asks to reserve.
@@ -59,13 +61,23 @@ type Grant struct {
 // claims, and reserves what it grants: checking and reserving are one
 // step, so of many requests for one address exactly one is granted. The
 // lock is the table's only one and judge should be a few lookups: every
-// fixed-IP admission waits for it.
-func (t *Table) Judge(judge func(held validate.Reservations) Grant) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// fixed-IP admission waits for it. If ctx ends while Judge waits for the
+// lock, judge is not run, nothing is reserved, and ctx's error is
+// returned.
+func (t *Table) Judge(ctx context.Context, judge func(held validate.Reservations) Grant) error {
+	select {
+	case t.lock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-t.lock }()
+	if err := ctx.Err(); err != nil {
+		// Both were ready: a request out of time reserves nothing.
+		return err
+	}
 	g := judge(view{t})
 	if len(g.Claims) == 0 {
-		return
+		return nil
 	}
 	now := t.now()
 	// Expired entries are swept at most once a second, keeping the work
@@ -87,6 +99,7 @@ func (t *Table) Judge(judge func(held validate.Reservations) Grant) {
 		}
 		t.m[k] = entry{namespace: g.Namespace, owner: g.Owner, expires: now.Add(t.ttl)}
 	}
+	return nil
 }
 
 // view reads the table while Judge holds its lock.
@@ -103,8 +116,8 @@ func (v view) Holder(subnet string, a netip.Addr) (string, string, bool) {
 
 // Len returns the number of live reservations.
 func (t *Table) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.lock <- struct{}{}
+	defer func() { <-t.lock }()
 	n := 0
 	for _, e := range t.m {
 		if t.now().Before(e.expires) {

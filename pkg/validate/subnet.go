@@ -25,6 +25,7 @@ var (
 	protocolPath   = specPath.Child("protocol")
 	u2oIPPath      = specPath.Child("u2oInterconnectionIP")
 	vpcPath        = specPath.Child("vpc")
+	vipsPath       = specPath.Child("vips")
 	metaNamePath   = field.NewPath("metadata", "name")
 	maxListedItems = 10
 )
@@ -34,7 +35,9 @@ func SubnetCreate(c Context, _, obj *kubeovnv1.Subnet) Result {
 	r, d := c.Inventory, c.Defaults
 	var fs findings
 	blocks := checkSubnetSyntax(c.Ctx, &fs, nil, obj)
+	checkVpcName(&fs, nil, obj)
 	if blocks != nil {
+		checkVips(&fs, nil, obj, blocks)
 		checkU2OIP(&fs, r, nil, obj, blocks)
 		if IsOVNProvider(obj.Spec.Provider) {
 			checkOverlap(&fs, r, d, obj, blocks)
@@ -74,7 +77,9 @@ func SubnetUpdate(c Context, oldObj, obj *kubeovnv1.Subnet) Result {
 		fs.add(policy.SubnetInvalid, field.Invalid(vpcPath, n, fmt.Sprintf(
 			"vpc can only be changed from empty to %s; Kube-OVN does not move a subnet to another vpc: create a new subnet there instead", r.DefaultVPC())))
 	}
+	checkVpcName(&fs, oldObj, obj)
 	if blocks != nil {
+		checkVips(&fs, oldObj, obj, blocks)
 		checkU2OIP(&fs, r, oldObj, obj, blocks)
 	}
 	// The scope is compared resolved: filling in an empty vpc with the
@@ -273,6 +278,48 @@ func checkU2OIP(fs *findings, r inventory.Reader, old, obj *kubeovnv1.Subnet, bl
 		if holder != "" {
 			fs.add(policy.SubnetInvalid, field.Invalid(u2oIPPath, v, fmt.Sprintf(
 				"%s is held by %s; Kube-OVN cannot give it to the u2o interconnection port", a, holder)))
+		}
+	}
+}
+
+// checkVpcName refuses a subnet named like its vpc, as Kube-OVN's webhook
+// and controller do (pkg/util/validator.go ValidateSubnet, "subnet %s and
+// vpc %s cannot have the same name"): the subnet never gets its logical
+// switch. Ratcheted: an old subnet already so is not reported again.
+func checkVpcName(fs *findings, old, obj *kubeovnv1.Subnet) {
+	if obj.Spec.Vpc == "" || obj.Spec.Vpc != obj.Name || old != nil && old.Spec.Vpc == old.Name {
+		return
+	}
+	fs.add(policy.SubnetInvalid, field.Invalid(vpcPath, obj.Spec.Vpc, fmt.Sprintf(
+		"subnet %s and vpc %s have the same name; Kube-OVN refuses it (the subnet never gets a logical switch)", obj.Name, obj.Spec.Vpc)))
+}
+
+// checkVips refuses spec.vips entries that Kube-OVN's ValidateSubnet
+// refuses (pkg/util/validator.go): upper-case IPv6, or outside the block
+// of their family ("vip %s conflicts with subnet %s cidr %s"). Ratcheted:
+// only when the vips or the cidrBlock changed. Bounded: entries past the
+// findings cap are counted, not judged one by one.
+func checkVips(fs *findings, old, obj *kubeovnv1.Subnet, blocks []netip.Prefix) {
+	s := obj.Spec
+	if len(s.Vips) == 0 || old != nil && old.Spec.CIDRBlock == s.CIDRBlock && slices.Equal(old.Spec.Vips, s.Vips) {
+		return
+	}
+	for i, v := range s.Vips {
+		if fs.full(policy.SubnetInvalid) {
+			fs.skip(policy.SubnetInvalid, vipsPath)
+			return
+		}
+		if strings.ToLower(v) != v {
+			fs.add(policy.SubnetInvalid, field.Invalid(vipsPath.Index(i), v, "must be lower case; Kube-OVN refuses upper-case IPv6 addresses"))
+			continue
+		}
+		a, ok := ipam.ParseIP(strings.TrimSpace(v))
+		if !ok {
+			fs.add(policy.SubnetInvalid, field.Invalid(vipsPath.Index(i), v, "is not an IP address; Kube-OVN refuses it"))
+			continue
+		}
+		if block, ok := ipam.BlockOf(blocks, ipam.FamilyOf(a)); !ok || !block.Contains(a) {
+			fs.add(policy.SubnetInvalid, field.Invalid(vipsPath.Index(i), v, fmt.Sprintf("is not inside cidrBlock %s; Kube-OVN refuses it", s.CIDRBlock)))
 		}
 	}
 }

@@ -35,6 +35,18 @@ const (
 	DefaultingDurationName      = Namespace + "_defaulting_duration_seconds"
 	ThresholdAddressesName      = Namespace + "_threshold_addresses"
 	LeaderName                  = Namespace + "_leader"
+	FindingsName                = Namespace + "_findings"
+	AuditRunsName               = Namespace + "_audit_runs_total"
+	AuditLastRunName            = Namespace + "_audit_last_run_timestamp_seconds"
+	AuditDurationName           = Namespace + "_audit_duration_seconds"
+	AuditIncompleteName         = Namespace + "_audit_incomplete"
+)
+
+// Values of the result label of ipamguard_audit_runs_total.
+const (
+	AuditComplete   = "complete"
+	AuditIncomplete = "incomplete"
+	AuditError      = "error"
 )
 
 // Values of the level label of ipamguard_threshold_addresses.
@@ -132,6 +144,14 @@ type Metrics struct {
 	leader     prometheus.Gauge
 	subnets    *subnetCollector
 
+	// The continuous audit (pkg/audit): findings of its last run, and how
+	// its runs went.
+	findings        *prometheus.GaugeVec
+	auditRuns       *prometheus.CounterVec
+	auditLast       prometheus.Gauge
+	auditDuration   prometheus.Gauge
+	auditIncomplete prometheus.Gauge
+
 	reloadOK, reloadErr prometheus.Counter
 
 	// The label children of the hot path, cached by their label values:
@@ -206,6 +226,29 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "1 while this replica holds the leader election Lease and runs the single-writer work, else 0; the webhooks serve on every replica.",
 		}),
 		subnets: newSubnetCollector(),
+		findings: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: FindingsName,
+			Help: "Findings of the continuous audit's last run (the doctor's checks on the cluster), by check ID and severity (critical, warning, info). Exported by the leader replica only.",
+		}, []string{"check", "severity"}),
+		auditRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: AuditRunsName,
+			Help: "Continuous audit runs, by result: complete, incomplete (a list was forbidden or timed out; the findings may miss some), error.",
+		}, []string{"result"}),
+		auditLast: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: AuditLastRunName,
+			Help: "Unix time the continuous audit's last run finished; 0 before the first.",
+		}),
+		auditDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: AuditDurationName,
+			Help: "Seconds the continuous audit's last run took: reading the cluster and running the checks.",
+		}),
+		auditIncomplete: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: AuditIncompleteName,
+			Help: "1 when the continuous audit's last run could not read everything (see the logs), else 0.",
+		}),
+	}
+	for _, r := range []string{AuditComplete, AuditIncomplete, AuditError} {
+		m.auditRuns.WithLabelValues(r)
 	}
 	// Both reload results exist from the start, so increase(...{result="error"})
 	// has a series to compare against before the first failure.
@@ -242,6 +285,11 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.lastReload.Describe(ch)
 	m.leader.Describe(ch)
 	m.subnets.Describe(ch)
+	m.findings.Describe(ch)
+	m.auditRuns.Describe(ch)
+	m.auditLast.Describe(ch)
+	m.auditDuration.Describe(ch)
+	m.auditIncomplete.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -256,6 +304,53 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.lastReload.Collect(ch)
 	m.leader.Collect(ch)
 	m.subnets.Collect(ch)
+	m.findings.Collect(ch)
+	m.auditRuns.Collect(ch)
+	m.auditLast.Collect(ch)
+	m.auditDuration.Collect(ch)
+	m.auditIncomplete.Collect(ch)
+}
+
+// FindingCount is the number of findings of one check and severity.
+type FindingCount struct {
+	Check, Severity string
+	N               int
+}
+
+// ObserveAudit records one run of the continuous audit: the finding counts
+// replace the last run's (a check with no findings now has no series);
+// incomplete says a list failed; err that the run failed (the counts are
+// then kept from the last good run).
+func (m *Metrics) ObserveAudit(counts []FindingCount, d time.Duration, finished time.Time, incomplete bool, err error) {
+	if m == nil {
+		return
+	}
+	switch {
+	case err != nil:
+		m.auditRuns.WithLabelValues(AuditError).Inc()
+		return
+	case incomplete:
+		m.auditRuns.WithLabelValues(AuditIncomplete).Inc()
+		m.auditIncomplete.Set(1)
+	default:
+		m.auditRuns.WithLabelValues(AuditComplete).Inc()
+		m.auditIncomplete.Set(0)
+	}
+	m.findings.Reset()
+	for _, c := range counts {
+		m.findings.WithLabelValues(c.Check, c.Severity).Add(float64(c.N))
+	}
+	m.auditLast.Set(float64(finished.Unix()))
+	m.auditDuration.Set(d.Seconds())
+}
+
+// ClearAudit drops the audit's finding series, for a replica that stops
+// being the leader: only the leader exports them.
+func (m *Metrics) ClearAudit() {
+	if m == nil {
+		return
+	}
+	m.findings.Reset()
 }
 
 // ObserveAdmission records one judged request: kind is the object kind

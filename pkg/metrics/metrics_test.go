@@ -98,6 +98,7 @@ func TestNamesAndLint(t *testing.T) {
 	m.ObserveDecision("subnet-overlap", "enforce", "enforce")
 	m.ObserveReload(true, time.Unix(1700000000, 0))
 	m.SetSubnetSource(seq(metrics.SubnetUsage{Subnet: "a", VPC: "v", Family: "IPv4", Total: 253, Using: 3, Available: 250}))
+	m.ObserveAudit([]metrics.FindingCount{{Check: "zombie-ip", Severity: "warning", N: 2}}, time.Second, time.Unix(1700000000, 0), false, nil)
 
 	fams := gather(t, reg)
 	var got []string
@@ -109,7 +110,8 @@ func TestNamesAndLint(t *testing.T) {
 		metrics.AdmissionDurationName, metrics.AdmissionRequestsName,
 		metrics.ConfigLastReloadSuccessName, metrics.ConfigReloadsName,
 		metrics.DecisionsName, metrics.SubnetAddressesName, metrics.SubnetThresholdStateName,
-		metrics.LeaderName,
+		metrics.LeaderName, metrics.FindingsName, metrics.AuditRunsName, metrics.AuditLastRunName,
+		metrics.AuditDurationName, metrics.AuditIncompleteName,
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -424,4 +426,48 @@ func BenchmarkObserveAdmission(b *testing.B) {
 			m.ObserveAdmission("Subnet", "UPDATE", metrics.ResultAllowed, 100*time.Microsecond)
 		}
 	})
+}
+
+// TestObserveAudit: each run replaces the findings of the last; a failed
+// run keeps them; incomplete runs are counted and flagged.
+func TestObserveAudit(t *testing.T) {
+	t.Parallel()
+	m, reg := newMetrics(t)
+	m.ObserveAudit([]metrics.FindingCount{{"zombie-ip", "warning", 2}, {"duplicate-address", "critical", 1}}, time.Second, time.Unix(100, 0), false, nil)
+	m.ObserveAudit([]metrics.FindingCount{{"zombie-ip", "warning", 1}}, 2*time.Second, time.Unix(200, 0), true, nil)
+	m.ObserveAudit(nil, time.Second, time.Unix(300, 0), false, errors.New("boom"))
+	fams := gather(t, reg)
+	got := map[string]float64{}
+	for _, mt := range fams[metrics.FindingsName].GetMetric() {
+		var check, sev string
+		for _, l := range mt.GetLabel() {
+			switch l.GetName() {
+			case "check":
+				check = l.GetValue()
+			case "severity":
+				sev = l.GetValue()
+			}
+		}
+		got[check+"/"+sev] = mt.GetGauge().GetValue()
+	}
+	if len(got) != 1 || got["zombie-ip/warning"] != 1 {
+		t.Errorf("findings = %v, want only zombie-ip/warning 1", got)
+	}
+	if v := fams[metrics.AuditIncompleteName].GetMetric()[0].GetGauge().GetValue(); v != 1 {
+		t.Errorf("incomplete = %v", v)
+	}
+	if v := fams[metrics.AuditLastRunName].GetMetric()[0].GetGauge().GetValue(); v != 200 {
+		t.Errorf("last run = %v, want 200 (the failed run does not count)", v)
+	}
+	runs := map[string]float64{}
+	for _, mt := range fams[metrics.AuditRunsName].GetMetric() {
+		runs[mt.GetLabel()[0].GetValue()] = mt.GetCounter().GetValue()
+	}
+	if runs[metrics.AuditComplete] != 1 || runs[metrics.AuditIncomplete] != 1 || runs[metrics.AuditError] != 1 {
+		t.Errorf("runs = %v", runs)
+	}
+	m.ClearAudit()
+	if n := len(gather(t, reg)[metrics.FindingsName].GetMetric()); n != 0 {
+		t.Errorf("%d finding series after ClearAudit", n)
+	}
 }

@@ -95,6 +95,7 @@ func promMetrics(t *testing.T) map[string][]string {
 	m.SetThresholds(10, 5)
 	m.ObserveDefaulting("Pod", "CREATE", metrics.DefaultPatched, time.Millisecond)
 	m.SetSubnetSource(slices.Values([]metrics.SubnetUsage{{Subnet: "a", VPC: "v", Family: "IPv4", Total: 1}}))
+	m.ObserveAudit([]metrics.FindingCount{{Check: "zombie-ip", Severity: "warning", N: 1}}, time.Second, time.Now(), false, nil)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

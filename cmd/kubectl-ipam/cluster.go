@@ -16,15 +16,14 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/clusterstate"
 )
 
-// clusterFlags are the flags of every command that judges against a
-// cluster's state (check now; doctor and snapshot to come): kubectl's
+// clusterFlags are the flags of every command that reads a cluster's
+// state (check, doctor; snapshot without --snapshot and --offline): kubectl's
 // standard flags (k8s.io/cli-runtime's ConfigFlags: --kubeconfig,
 // --context, --cluster, --user, -n, --as, --as-group, --request-timeout,
 // ...) and where the state comes from:
 //
-//   - --snapshot FILE: from files (the state `kubectl get -o yaml` or,
-//     later, `kubectl ipam snapshot` writes); the API server is not
-//     contacted;
+//   - --snapshot FILE: from files (the state `kubectl ipam snapshot` or
+//     `kubectl get -o yaml` writes); the API server is not contacted;
 //   - otherwise live, from the API server of the kubeconfig's context;
 //   - --offline: never from an API server: from --snapshot files if given,
 //     else from nowhere (the manifests alone).
@@ -46,12 +45,19 @@ type clusterFlags struct {
 }
 
 func newClusterFlags() *clusterFlags {
+	f := newLiveFlags()
+	f.stateSet.StringArrayVar(&f.snapshot, "snapshot", nil, "judge against the cluster state in `FILE` (a file, directory or - as for -f: the output of \"kubectl ipam snapshot\",\nor of \"kubectl get subnets,ips,ippools,vpcs,vips,nodes,namespaces,pods -A -o yaml\") instead of the live cluster; repeatable")
+	f.stateSet.BoolVar(&f.offline, "offline", false, "never contact an API server: judge against --snapshot files if given, else against the manifests alone")
+	return f
+}
+
+// newLiveFlags are the flags of a command that only reads the live
+// cluster (snapshot): kubectl's and --chunk-size.
+func newLiveFlags() *clusterFlags {
 	f := &clusterFlags{kube: genericclioptions.NewConfigFlags(false)}
 	f.kubeSet = pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
 	f.kube.AddFlags(f.kubeSet)
 	f.stateSet = pflag.NewFlagSet("state", pflag.ContinueOnError)
-	f.stateSet.StringArrayVar(&f.snapshot, "snapshot", nil, "judge against the cluster state in `FILE` (a file, directory or - as for -f, e.g. the output of\n\"kubectl get subnets,ips,ippools,vpcs,vips,nodes,namespaces,pods -A -o yaml\") instead of the live cluster; repeatable")
-	f.stateSet.BoolVar(&f.offline, "offline", false, "never contact an API server: judge against --snapshot files if given, else against the manifests alone")
 	f.stateSet.Int64Var(&f.chunkSize, "chunk-size", clusterstate.DefaultChunkSize, "objects per page when listing the live cluster (as kubectl get --chunk-size)")
 	return f
 }

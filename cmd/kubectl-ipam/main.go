@@ -1,16 +1,24 @@
 // Command kubectl-ipam is the ipamguard kubectl plugin. On PATH it runs as
 // `kubectl ipam`:
 //
-//	kubectl ipam check -f manifests/ [--snapshot cluster.yaml | --offline] [--config ipamguard.yaml] [-o json]
-//	                   [kubectl's flags: --kubeconfig, --context, -n, --as, --as-group, ...]
+//	kubectl ipam check -f manifests/ [--snapshot FILE | --offline] [--config ipamguard.yaml] [-o json]
+//	kubectl ipam doctor [--snapshot FILE] [-n NS | -A] [-o text|json|yaml|openreports] [--service-cidr CIDR]
+//	kubectl ipam snapshot [-o FILE]
+//	                   [kubectl's flags: --kubeconfig, --context, -n, --as, --as-group, --request-timeout, ...]
 //
 // check judges manifests before they are applied with the webhook's rules
 // (pkg/check), against the live cluster of the kubeconfig's context
 // (pkg/clusterstate), a --snapshot file, or with --offline the manifests
-// alone; doctor and snapshot are not implemented yet.
+// alone. doctor diagnoses the state a cluster is already in (pkg/diagnose,
+// printed by pkg/diagnose/render), live or from a --snapshot file; snapshot
+// writes that state to a file (pkg/snapshot). kubectl's flags own
+// --cluster (a kubeconfig cluster): the state file is --snapshot FILE for
+// check and doctor alike.
 //
-// Exit status: 0 nothing denied, 1 something denied, 2 usage or input
-// error.
+// Exit status of check: 0 nothing denied, 1 something denied, 2 usage or
+// input error. Of doctor: 0 clean, 1 warnings only, 2 usage or input
+// error, 3 critical findings, 4 incomplete (a list was forbidden or timed
+// out). Of snapshot: 0 written, 2 error, 4 written but incomplete.
 package main
 
 import (
@@ -39,10 +47,12 @@ const usage = `kubectl ipam: ipamguard's kubectl plugin.
 
 Usage:
   kubectl ipam check -f FILE|DIR|- [flags]   judge manifests with the webhook's rules before applying them
-  kubectl ipam doctor                        live diagnosis (not implemented yet)
-  kubectl ipam snapshot                      inventory snapshot (not implemented yet)
+  kubectl ipam doctor [--snapshot FILE]      diagnose the cluster's IP address management (read-only; fixes printed)
+  kubectl ipam snapshot [-o FILE]            write the cluster state doctor and check read to a file
 
-Run "kubectl ipam check --help" for the flags of check.
+kubectl's flags (--kubeconfig, --context, -n, --as, ...) apply to each; the
+cluster state file is --snapshot FILE (--cluster is kubectl's: a kubeconfig
+cluster). Run "kubectl ipam COMMAND --help" for the flags of a command.
 `
 
 func main() {
@@ -58,9 +68,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "check":
 		return runCheck(args[1:], stdin, stdout, stderr)
-	case "doctor", "snapshot":
-		fmt.Fprintf(stderr, "kubectl ipam %s: not implemented yet; only \"kubectl ipam check\" is available in this version\n", args[0])
-		return exitUsage
+	case "doctor":
+		return runDoctor(args[1:], stdin, stdout, stderr)
+	case "snapshot":
+		return runSnapshot(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -48,10 +48,8 @@ current-context: dead
 		jsonResult string
 	}{
 		{name: "no arguments", code: 2, stderr: []string{"Usage:"}},
-		{name: "doctor", args: []string{"doctor"}, code: 2, stderr: []string{"doctor: not implemented yet"}},
-		{name: "snapshot", args: []string{"snapshot", "-A"}, code: 2, stderr: []string{"snapshot: not implemented yet"}},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: []string{`unknown command "frobnicate"`}},
-		{name: "help", args: []string{"help"}, code: 0, stdout: []string{"kubectl ipam check"}},
+		{name: "help", args: []string{"help"}, code: 0, stdout: []string{"kubectl ipam check", "kubectl ipam doctor", "kubectl ipam snapshot", "--snapshot FILE"}},
 		{name: "check help", args: []string{"check", "--help"}, code: 0,
 			stderr: []string{"--snapshot FILE", "--offline", "--kubeconfig", "--context", "--cluster", "--as string", "Exit status"}},
 		{name: "no manifests", args: []string{"check"}, code: 2, stderr: []string{"no manifests"}},

@@ -1,13 +1,18 @@
 // Package clusterstate reads the cluster state ipamguard's kubectl commands
-// judge against (Subnets, IPs, IPPools, Vpcs, Vips, Namespaces, Nodes,
-// Pods) from a live API server, through the user's kubeconfig, and tells
-// who that user is there. `kubectl ipam check` reads it instead of a
-// --snapshot file; the doctor and `kubectl ipam snapshot` are to read it
-// the same way.
+// work on from a live API server, through the user's kubeconfig, and tells
+// who that user is there.
+//
+// `kubectl ipam check` reads the Inventory (Subnets, IPs, IPPools, Vpcs,
+// Vips, Namespaces, Nodes, Pods as metadata) with Read, which fails when
+// any of it cannot be read, and the workloads its manifests name with
+// Fetch. The doctor and `kubectl ipam snapshot` read the DoctorInventory
+// (also whole Pods, StatefulSets, KubeVirt VMs, warning events about pods
+// and ServiceCIDRs) with Stream, which hands over each object as its page
+// arrives and turns a list that is forbidden or times out into a Failure
+// the doctor reports as a gap, not an error.
 //
 // Lists are paginated (limit and continue, as `kubectl get --chunk-size`
-// does); Pods and Namespaces are read as metadata only
-// (PartialObjectMetadataList), which is all the rules read of them.
+// does); MetadataOnly resources are read as PartialObjectMetadataList.
 package clusterstate
 
 import (
@@ -45,6 +50,12 @@ type Resource struct {
 	// asked for a PartialObjectMetadataList and, if it cannot answer so,
 	// sends whole objects, of which only the metadata is kept.
 	MetadataOnly bool
+	// FieldSelector, when set, narrows the list on the server
+	// (involvedObject.kind=Pod).
+	FieldSelector string
+	// Optional resources may not be served (KubeVirt, ServiceCIDRs before
+	// Kubernetes 1.33): Stream skips them without a failure.
+	Optional bool
 }
 
 // APIVersion is group/version, or the version of the core group.
@@ -243,6 +254,9 @@ func (r *Reader) list(ctx context.Context, res Resource, limit int64, visit func
 		}
 		if cont != "" {
 			req.Param("continue", cont)
+		}
+		if res.FieldSelector != "" {
+			req.Param("fieldSelector", res.FieldSelector)
 		}
 		if res.MetadataOnly {
 			req.SetHeader("Accept", metadataAccept)

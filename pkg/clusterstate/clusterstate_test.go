@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -107,6 +108,28 @@ func seed(ctx context.Context, c client.Client) error {
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "postgres"}}}},
 		)
 	}
+	replicas := int32(2)
+	objs = append(objs,
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "apps"}, Spec: appsv1.StatefulSetSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db"},
+				Annotations: map[string]string{"ovn.kubernetes.io/ip_pool": "10.16.0.20,10.16.0.21"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "postgres"}}}},
+		}},
+		// Of the events, the doctor reads only the warnings about pods.
+		event("db-0.sandbox", "Pod", "db-0", corev1.EventTypeWarning, "FailedCreatePodSandBox"),
+		event("db-0.scheduled", "Pod", "db-0", corev1.EventTypeNormal, "Scheduled"),
+		event("web.scaled", "Deployment", "web", corev1.EventTypeWarning, "Failed"),
+		// A user who may read everything but pods.
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "no-pods"}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"namespaces", "nodes", "events"}, Verbs: []string{"get", "list"}},
+			{APIGroups: []string{"kubeovn.io", "apps", "networking.k8s.io", "kubevirt.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
+		}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "no-pods"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "no-pods"},
+			Subjects: []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: noPods}}},
+	)
 	for _, o := range objs {
 		if err := c.Create(ctx, o); err != nil {
 			return fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
@@ -118,6 +141,17 @@ func seed(ctx context.Context, c client.Client) error {
 	}
 	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "172.18.0.2"}}
 	return c.Status().Update(ctx, node)
+}
+
+// noPods is a user who may read everything the doctor reads but pods.
+const noPods = "no-pods"
+
+// event is an event in namespace apps about an object of kind.
+func event(name, kind, about, typ, reason string) *corev1.Event {
+	return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "apps"},
+		InvolvedObject: corev1.ObjectReference{Kind: kind, Namespace: "apps", Name: about},
+		Type:           typ, Reason: reason, Message: reason + " of " + about, Count: 1,
+		Source: corev1.EventSource{Component: "kubelet"}}
 }
 
 // reader returns a reader of the shared control plane, as user when one is
@@ -353,5 +387,123 @@ func TestListRestartsAfterExpiredContinue(t *testing.T) {
 	}
 	if len(objs) != 2 || objs[0].Name != "a" || objs[1].Name != "b" {
 		t.Errorf("Read = %+v, want pods a and b", objs)
+	}
+}
+
+func TestStreamDoctorInventory(t *testing.T) {
+	t.Parallel()
+	var (
+		byKind   = map[string][]clusterstate.Object{}
+		progress = map[string]int{}
+	)
+	failures, err := reader(t, "", 2).Stream(t.Context(), clusterstate.DoctorInventory(), func(o clusterstate.Object) error {
+		byKind[o.Kind] = append(byKind[o.Kind], clusterstate.Object{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Raw: slices.Clone(o.Raw)})
+		return nil
+	}, func(res clusterstate.Resource, n int, done bool) {
+		if done {
+			progress[res.Kind] = n
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// KubeVirt is not installed: optional, so no failure.
+	if len(failures) != 0 {
+		t.Errorf("failures %v", failures)
+	}
+	for kind, min := range map[string]int{"Namespace": 2, "Node": 1, "Subnet": 3, "IP": 5, "Pod": 5, "StatefulSet": 1, "Event": 1} {
+		if n := len(byKind[kind]); n < min || progress[kind] != n {
+			t.Errorf("%d %s objects read (progress said %d), want at least %d", n, kind, progress[kind], min)
+		}
+	}
+	if n := len(byKind["VirtualMachine"]) + progress["VirtualMachine"]; n != 0 {
+		t.Errorf("%d VirtualMachines read from a cluster without KubeVirt", n)
+	}
+	// Pods whole, not metadata only.
+	pod := find(t, byKind["Pod"], "apps", "db-2")
+	if !strings.Contains(string(pod.Raw), `"spec":{`) || !strings.Contains(string(pod.Raw), `"apiVersion":"v1","kind":"Pod"`) {
+		t.Errorf("pod read without its spec: %s", pod.Raw)
+	}
+	// Only the warning about a pod.
+	if evs := byKind["Event"]; len(evs) != 1 || evs[0].Name != "db-0.sandbox" {
+		t.Errorf("events read: %v", evs)
+	}
+	sts := find(t, byKind["StatefulSet"], "apps", "db")
+	if !strings.Contains(string(sts.Raw), `"replicas":2`) {
+		t.Errorf("statefulset %s", sts.Raw)
+	}
+}
+
+func TestStreamForbiddenIsAFailure(t *testing.T) {
+	t.Parallel()
+	kinds := map[string]int{}
+	failures, err := reader(t, noPods, 0).Stream(t.Context(), clusterstate.DoctorInventory(), func(o clusterstate.Object) error {
+		kinds[o.Kind]++
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failures) != 1 || failures[0].Resource.Resource != "pods" {
+		t.Fatalf("failures %v, want pods only", failures)
+	}
+	if r := failures[0].Reason(); !strings.HasPrefix(r, "forbidden: ") || !strings.Contains(r, `User "no-pods" cannot list resource "pods"`) {
+		t.Errorf("reason %q", r)
+	}
+	if kinds["Pod"] != 0 || kinds["Subnet"] < 3 || kinds["Event"] != 1 {
+		t.Errorf("read %v: want everything but pods", kinds)
+	}
+
+	// A server that cannot be reached is an error, not a failure.
+	dead, err := clusterstate.NewReader(&rest.Config{Host: "https://127.0.0.1:1"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures, err = dead.Stream(t.Context(), clusterstate.DoctorInventory(), func(clusterstate.Object) error { return nil }, nil)
+	var re *clusterstate.ReadError
+	if !errors.As(err, &re) || len(failures) != 0 {
+		t.Errorf("Stream from nowhere: %v, %v", failures, err)
+	}
+
+	id, err := reader(t, "", 0).ClusterID(t.Context())
+	if err != nil || len(id) != 36 {
+		t.Errorf("ClusterID = %q, %v", id, err)
+	}
+}
+
+// TestStreamRestartsAfterExpiredContinue: the restart in one piece visits
+// only the objects not visited before it.
+func TestStreamRestartsAfterExpiredContinue(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		q := r.URL.Query()
+		item := func(name string) string { return `{"metadata":{"name":"` + name + `"},"spec":{}}` }
+		switch {
+		case q.Get("limit") != "" && q.Get("continue") == "":
+			fmt.Fprintf(w, `{"kind":"VpcList","apiVersion":"kubeovn.io/v1","metadata":{"continue":"tok"},"items":[%s,%s]}`, item("a"), item("b"))
+		case q.Get("continue") == "tok":
+			w.WriteHeader(http.StatusGone)
+			fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Expired","code":410}`)
+		default:
+			fmt.Fprintf(w, `{"kind":"VpcList","apiVersion":"kubeovn.io/v1","metadata":{},"items":[%s,%s,%s]}`, item("a"), item("b"), item("c"))
+		}
+	}))
+	defer srv.Close()
+	r, err := clusterstate.NewReader(&rest.Config{Host: srv.URL}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpcs := clusterstate.DoctorInventory()[2]
+	var names []string
+	failures, err := r.Stream(t.Context(), []clusterstate.Resource{vpcs}, func(o clusterstate.Object) error {
+		names = append(names, o.Name)
+		return nil
+	}, nil)
+	if err != nil || len(failures) != 0 {
+		t.Fatal(failures, err)
+	}
+	if want := []string{"a", "b", "c"}; !slices.Equal(names, want) {
+		t.Errorf("visited %v, want %v", names, want)
 	}
 }

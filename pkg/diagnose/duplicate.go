@@ -1,4 +1,679 @@
 package diagnose
 
-// checkDuplicates is not built yet.
-func checkDuplicates(x *index, opts *Options, r *Report) {}
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ipamguard/ipamguard/pkg/annotations"
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/inventory"
+	"github.com/ipamguard/ipamguard/pkg/ipam"
+)
+
+// Annotations the duplicate check reads besides Kube-OVN's static-IP ones.
+const (
+	// networkStatusAnnotation is Multus' record of a pod's interfaces:
+	// a JSON list of {name "ns/nad", interface, ips, default}.
+	networkStatusAnnotation = "k8s.v1.cni.cncf.io/network-status"
+	// oldNetworkStatusAnnotation is its Multus 3 spelling.
+	oldNetworkStatusAnnotation = "k8s.v1.cni.cncf.io/networks-status"
+	// vipAnnotation names the Vip whose address a pod takes as its own
+	// (acquireAddress in Kube-OVN's pkg/controller/pod.go); the Vip is then
+	// labelled ovn.kubernetes.io/ip_reserved=<pod port name>.
+	vipAnnotation = "ovn.kubernetes.io/vip"
+)
+
+// holderKind is the kind of object that holds an address.
+type holderKind uint8
+
+const (
+	holderIP holderKind = iota + 1
+	holderVip
+	holderPod
+)
+
+// holder is one object holding an address: an index into the state's IPs,
+// Vips or Pods.
+type holder struct {
+	kind holderKind
+	idx  int32
+}
+
+// addrKey is (subnet, address) without pointers, so that the map of every
+// held address, a million entries and more, costs the collector nothing to
+// scan.
+type addrKey struct {
+	addr   [16]byte
+	subnet int32
+	v6     bool
+}
+
+// holderWalk visits every (subnet, address, holder) of the state.
+type holderWalk struct {
+	x *index
+	// now judges terminating pods.
+	now     time.Time
+	subnets map[string]int32
+	names   []string
+	// last is the subnet interned last: holders in a row mostly share it.
+	last   string
+	lastID int32
+}
+
+func (w *holderWalk) key(subnet string, a netip.Addr) addrKey {
+	if subnet != w.last || len(w.names) == 0 {
+		id, ok := w.subnets[subnet]
+		if !ok {
+			id = int32(len(w.names))
+			w.subnets[subnet] = id
+			w.names = append(w.names, subnet)
+		}
+		w.last, w.lastID = subnet, id
+	}
+	return addrKey{addr: a.As16(), subnet: w.lastID, v6: a.Is6()}
+}
+
+// each calls fn for every address held: IP objects' (spec.subnet with the
+// family fields and ipAddress, attachSubnets with attachIps, as
+// inventory.IPAddrs reads them), Vips' (spec and status), and those of
+// running pods not on the host network and not past their deletion time:
+// status.podIPs in the subnet of
+// their ovn.kubernetes.io/logical_switch annotation, and the attachment
+// addresses of their Multus network-status in the subnet of the
+// attachment's logical_switch annotation.
+func (w *holderWalk) each(fn func(k addrKey, h holder)) {
+	s := w.x.s
+	for i := range s.IPs {
+		h := holder{holderIP, int32(i)}
+		for _, a := range inventory.IPAddrs(&s.IPs[i].Spec) {
+			fn(w.key(a.Subnet, a.Addr), h)
+		}
+	}
+	for i := range s.Vips {
+		v := &s.Vips[i]
+		if v.Spec.Subnet == "" {
+			continue
+		}
+		h := holder{holderVip, int32(i)}
+		var seen [4]netip.Addr
+		n := 0
+		for _, text := range [...]string{v.Spec.V4ip, v.Spec.V6ip, v.Status.V4ip, v.Status.V6ip} {
+			a, ok := ipam.ParseIP(strings.TrimSpace(text))
+			if !ok || slices.Contains(seen[:n], a) {
+				continue
+			}
+			seen[n] = a
+			n++
+			fn(w.key(v.Spec.Subnet, a), h)
+		}
+	}
+	for i := range s.Pods {
+		p := &s.Pods[i]
+		if p.HostNetwork || p.Phase != "Running" || p.DeletionTimestamp != nil && p.DeletionTimestamp.Time.Before(w.now) {
+			// A pod past its deletion time (its grace period is over, as on
+			// a lost node) is no longer alive to Kube-OVN, which releases
+			// its address (isPodAlive, enqueueUpdatePod in
+			// pkg/controller/pod.go), though the API still shows it Running.
+			continue
+		}
+		h := holder{holderPod, int32(i)}
+		if subnet := p.Annotations[annotations.DefaultProvider+annotations.Domain+annotations.LogicalSwitch]; subnet != "" {
+			for _, text := range p.PodIPs {
+				if a, ok := ipam.ParseIP(strings.TrimSpace(text)); ok {
+					fn(w.key(subnet, a), h)
+				}
+			}
+		}
+		for _, att := range attachments(p) {
+			for _, a := range att.addrs {
+				fn(w.key(att.subnet, a), h)
+			}
+		}
+	}
+}
+
+// attachment is one Multus attachment of a pod in a Kube-OVN subnet.
+type attachment struct {
+	subnet string
+	addrs  []netip.Addr
+}
+
+// networkStatus is one entry of Multus' network-status annotation.
+type networkStatus struct {
+	Name      string   `json:"name"`
+	Interface string   `json:"interface"`
+	IPs       []string `json:"ips"`
+	Default   bool     `json:"default"`
+}
+
+// attachments reads a pod's Multus network-status: each non-default
+// interface whose network Kube-OVN serves, in the subnet Kube-OVN wrote in
+// the pod's "<provider>.kubernetes.io/logical_switch" annotation. The
+// provider of NAD ns/nad is "<nad>.<ns>.ovn" for an OVN network,
+// "<nad>.<ns>.ovn.<ifname>" when the NAD is attached twice, "<nad>.<ns>" for
+// an IPAM-only one (getPodKubeovnNets in pkg/controller/pod.go); an
+// interface with none of them is not Kube-OVN's. A malformed annotation
+// holds nothing.
+func attachments(p *Pod) []attachment {
+	raw := p.Annotations[networkStatusAnnotation]
+	if raw == "" {
+		raw = p.Annotations[oldNetworkStatusAnnotation]
+	}
+	if raw == "" {
+		return nil
+	}
+	var list []networkStatus
+	if json.Unmarshal([]byte(raw), &list) != nil {
+		return nil
+	}
+	var out []attachment
+	for _, e := range list {
+		if e.Default || len(e.IPs) == 0 || e.Name == "" {
+			continue
+		}
+		ns, nad, ok := strings.Cut(e.Name, "/")
+		if !ok {
+			ns, nad = p.Namespace, e.Name
+		}
+		base := nad + "." + ns
+		var subnet string
+		for _, provider := range [...]string{base + "." + annotations.DefaultProvider + "." + e.Interface, base + "." + annotations.DefaultProvider, base} {
+			if e.Interface == "" && strings.HasSuffix(provider, ".") {
+				continue
+			}
+			if subnet = p.Annotations[provider+annotations.Domain+annotations.LogicalSwitch]; subnet != "" {
+				break
+			}
+		}
+		if subnet == "" {
+			continue
+		}
+		att := attachment{subnet: subnet}
+		for _, text := range e.IPs {
+			// network-status writes addresses, some tools prefixes.
+			text, _, _ = strings.Cut(strings.TrimSpace(text), "/")
+			if a, ok := ipam.ParseIP(text); ok && !slices.Contains(att.addrs, a) {
+				att.addrs = append(att.addrs, a)
+			}
+		}
+		out = append(out, att)
+	}
+	return out
+}
+
+// owner identifies who an address belongs to: holders with the same owner
+// are one (a pod and its IP objects, a VM's launcher pods and its IP
+// objects, a Vip and the pod that took its address).
+type owner struct {
+	// tag: 'p' pod-like (namespace/name), 'i' an IP object owning itself,
+	// 'v' a Vip owning itself.
+	tag      byte
+	ns, name string
+	// alias is the pod's own name when name is its VM's.
+	alias string
+	// vip is the Vip the holder is or uses.
+	vip string
+}
+
+func (x *index) ownerOf(h holder) owner {
+	switch h.kind {
+	case holderIP:
+		ip := &x.s.IPs[h.idx]
+		if ip.Spec.PodName != "" {
+			return owner{tag: 'p', ns: ip.Spec.Namespace, name: ip.Spec.PodName}
+		}
+		return owner{tag: 'i', name: ip.Name}
+	case holderVip:
+		v := &x.s.Vips[h.idx]
+		// The label is the pod's port name "<pod>.<ns>[.<provider>]"; Kube-OVN
+		// reads it the same way (gcVip, pkg/controller/gc.go).
+		if parts := strings.SplitN(v.Labels[ipReservedLabel], ".", 3); len(parts) >= 2 && parts[0] != "" && parts[1] != "" {
+			return owner{tag: 'p', ns: parts[1], name: parts[0], vip: v.Name}
+		}
+		return owner{tag: 'v', name: v.Name, vip: v.Name}
+	}
+	p := &x.s.Pods[h.idx]
+	name := p.Name
+	if vm := annotations.LauncherVM(p.OwnerReferences); vm != "" {
+		name = vm
+	}
+	return owner{tag: 'p', ns: p.Namespace, name: name, alias: p.Name, vip: p.Annotations[vipAnnotation]}
+}
+
+// sameOwner reports whether two holders are one owner: the same pod (by
+// name or, for a KubeVirt launcher, by VM, which also makes a live
+// migration's source and target one), or a Vip and the pod using it.
+func (x *index) sameOwner(a, b holder) bool {
+	if a == b {
+		return true
+	}
+	oa, ob := x.ownerOf(a), x.ownerOf(b)
+	if oa.vip != "" && oa.vip == ob.vip {
+		return true
+	}
+	if oa.tag != ob.tag || oa.ns != ob.ns {
+		return false
+	}
+	if oa.name == ob.name {
+		return true
+	}
+	return oa.tag == 'p' && (oa.alias != "" && (oa.alias == ob.name || oa.alias == ob.alias) || ob.alias != "" && ob.alias == oa.name)
+}
+
+// dupGroup is one address held by more than one owner.
+type dupGroup struct {
+	subnet  string
+	addr    netip.Addr
+	holders []holder
+}
+
+// checkDuplicates finds every address held by more than one owner in one
+// subnet, one finding each. It walks the holders once into a map keyed by
+// (subnet, address) that keeps the first holder of each; a second owner
+// marks the key. Only when some key is marked does a second walk collect
+// every holder of the marked keys. Both walks are linear in the state.
+//
+// Kube-OVN's own reports of this state follow controller restarts and
+// released keep-IP addresses (kube-ovn#4304, #1809, #2486): the IPAM then
+// hands an address to a pod while an older object still names it.
+func checkDuplicates(x *index, opts *Options, r *Report) {
+	w := &holderWalk{x: x, now: opts.Now, subnets: make(map[string]int32, len(x.subnets))}
+	first := make(map[addrKey]holder, len(x.s.IPs)+len(x.s.Vips))
+	var marked map[addrKey]struct{}
+	w.each(func(k addrKey, h holder) {
+		f, ok := first[k]
+		if !ok {
+			first[k] = h
+			return
+		}
+		if _, done := marked[k]; done || x.sameOwner(f, h) {
+			return
+		}
+		if marked == nil {
+			marked = map[addrKey]struct{}{}
+		}
+		marked[k] = struct{}{}
+	})
+	if len(marked) == 0 {
+		return
+	}
+	groups := make(map[addrKey]*dupGroup, len(marked))
+	w.each(func(k addrKey, h holder) {
+		if _, ok := marked[k]; !ok {
+			return
+		}
+		g := groups[k]
+		if g == nil {
+			a := netip.AddrFrom16(k.addr)
+			if !k.v6 {
+				a = a.Unmap()
+			}
+			g = &dupGroup{subnet: w.names[k.subnet], addr: a}
+			groups[k] = g
+		}
+		g.holders = append(g.holders, h)
+	})
+	o := newOwners(x, opts.Now)
+	for _, g := range groups {
+		if f, ok := o.duplicateFinding(g); ok {
+			r.Findings = append(r.Findings, f)
+		}
+	}
+}
+
+// party is one owner of a duplicated address, with its holders.
+type party struct {
+	ips  []*kubeovnv1.IP
+	vips []*kubeovnv1.Vip
+	pods []*Pod
+	// pod is the pod that uses the address: a running holder, or the pod
+	// (or VM launcher) of its IP objects.
+	pod *Pod
+	// since is when it got the address: its IP objects' creation, else its
+	// pod's, else its Vip's.
+	since time.Time
+	// stale is set when it is only IP objects that nothing keeps
+	// (zombies, or kept for a reason that looks gone).
+	stale bool
+	// kept is set when it is only IP objects kept on purpose.
+	kept bool
+	// why is the owner check's reason for a stale or kept party.
+	why string
+}
+
+func (p *party) name() string {
+	switch {
+	case len(p.pods) > 0:
+		return "pod " + p.pods[0].Namespace + "/" + p.pods[0].Name
+	case p.pod != nil:
+		return "pod " + p.pod.Namespace + "/" + p.pod.Name
+	case len(p.vips) > 0:
+		return "Vip " + p.vips[0].Name
+	case len(p.ips) > 0:
+		return "IP object " + p.ips[0].Name
+	}
+	return "?"
+}
+
+func (p *party) describe() string {
+	var b strings.Builder
+	b.WriteString(p.name())
+	var extra []string
+	for _, ip := range p.ips {
+		if len(p.pods) > 0 || p.pod != nil || len(p.vips) > 0 || ip != p.ips[0] {
+			extra = append(extra, "IP object "+ip.Name)
+		}
+	}
+	for _, v := range p.vips {
+		if len(p.pods) > 0 || p.pod != nil || v != p.vips[0] {
+			extra = append(extra, "Vip "+v.Name)
+		}
+	}
+	if len(extra) > 0 {
+		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
+	}
+	switch {
+	case p.stale || p.kept:
+		b.WriteString(": " + p.why)
+	case len(p.pods) == 0 && p.pod != nil:
+		b.WriteString(", not running")
+	}
+	if !p.since.IsZero() {
+		b.WriteString(", since " + p.since.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+// parties splits a duplicated address's holders by owner, each holder
+// once, earliest owner first.
+func (o *owners) parties(g *dupGroup) []*party {
+	hs := slices.Clone(g.holders)
+	slices.SortFunc(hs, func(a, b holder) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.idx, b.idx)) })
+	hs = slices.Compact(hs)
+	var byOwner [][]holder
+	for _, h := range hs {
+		placed := false
+		for i := range byOwner {
+			if o.x.sameOwner(byOwner[i][0], h) {
+				byOwner[i] = append(byOwner[i], h)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			byOwner = append(byOwner, []holder{h})
+		}
+	}
+	out := make([]*party, 0, len(byOwner))
+	s := o.x.s
+	for _, hs := range byOwner {
+		p := &party{}
+		for _, h := range hs {
+			switch h.kind {
+			case holderIP:
+				p.ips = append(p.ips, &s.IPs[h.idx])
+			case holderVip:
+				p.vips = append(p.vips, &s.Vips[h.idx])
+			case holderPod:
+				p.pods = append(p.pods, &s.Pods[h.idx])
+			}
+		}
+		switch {
+		case len(p.pods) > 0:
+			p.pod = p.pods[0]
+		case len(p.ips) > 0:
+			for _, ip := range p.ips {
+				if p.pod = o.podOf(ip); p.pod != nil {
+					break
+				}
+			}
+		}
+		for _, ip := range p.ips {
+			if t := ip.CreationTimestamp.Time; !t.IsZero() && (p.since.IsZero() || t.Before(p.since)) {
+				p.since = t
+			}
+		}
+		if p.since.IsZero() {
+			for _, pod := range p.pods {
+				if t := pod.CreationTimestamp.Time; !t.IsZero() && (p.since.IsZero() || t.Before(p.since)) {
+					p.since = t
+				}
+			}
+			for _, v := range p.vips {
+				if t := v.CreationTimestamp.Time; !t.IsZero() && (p.since.IsZero() || t.Before(p.since)) {
+					p.since = t
+				}
+			}
+		}
+		if p.pod == nil && len(p.vips) == 0 && len(p.ips) > 0 {
+			p.stale, p.kept = true, true
+			for _, ip := range p.ips {
+				v := o.classify(ip)
+				switch v.class {
+				case classZombie, classSuspicious:
+					p.kept = false
+				case classKept:
+					p.stale = false
+				default:
+					// owned by a node or subnet, or not judged: neither
+					p.stale, p.kept = false, false
+				}
+				if p.why == "" || v.class == classZombie {
+					p.why = v.reason
+				}
+			}
+			if !p.stale && !p.kept {
+				p.why = ""
+			}
+		}
+		out = append(out, p)
+	}
+	// Earliest holder first: messages read in the order the address was
+	// taken, and the last live party is the one to act on.
+	slices.SortStableFunc(out, func(a, b *party) int { return cmp.Or(a.since.Compare(b.since), cmp.Compare(a.name(), b.name())) })
+	return out
+}
+
+// duplicateFinding judges one duplicated address: which owner is wrong,
+// and the commands that clear it.
+//
+//   - IP objects nothing keeps (their pod gone) are wrong whatever their
+//     age: deleting them releases only their own entry in Kube-OVN's IPAM
+//     (ReleaseAddressByNic by their pod and port), never the other
+//     holder's.
+//   - Of the owners left, the one that got the address last is wrong: a
+//     pod is restarted (deleted, so that its workload re-creates it and
+//     Kube-OVN allocates afresh); a StatefulSet or VM pod keeps its IP
+//     object across restarts, so that object is deleted first. Deleting a
+//     running pod's IP object alone would remove its logical switch port
+//     and cut it off, so the check never prints that without the pod's
+//     restart.
+//   - A Vip, a node's or a subnet's port needs a human: the hint says so.
+func (o *owners) duplicateFinding(g *dupGroup) (Finding, bool) {
+	ps := o.parties(g)
+	if len(ps) < 2 {
+		return Finding{}, false
+	}
+	addr := g.addr.String()
+	f := Finding{Check: CheckDuplicate, Severity: Critical, Subnet: g.subnet, ID: CheckDuplicate + "/" + g.subnet + "/" + addr}
+	var act []ObjectRef
+	var live []*party
+	for _, p := range ps {
+		if !p.stale {
+			live = append(live, p)
+			continue
+		}
+		for _, ip := range p.ips {
+			ref := RefIP(ip)
+			act = append(act, ref)
+			f.Fix = append(f.Fix, DeleteCommand(ref))
+		}
+	}
+	var hints []string
+	for _, p := range ps {
+		if p.stale {
+			hints = append(hints, "IP objects nothing keeps go first, as they are leftovers: "+releaseNote(p.ips[0])+"; only their own claim is released, never the other holder's")
+			break
+		}
+	}
+	if len(live) >= 2 {
+		last, prev := live[len(live)-1], live[len(live)-2]
+		if last.since.Equal(prev.since) {
+			hints = append(hints, fmt.Sprintf("%s and %s got %s at the same time; the doctor picked %s by name order, check which one should keep it", last.name(), prev.name(), addr, last.name()))
+		}
+		refs, cmds, hint := o.restart(last, prev, g, addr)
+		act = append(act, refs...)
+		f.Fix = append(f.Fix, cmds...)
+		if hint != "" {
+			hints = append(hints, hint)
+		}
+	}
+	// Objects: what to act on first, then every other holder.
+	seen := make(map[ObjectRef]bool, len(act))
+	for _, ref := range act {
+		if !seen[ref] {
+			seen[ref] = true
+			f.Objects = append(f.Objects, ref)
+		}
+	}
+	for _, p := range ps {
+		for _, ref := range p.refs() {
+			if !seen[ref] {
+				seen[ref] = true
+				f.Objects = append(f.Objects, ref)
+			}
+		}
+	}
+	descs := make([]string, 0, len(ps))
+	for i, p := range ps {
+		if i == maxListed {
+			descs = append(descs, fmt.Sprintf("… and %d more", len(ps)-maxListed))
+			break
+		}
+		descs = append(descs, p.describe())
+	}
+	f.Message = fmt.Sprintf("%s is held by %d owners in subnet %s: %s", addr, len(ps), g.subnet, strings.Join(descs, "; "))
+	f.Hint = strings.Join(hints, "; ")
+	return f, true
+}
+
+// maxListed caps the owners a message names.
+const maxListed = 5
+
+func (p *party) refs() []ObjectRef {
+	out := make([]ObjectRef, 0, len(p.pods)+len(p.ips)+len(p.vips))
+	for _, pod := range p.pods {
+		out = append(out, RefPod(pod))
+	}
+	for _, ip := range p.ips {
+		out = append(out, RefIP(ip))
+	}
+	for _, v := range p.vips {
+		out = append(out, RefVip(v))
+	}
+	return out
+}
+
+// restart returns what clears the later owner last of an address prev
+// held first: the objects to act on, the commands, and a hint.
+func (o *owners) restart(last, prev *party, g *dupGroup, addr string) ([]ObjectRef, []string, string) {
+	switch {
+	case last.pod != nil:
+		pod := last.pod
+		var refs []ObjectRef
+		var cmds []string
+		keeps := ""
+		if isKeepIPPod(pod) {
+			// Kube-OVN keeps a StatefulSet or VM pod's IP object when the
+			// pod is deleted, and the re-created pod reuses it: the object
+			// goes first.
+			for _, ip := range last.ips {
+				ref := RefIP(ip)
+				refs = append(refs, ref)
+				cmds = append(cmds, DeleteCommand(ref))
+			}
+			keeps = "; it is a StatefulSet or VM pod, whose IP object Kube-OVN keeps across restarts, so its IP object is deleted first (that cuts the pod off until it restarts)"
+		}
+		ref := RefPod(pod)
+		refs = append(refs, ref)
+		cmds = append(cmds, DeleteCommand(ref))
+		hint := fmt.Sprintf("%s got %s after %s, so it is restarted%s", last.name(), addr, prev.name(), keeps)
+		refused := fmt.Sprintf("ipamguard's webhook refuses that request while %s holds %s (pod-ip-taken): %s is the one it would have refused", prev.name(), addr, last.name())
+		if where, ok := o.asksFixed(pod, g.addr); ok {
+			hint += fmt.Sprintf("; it asks for %s as a fixed address (%s), so it will collide again: change that first. %s", addr, where, refused)
+		} else {
+			hint += fmt.Sprintf("; if it or its workload's pod template asks for %s as a fixed address (ip_address or ip_pool; kube-ovn-controller also writes ip_address on every pod it allocates, so look at the template), it will collide again: change that first. %s", addr, refused)
+		}
+		return refs, cmds, hint
+	case last.kept:
+		var refs []ObjectRef
+		var cmds []string
+		for _, ip := range last.ips {
+			ref := RefIP(ip)
+			refs = append(refs, ref)
+			cmds = append(cmds, DeleteCommand(ref))
+		}
+		return refs, cmds, fmt.Sprintf("%s was kept for its pod's return (%s) but got %s after %s: deleting it lets the returning pod be allocated afresh", last.name(), last.why, addr, prev.name())
+	case len(last.vips) > 0:
+		return nil, nil, fmt.Sprintf("%s got %s after %s: decide which keeps it; deleting or re-addressing the Vip releases it", last.name(), addr, prev.name())
+	}
+	return nil, nil, fmt.Sprintf("%s got %s after %s and has no pod to restart: decide which keeps it", last.name(), addr, prev.name())
+}
+
+// isKeepIPPod reports whether Kube-OVN keeps a pod's IP object when the
+// pod is deleted: StatefulSet pods (isStatefulSetPod) and KubeVirt
+// launcher pods (isVMPod, with keep-vm-ip on by default).
+func isKeepIPPod(p *Pod) bool {
+	for _, ref := range p.OwnerReferences {
+		if ref.Kind == "StatefulSet" && strings.HasPrefix(ref.APIVersion, "apps/") && strings.HasPrefix(p.Name, ref.Name) {
+			return true
+		}
+	}
+	return annotations.LauncherVM(p.OwnerReferences) != ""
+}
+
+// asksFixed reports where a pod asks for addr as a fixed address: an
+// ip_pool annotation listing it (kube-ovn-controller never writes ip_pool),
+// or its StatefulSet's pod template. A pod's own ip_address annotation
+// proves nothing: the controller writes it on every pod it allocates
+// (pkg/controller/pod.go).
+func (o *owners) asksFixed(p *Pod, addr netip.Addr) (string, bool) {
+	if key, ok := fixedKey(p.Annotations, addr, false); ok {
+		return "annotation " + key, true
+	}
+	for _, ref := range p.OwnerReferences {
+		if ref.Kind != "StatefulSet" || !strings.HasPrefix(ref.APIVersion, "apps/") {
+			continue
+		}
+		if st := o.x.statefulSets[key(p.Namespace, ref.Name)]; st != nil {
+			if k, ok := fixedKey(st.TemplateAnnotations, addr, true); ok {
+				return "StatefulSet " + ref.Name + "'s pod template annotation " + k, true
+			}
+		}
+	}
+	return "", false
+}
+
+// fixedKey returns the annotation of ann that lists addr as a fixed
+// address: an ip_pool listing addresses, and ip_address too when
+// withAddress is set.
+func fixedKey(ann map[string]string, addr netip.Addr, withAddress bool) (string, bool) {
+	for _, req := range annotations.Requests(ann) {
+		for _, v := range [...]struct{ key, value string }{{req.IPPoolKey, req.IPPool}, {req.IPAddressKey, req.IPAddress}} {
+			if v.value == "" || annotations.IsPoolName(v.value) || (v.key == req.IPAddressKey && !withAddress) {
+				continue
+			}
+			for _, part := range strings.FieldsFunc(v.value, func(r rune) bool { return r == ',' || r == ';' }) {
+				if a, ok := ipam.ParseIP(strings.TrimSpace(part)); ok && a == addr {
+					return v.key, true
+				}
+			}
+		}
+	}
+	return "", false
+}

@@ -268,6 +268,19 @@ func sortedRemove(list []string, v string) []string {
 // DefaultVPC returns the VPC that an empty spec.vpc means.
 func (s *Store) DefaultVPC() string { return s.defaultVPC }
 
+// IsOVNProvider reports whether a subnet's provider is OVN: empty, "ovn" or
+// "<nad>.<ns>.ovn". Kube-OVN gives other subnets (macvlan and other non-OVN
+// IPAM users) no VPC and no conflict checks (pkg/util/subnet.go
+// IsOvnProvider; pkg/controller/subnet.go handleAddOrUpdateSubnet returns
+// after SetNonOvnSubnetSuccess).
+func IsOVNProvider(provider string) bool {
+	if provider == "" || provider == "ovn" {
+		return true
+	}
+	fields := strings.Split(provider, ".")
+	return len(fields) == 3 && fields[2] == "ovn"
+}
+
 // ScopeOf returns the scope a Subnet object's addresses live in, with an
 // empty spec.vpc resolved to defaultVPC; the same as
 // NewSubnetRecord(obj, defaultVPC).Scope(), without parsing the spec.

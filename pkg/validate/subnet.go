@@ -39,24 +39,11 @@ func SubnetCreate(c Context, _, obj *kubeovnv1.Subnet) Result {
 	if blocks != nil {
 		checkVips(&fs, nil, obj, blocks)
 		checkU2OIP(&fs, r, nil, obj, blocks)
-		if IsOVNProvider(obj.Spec.Provider) {
+		if inventory.IsOVNProvider(obj.Spec.Provider) {
 			checkOverlap(&fs, r, d, obj, blocks)
 		}
 	}
 	return Result{Findings: fs.result()}
-}
-
-// IsOVNProvider reports whether a subnet's provider is OVN: empty, "ovn" or
-// "<nad>.<ns>.ovn". Kube-OVN gives other subnets (macvlan and other non-OVN
-// IPAM users) no VPC and no conflict checks (pkg/util/subnet.go
-// IsOvnProvider; pkg/controller/subnet.go handleAddOrUpdateSubnet returns
-// after SetNonOvnSubnetSuccess).
-func IsOVNProvider(provider string) bool {
-	if provider == "" || provider == "ovn" {
-		return true
-	}
-	fields := strings.Split(provider, ".")
-	return len(fields) == 3 && fields[2] == "ovn"
 }
 
 // SubnetUpdate judges a change to a Subnet: syntax of the changed fields,
@@ -86,7 +73,7 @@ func SubnetUpdate(c Context, oldObj, obj *kubeovnv1.Subnet) Result {
 	// default VPC moves nothing.
 	oldScope := inventory.ScopeOf(oldObj, r.DefaultVPC())
 	newScope := inventory.ScopeOf(obj, r.DefaultVPC())
-	if blocks != nil && IsOVNProvider(obj.Spec.Provider) && (oldObj.Spec.CIDRBlock != obj.Spec.CIDRBlock || oldScope != newScope) {
+	if blocks != nil && inventory.IsOVNProvider(obj.Spec.Provider) && (oldObj.Spec.CIDRBlock != obj.Spec.CIDRBlock || oldScope != newScope) {
 		checkOverlap(&fs, r, d, obj, blocks)
 	}
 	if fs.empty() || blocks != nil {
@@ -364,7 +351,7 @@ func checkOverlap(fs *findings, r inventory.Reader, d settings.Defaults, obj *ku
 	total := 0
 	for _, b := range blocks {
 		r.OverlappingSubnets(scope, b, func(sn *inventory.Subnet, other netip.Prefix) bool {
-			if sn.Name == obj.Name || seen[sn.Name] || !IsOVNProvider(sn.Provider) {
+			if sn.Name == obj.Name || seen[sn.Name] || !inventory.IsOVNProvider(sn.Provider) {
 				return true // a non-OVN subnet is in no VPC: no conflict
 			}
 			seen[sn.Name] = true

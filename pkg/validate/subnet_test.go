@@ -219,7 +219,7 @@ func TestSubnetUpdate(t *testing.T) {
 				{policy.SubnetInvalid, "spec.vips[3]", []string{"not an IP address"}},
 			}},
 		{name: "a subnet moved to a vpc of its own name", old: subnet("same", "10.98.0.0/24"),
-			obj: subnet("same", "10.98.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Vpc = "same" }),
+			obj:  subnet("same", "10.98.0.0/24", func(s *kubeovnv1.Subnet) { s.Spec.Vpc = "same" }),
 			want: []want{{policy.SubnetInvalid, "spec.vpc", []string{"from empty to ovn-cluster"}}, {policy.SubnetInvalid, "spec.vpc", []string{"same name"}}}},
 		{name: "label-only edit of an invalid old object is not re-judged",
 			old: subnet("legacy", "10.99.0.5/24"), obj: subnet("legacy", "10.99.0.5/24", func(s *kubeovnv1.Subnet) { s.Labels = map[string]string{"a": "b"} })},

@@ -39,7 +39,7 @@ var allowed = map[string][]string{
 	// The check only reads files and reports: the rules and the
 	// defaulters are reached through the pipeline.
 	"pkg/check": {"pkg/annotations", "pkg/settings", "pkg/policy", "pkg/apis/kubeovn/v1", "pkg/review",
-		"pkg/inventory", "pkg/config", "pkg/validate", "pkg/admit"},
+		"pkg/inventory", "pkg/config", "pkg/validate", "pkg/admit", "pkg/diagnose"},
 	// Reads the cluster state the kubectl commands judge against: no
 	// rules, no inventory.
 	"pkg/clusterstate": {"pkg/apis/kubeovn/v1"},
@@ -47,6 +47,9 @@ var allowed = map[string][]string{
 	// annotation grammar, the inventory's address parsing, no rules (pods are judged
 	// through Options.Judge, which the caller wires to the pipeline).
 	"pkg/diagnose": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/apis/kubeovn/v1", "pkg/inventory"},
+	// The snapshot file format: strips objects to what the doctor and
+	// check read (annotation grammar), writes and streams them back.
+	"pkg/snapshot": {"pkg/annotations", "pkg/apis/kubeovn/v1"},
 	// Prints a doctor report: text, JSON, YAML, openreports.
 	"pkg/diagnose/render": {"pkg/diagnose", "pkg/apis/kubeovn/v1"},
 }

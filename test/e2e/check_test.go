@@ -216,8 +216,10 @@ items:
 			stderr: []string{"the cluster state file is given with --snapshot " + cluster}},
 		{name: "YAML syntax error", args: []string{"ipam", "check", "-f", broken, "--offline"}, code: 2,
 			stderr: []string{broken + ":5: document 1: "}},
-		{name: "doctor is not implemented", args: []string{"ipam", "doctor"}, code: 2, stderr: []string{"not implemented yet"}},
-		{name: "snapshot is not implemented", args: []string{"ipam", "snapshot"}, code: 2, stderr: []string{"not implemented yet"}},
+		{name: "doctor on a snapshot: warnings exit 1, with their fixes", args: []string{"ipam", "doctor", "--snapshot", cluster}, code: 1,
+			stdout: []string{"[zombie-ip] IP object db-0.apps holds 10.16.0.21", "kubectl delete --raw /apis/kubeovn.io/v1/ips/db-0.apps -f - <<'EOF'"}},
+		{name: "doctor without a cluster is a usage error", args: []string{"ipam", "doctor"}, code: 2, stderr: []string{"no cluster to diagnose"}},
+		{name: "snapshot without a cluster is a usage error", args: []string{"ipam", "snapshot"}, code: 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { p.run(t, tc) })

@@ -1,0 +1,436 @@
+// Package snapshot is the file format of `kubectl ipam snapshot`: the
+// cluster state the doctor (pkg/diagnose) and `kubectl ipam check` read,
+// stamped with the cluster's identity and the time it was read, every
+// object stripped (Strip) to what they read of it:
+//
+//	{"apiVersion":"ipamguard.io/v1alpha1","kind":"Snapshot",
+//	 "metadata":{"clusterID":"<kube-system namespace UID>","time":"2026-12-07T00:40:00Z"},
+//	 "items":[
+//	 {"apiVersion":"kubeovn.io/v1","kind":"Subnet","metadata":{...},"spec":{...},"status":{...}},
+//	 ...
+//	 ],
+//	 "incomplete":[{"resource":"pods","reason":"..."}]}
+//
+// incomplete, after the items, names what could not be read (the doctor
+// reports it, and exits 4).
+//
+// The Writer streams items one per line; Read streams them back one at a
+// time, so neither holds a million pods in memory. A snapshot is also a
+// Kubernetes List of its items: `check --snapshot` reads it like
+// `kubectl get -o json` output, and Read takes such Lists too.
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// APIVersion and Kind of a snapshot document.
+const (
+	APIVersion = "ipamguard.io/v1alpha1"
+	Kind       = "Snapshot"
+)
+
+// Metadata stamps a snapshot.
+type Metadata struct {
+	// ClusterID is the UID of the kube-system namespace ("" when it could
+	// not be read).
+	ClusterID string `json:"clusterID,omitempty"`
+	// Time is when the reading started.
+	Time time.Time `json:"time"`
+}
+
+// Gap is a resource the snapshot lacks, and why.
+type Gap struct {
+	Resource string `json:"resource"`
+	Reason   string `json:"reason"`
+}
+
+// Writer writes one snapshot document. Add items, then Close.
+type Writer struct {
+	w *bufio.Writer
+	n int
+	// err is the first write error: every later call returns it.
+	err    error
+	closed bool
+}
+
+// NewWriter starts a snapshot on w with its metadata.
+func NewWriter(w io.Writer, meta Metadata) (*Writer, error) {
+	m, err := json.Marshal(struct {
+		ClusterID string `json:"clusterID,omitempty"`
+		Time      string `json:"time"`
+	}{meta.ClusterID, meta.Time.UTC().Format(time.RFC3339)})
+	if err != nil {
+		return nil, fmt.Errorf("write the snapshot's metadata: %w", err)
+	}
+	sw := &Writer{w: bufio.NewWriterSize(w, 1<<16)}
+	fmt.Fprintf(sw.w, `{"apiVersion":%q,"kind":%q,"metadata":%s,"items":[`, APIVersion, Kind, m)
+	return sw, nil
+}
+
+// Add strips one object (Strip) and writes it unless a snapshot leaves it
+// out. Its signature is Visit's.
+func (w *Writer) Add(apiVersion, kind string, raw []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return errors.New("snapshot: Add after Close")
+	}
+	out, keep, err := Strip(apiVersion, kind, raw)
+	if err != nil || !keep {
+		return err
+	}
+	if w.n > 0 {
+		w.w.WriteByte(',')
+	}
+	w.w.WriteByte('\n')
+	if _, err := w.w.Write(out); err != nil {
+		w.err = fmt.Errorf("write the snapshot: %w", err)
+		return w.err
+	}
+	w.n++
+	return nil
+}
+
+// Items is how many items were written.
+func (w *Writer) Items() int { return w.n }
+
+// Close ends the document, naming the resources that could not be read,
+// and flushes it.
+func (w *Writer) Close(incomplete []Gap) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.n > 0 {
+		w.w.WriteByte('\n')
+	}
+	w.w.WriteByte(']')
+	if len(incomplete) > 0 {
+		g, err := json.Marshal(incomplete)
+		if err != nil {
+			return fmt.Errorf("write the snapshot: %w", err)
+		}
+		w.w.WriteString(",\n\"incomplete\":")
+		w.w.Write(g)
+	}
+	w.w.WriteString("}\n")
+	if err := w.w.Flush(); err != nil {
+		w.err = fmt.Errorf("write the snapshot: %w", err)
+	}
+	return w.err
+}
+
+// Header is what Read returns of a document besides its items.
+type Header struct {
+	APIVersion, Kind string
+	// Metadata is a snapshot's (zero for a List).
+	Metadata Metadata
+	// Incomplete are the gaps a snapshot records.
+	Incomplete []Gap
+	// Items counts the items read.
+	Items int
+}
+
+// Snapshot reports whether the document is a snapshot (not a List).
+func (h *Header) Snapshot() bool { return h.APIVersion == APIVersion && h.Kind == Kind }
+
+// ItemError is a problem with one item of a document.
+type ItemError struct {
+	// Index is the 0-based index of the item; Offset the byte offset of
+	// the document where it starts.
+	Index  int
+	Offset int64
+	// Object names it when known: "v1 Pod apps/db-3".
+	Object string
+	Err    error
+}
+
+func (e *ItemError) Error() string {
+	s := fmt.Sprintf("item %d", e.Index)
+	if e.Object != "" {
+		s += " (" + e.Object + ")"
+	}
+	return s + ": " + Describe(e.Err)
+}
+
+func (e *ItemError) Unwrap() error { return e.Err }
+
+// Read reads a snapshot document, or a Kubernetes List (kind List, or a
+// typed list such as SubnetList whose items name no kind, as
+// `kubectl get -o json` writes them), and calls visit for each item in
+// order, one at a time: the document is never held whole. raw is valid
+// only during the call. An error of visit stops the reading and is
+// returned as an *ItemError naming the item; so is an item that is not an
+// object with apiVersion and kind.
+func Read(r io.Reader, visit Visit) (*Header, error) {
+	dec := jsontext.NewDecoder(bufio.NewReaderSize(r, 1<<16), jsontext.AllowDuplicateNames(true))
+	h := &Header{}
+	bad := func(err error) (*Header, error) { return h, fmt.Errorf("at byte %d: %w", dec.InputOffset(), err) }
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return h, fmt.Errorf("read the document: %w", eofIsEmpty(err))
+	}
+	if tok.Kind() != '{' {
+		return bad(fmt.Errorf("not a snapshot: the document is a JSON %s, not an object", kindName(tok.Kind())))
+	}
+	itemsSeen := false
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return bad(err)
+		}
+		name := tok.String()
+		switch name {
+		case "apiVersion", "kind":
+			v, err := dec.ReadToken()
+			if err != nil {
+				return bad(err)
+			}
+			if v.Kind() != '"' {
+				return bad(fmt.Errorf("%s: must be a string, not a JSON %s", name, kindName(v.Kind())))
+			}
+			if name == "kind" {
+				h.Kind = v.String()
+			} else {
+				h.APIVersion = v.String()
+			}
+			if err := h.checkKind(itemsSeen); err != nil {
+				return bad(err)
+			}
+		case "metadata":
+			v, err := dec.ReadValue()
+			if err != nil {
+				return bad(err)
+			}
+			// A List's metadata (resourceVersion, continue) is not a
+			// snapshot's.
+			if h.Kind == Kind || h.Kind == "" {
+				if err := json.Unmarshal(v, &h.Metadata); err != nil && h.Kind == Kind {
+					return bad(fmt.Errorf("metadata: %s", Describe(err)))
+				}
+			}
+		case "incomplete":
+			v, err := dec.ReadValue()
+			if err != nil {
+				return bad(err)
+			}
+			if err := json.Unmarshal(v, &h.Incomplete); err != nil {
+				return bad(fmt.Errorf("incomplete: %s", Describe(err)))
+			}
+		case "items":
+			itemsSeen = true
+			if err := h.checkKind(true); err != nil {
+				return bad(err)
+			}
+			if err := h.items(dec, visit); err != nil {
+				return h, err
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return bad(err)
+			}
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return bad(err)
+	}
+	if err := h.checkKind(true); err != nil {
+		return bad(err)
+	}
+	if !itemsSeen {
+		return bad(errors.New("no items: a snapshot (or List) holds its objects in items"))
+	}
+	// Only white space may follow.
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return bad(fmt.Errorf("after the document: %w", err))
+	}
+	return h, nil
+}
+
+// checkKind refuses a document that is neither a snapshot nor a List; the
+// kind must be known before the items (complete: by now).
+func (h *Header) checkKind(complete bool) error {
+	switch {
+	case h.Kind == Kind && (h.APIVersion == APIVersion || h.APIVersion == "" && !complete):
+		return nil
+	case h.Kind == Kind:
+		return fmt.Errorf("apiVersion %q: a snapshot is %s", h.APIVersion, APIVersion)
+	case h.Kind != "" && len(h.Kind) >= 4 && h.Kind[len(h.Kind)-4:] == "List":
+		return nil
+	case h.Kind != "":
+		return fmt.Errorf("kind %q: not a snapshot (kind %s) nor a List", h.Kind, Kind)
+	case complete:
+		return errors.New("kind must be set, and come before items: not a snapshot (kind " + Kind + ") nor a List")
+	}
+	return nil
+}
+
+// items reads the items array.
+func (h *Header) items(dec *jsontext.Decoder, visit Visit) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return fmt.Errorf("items: %w", err)
+	}
+	if tok.Kind() == 'n' {
+		return nil
+	}
+	if tok.Kind() != '[' {
+		return fmt.Errorf("items: must be an array, not a JSON %s", kindName(tok.Kind()))
+	}
+	// The items of a typed List (SubnetList) name no kind: the List's.
+	var dflt [2]string
+	if h.Kind != Kind && h.Kind != "List" {
+		dflt = [2]string{h.APIVersion, h.Kind[:len(h.Kind)-4]}
+	}
+	for i := 0; dec.PeekKind() != ']'; i++ {
+		off := dec.InputOffset()
+		v, err := dec.ReadValue()
+		if err != nil {
+			return &ItemError{Index: i, Offset: off, Err: err}
+		}
+		if v.Kind() != '{' {
+			return &ItemError{Index: i, Offset: off, Err: fmt.Errorf("must be an object, not a JSON %s", kindName(v.Kind()))}
+		}
+		apiVersion, kind, name, err := itemHead(v)
+		if err != nil {
+			return &ItemError{Index: i, Offset: off, Err: err}
+		}
+		raw := []byte(v)
+		if apiVersion == "" && kind == "" && dflt[1] != "" {
+			apiVersion, kind = dflt[0], dflt[1]
+			raw = withType(apiVersion, kind, raw)
+		}
+		if apiVersion == "" || kind == "" {
+			return &ItemError{Index: i, Offset: off, Object: name, Err: errors.New("field apiVersion, kind: both must be set")}
+		}
+		if err := visit(apiVersion, kind, raw); err != nil {
+			return &ItemError{Index: i, Offset: off, Object: apiVersion + " " + kind + " " + name, Err: err}
+		}
+		h.Items++
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return fmt.Errorf("items: %w", err)
+	}
+	return nil
+}
+
+// itemHead reads an item's apiVersion, kind and namespace/name.
+func itemHead(v []byte) (apiVersion, kind, name string, err error) {
+	if a, k, n, ok := fastHead(v); ok {
+		return a, k, n, nil
+	}
+	var h struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Namespace string `json:"namespace"`
+			Name      string `json:"name"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(v, &h); err != nil {
+		return "", "", "", errors.New(Describe(err))
+	}
+	return h.APIVersion, h.Kind, qualified(h.Metadata.Namespace, h.Metadata.Name), nil
+}
+
+func qualified(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
+
+// fastHead reads the head the Writer writes, {"apiVersion":"…","kind":"…",
+// "metadata":{"name":"…"[,"namespace":"…"], without decoding the item:
+// strings without escapes only; anything else is left to itemHead.
+func fastHead(v []byte) (apiVersion, kind, name string, ok bool) {
+	rest, ok := bytes.CutPrefix(v, []byte(`{"apiVersion":`))
+	if !ok {
+		return
+	}
+	if apiVersion, rest, ok = plainString(rest); !ok {
+		return
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"kind":`)); !ok {
+		return
+	}
+	if kind, rest, ok = plainString(rest); !ok {
+		return
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"metadata":{"name":`)); !ok {
+		return
+	}
+	if name, rest, ok = plainString(rest); !ok {
+		return
+	}
+	if rest, found := bytes.CutPrefix(rest, []byte(`,"namespace":`)); found {
+		var ns string
+		if ns, _, ok = plainString(rest); !ok {
+			return
+		}
+		name = qualified(ns, name)
+	}
+	return apiVersion, kind, name, true
+}
+
+// plainString reads a JSON string without escapes at the start of b.
+func plainString(b []byte) (string, []byte, bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return "", nil, false
+	}
+	end := bytes.IndexByte(b[1:], '"')
+	if end < 0 || bytes.IndexByte(b[1:1+end], '\\') >= 0 {
+		return "", nil, false
+	}
+	return string(b[1 : 1+end]), b[2+end:], true
+}
+
+// withType sets apiVersion and kind on an item of a typed List.
+func withType(apiVersion, kind string, raw []byte) []byte {
+	out := fmt.Appendf(nil, `{"apiVersion":%q,"kind":%q`, apiVersion, kind)
+	if rest := bytes.TrimSpace(raw[1:]); len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, raw[1:]...)
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "boolean"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "value"
+}
+
+func eofIsEmpty(err error) error {
+	if errors.Is(err, io.EOF) {
+		return errors.New("empty: no JSON document")
+	}
+	return err
+}

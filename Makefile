@@ -71,7 +71,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and webhook configurations from ma
 	$(CONTROLLER_GEN) crd paths=./pkg/apis/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) webhook paths=./pkg/webhook/... output:webhook:artifacts:config=config/webhook
 	$(GO) run ./hack/webhookgen config/webhook/manifests.yaml
-	$(CONTROLLER_GEN) rbac:roleName=ipamguard paths="{./pkg/webhook/...,./internal/leader/...}" output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=ipamguard paths="{./pkg/webhook/...,./internal/leader/...,./pkg/audit/...}" output:rbac:artifacts:config=config/rbac
 
 .PHONY: fmt
 fmt: ## gofmt the tree.

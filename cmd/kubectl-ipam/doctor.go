@@ -16,8 +16,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ipamguard/ipamguard/pkg/audit"
 	"github.com/ipamguard/ipamguard/pkg/check"
-	"github.com/ipamguard/ipamguard/pkg/clusterstate"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/diagnose"
 	"github.com/ipamguard/ipamguard/pkg/diagnose/render"
@@ -164,15 +164,10 @@ func runDoctor(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 		state.Time = time.Now().UTC()
-		failures, err := readLive(ctx, l, snapshot.Stripped(state.Add), prog)
+		err = audit.Read(ctx, l.reader, state, prog.report)
+		prog.clear()
 		if err != nil {
 			return fail("%v", err)
-		}
-		state.Incomplete = append(state.Incomplete, gapsOf(failures)...)
-		if state.ClusterID == "" {
-			// The namespaces could not be listed; kube-system may still be
-			// readable.
-			state.ClusterID, _ = l.reader.ClusterID(ctx)
 		}
 		if !df.quiet {
 			prog.note("diagnosed the live cluster at %s%s", l.reader.Server(), contextNote(l.context))
@@ -188,12 +183,10 @@ func runDoctor(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	opts.WarnAvailable, opts.CriticalAvailable = df.warnAvailable, df.critAvailable
 	opts.SlowAllocation, opts.FailedAllocation = df.slow, df.failed
 	opts.Ctx = ctx
-	judge, err := check.NewPodJudge(check.Options{Config: cfg}, state)
+	rep, err := audit.Diagnose(state, cfg, opts)
 	if err != nil {
 		return fail("%v", err)
 	}
-	opts.Judge = judge.Judge
-	rep := diagnose.Run(state, opts)
 	if namespace != "" {
 		onlyNamespace(rep, namespace)
 	}
@@ -206,26 +199,6 @@ func runDoctor(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	return rep.ExitCode()
-}
-
-// readLive streams the doctor's inventory from the live cluster into
-// visit, showing progress; it returns the resources that could not be
-// read.
-func readLive(ctx context.Context, l *live, visit snapshot.Visit, prog *progress) ([]clusterstate.Failure, error) {
-	defer prog.clear()
-	return l.reader.Stream(ctx, clusterstate.DoctorInventory(), func(o clusterstate.Object) error {
-		return visit(o.APIVersion, o.Kind, o.Raw)
-	}, prog.report)
-}
-
-// gapsOf turns the resources that could not be read into the report's
-// gaps.
-func gapsOf(failures []clusterstate.Failure) []diagnose.Gap {
-	var gaps []diagnose.Gap
-	for _, f := range failures {
-		gaps = append(gaps, diagnose.Gap{Resource: f.Resource.String(), Reason: f.Reason()})
-	}
-	return gaps
 }
 
 func contextNote(context string) string {

@@ -18,8 +18,8 @@ import (
 	"github.com/ipamguard/ipamguard/internal/devenv"
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/audit"
 	"github.com/ipamguard/ipamguard/pkg/diagnose"
-	"github.com/ipamguard/ipamguard/pkg/snapshot"
 )
 
 // noPods may read everything the doctor reads but pods.
@@ -128,9 +128,8 @@ func TestSnapshotLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	live := &diagnose.State{}
-	failures, err := readLive(t.Context(), l, snapshot.Stripped(live.Add), newProgress(&bytes.Buffer{}, true))
-	if err != nil || len(failures) != 0 {
-		t.Fatal(failures, err)
+	if err := audit.Read(t.Context(), l.reader, live, nil); err != nil || len(live.Incomplete) != 0 {
+		t.Fatal(live.Incomplete, err)
 	}
 	live.Time = fromFile.Time
 	if !reflect.DeepEqual(fromFile, live) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ipamguard/ipamguard/pkg/audit"
 	"github.com/ipamguard/ipamguard/pkg/diagnose"
 	"github.com/ipamguard/ipamguard/pkg/snapshot"
 )
@@ -97,13 +98,14 @@ func runSnapshot(args []string, stdout, stderr io.Writer) int {
 		commit(false)
 		return fail("%v", err)
 	}
-	failures, err := readLive(ctx, l, w.Add, prog)
+	found, err := audit.Stream(ctx, l.reader, w.Add, prog.report)
+	prog.clear()
 	if err != nil {
 		commit(false)
 		return fail("%v", err)
 	}
 	var gaps []snapshot.Gap
-	for _, g := range gapsOf(failures) {
+	for _, g := range found {
 		gaps = append(gaps, snapshot.Gap{Resource: g.Resource, Reason: g.Reason})
 	}
 	if err := w.Close(gaps); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -24,6 +25,8 @@ import (
 	"github.com/ipamguard/ipamguard/internal/leader"
 	"github.com/ipamguard/ipamguard/internal/memlimit"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/audit"
+	"github.com/ipamguard/ipamguard/pkg/clusterstate"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
@@ -50,6 +53,10 @@ func run() error {
 		memRatio    float64
 		clientCA    string
 		clientCNs   string
+
+		auditInterval   time.Duration
+		auditReports    bool
+		auditMaxResults int
 	)
 	flag.StringVar(&host, "webhook-host", "", "address the webhook server listens on (empty: all)")
 	flag.IntVar(&port, "webhook-port", 9443, "port the webhook server listens on")
@@ -62,6 +69,9 @@ func run() error {
 	flag.StringVar(&clientCA, "client-ca-file", "", "PEM CA certificates that issue the API server's client certificate; when set, callers without such a certificate are refused during the TLS handshake and the in-flight address reservations are on (empty: callers are not verified and no reservations are kept)")
 	flag.StringVar(&clientCNs, "client-cn", ipamwebhook.DefaultClientCommonName, "comma-separated common names accepted in callers' certificates with --client-ca-file (empty: any certificate the CA issued)")
 	flag.Float64Var(&memRatio, "memory-limit-ratio", 0.9, "set the Go soft memory limit to this fraction of the container's cgroup memory limit (0 disables; GOMEMLIMIT, if set, wins)")
+	flag.DurationVar(&auditInterval, "audit-interval", audit.DefaultInterval, "how often the leader replica runs the doctor's checks on the cluster (the continuous audit: ipamguard_findings); 0 disables it")
+	flag.BoolVar(&auditReports, "audit-reports", false, "also write the audit's findings as one openreports.io ClusterReport (needs the openreports CRDs; without them, metrics only)")
+	flag.IntVar(&auditMaxResults, "audit-report-max-results", audit.DefaultMaxResults, "results kept in the ClusterReport, most severe first (the summary counts all)")
 	leaderCfg := leader.DefaultConfig()
 	leaderCfg.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
@@ -169,12 +179,35 @@ func run() error {
 		return err
 	}
 	m.SetSubnetSource(h.SubnetUsage)
+	if auditInterval > 0 {
+		if err := addAudit(mgr, restCfg, live.Get, m, auditInterval, auditReports, auditMaxResults); err != nil {
+			return err
+		}
+	}
 	if configPath != "" {
 		go live.Watch(ctx, configPath, configPoll, ctrl.Log.WithName("config"), observeLoad)
 	}
 	log.Info("starting", "webhookPort", port, "certDir", certDir, "config", configPath, "defaultVPC", cfg.Defaults.VPC)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}
+
+// addAudit runs the continuous audit on the leader replica: the doctor's
+// read and checks every interval, with the webhook's own identity.
+func addAudit(mgr ctrl.Manager, restCfg *rest.Config, cfg func() *config.Config, m *metrics.Metrics, interval time.Duration, reports bool, maxResults int) error {
+	reader, err := clusterstate.NewReader(restCfg, 0)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	a := &audit.Auditor{Interval: interval, Reader: reader, Config: cfg, Metrics: m, MaxResults: maxResults,
+		Log: ctrl.Log.WithName("audit")}
+	if reports {
+		a.Reports = mgr.GetClient()
+	}
+	if err := leader.Add(mgr, "audit", a.Run); err != nil {
+		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
 }

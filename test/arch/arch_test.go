@@ -52,6 +52,9 @@ var allowed = map[string][]string{
 	"pkg/snapshot": {"pkg/annotations", "pkg/apis/kubeovn/v1"},
 	// Prints a doctor report: text, JSON, YAML, openreports.
 	"pkg/diagnose/render": {"pkg/diagnose", "pkg/apis/kubeovn/v1"},
+	// The doctor against the live cluster, once (the CLI) or periodically
+	// (the webhook's continuous audit): read, judge, report.
+	"pkg/audit": {"pkg/check", "pkg/clusterstate", "pkg/config", "pkg/diagnose", "pkg/diagnose/render", "pkg/metrics", "pkg/snapshot"},
 }
 
 func TestFloors(t *testing.T) {

@@ -996,3 +996,40 @@ func checkConfig(t *testing.T, r *rendered) {
 		t.Errorf("ConfigMap %s key %s exempts %+v, want exactly the Kube-OVN controller's service account %s", v.ConfigMap.Name, key, ex, controller)
 	}
 }
+
+// TestAuditReportsComponent: the optional component turns on the audit's
+// ClusterReport and grants exactly the write it needs, bound to the
+// webhook's ServiceAccount; the default tree stays read-only (TestDefault).
+func TestAuditReportsComponent(t *testing.T) {
+	objs, err := decode(render(t, "test/manifests/testdata/audit-reports"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := index(t, objs)
+	args := r.deployment.Spec.Template.Spec.Containers[0].Args
+	if !slices.Contains(args, "--audit-reports") {
+		t.Errorf("Deployment args %v lack --audit-reports", args)
+	}
+	sa := r.deployment.Spec.Template.Spec.ServiceAccountName
+	var role *rbacv1.ClusterRole
+	for _, c := range r.clusterRoles {
+		if c.Name == "ipamguard-audit-reports" {
+			role = c
+		}
+	}
+	if role == nil {
+		t.Fatal("ClusterRole ipamguard-audit-reports not rendered")
+	}
+	want := []rbacv1.PolicyRule{{APIGroups: []string{"openreports.io"}, Resources: []string{"clusterreports"}, Verbs: []string{"get", "create", "patch"}}}
+	if !reflect.DeepEqual(role.Rules, want) {
+		t.Errorf("ClusterRole rules %+v, want %+v", role.Rules, want)
+	}
+	bound := slices.ContainsFunc(r.bindings, func(b *rbacv1.ClusterRoleBinding) bool {
+		return b.RoleRef.Name == role.Name && slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
+			return s.Name == sa && s.Namespace == r.deployment.Namespace
+		})
+	})
+	if !bound {
+		t.Errorf("ClusterRole %s is not bound to ServiceAccount %s/%s", role.Name, r.deployment.Namespace, sa)
+	}
+}

@@ -80,7 +80,7 @@ func OpenReports(r *diagnose.Report, opts Options) (*orv1alpha1.ClusterReport, [
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		res := result(f, ts)
-		if len(f.Objects) > 0 && f.Objects[0].Namespace != "" {
+		if !opts.ClusterOnly && len(f.Objects) > 0 && f.Objects[0].Namespace != "" {
 			ns := f.Objects[0].Namespace
 			byNamespace[ns] = append(byNamespace[ns], res)
 		} else {

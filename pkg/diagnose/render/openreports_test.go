@@ -89,6 +89,22 @@ func TestOpenReportsScopes(t *testing.T) {
 	}
 }
 
+// TestOpenReportsClusterOnly: the audit's one ClusterReport holds every
+// finding, namespaced ones too.
+func TestOpenReportsClusterOnly(t *testing.T) {
+	r := sample()
+	cr, reports := OpenReports(r, Options{ClusterOnly: true})
+	if len(reports) != 0 {
+		t.Errorf("%d namespaced reports with ClusterOnly", len(reports))
+	}
+	if len(cr.Results) != len(r.Findings) {
+		t.Errorf("cluster report has %d results, the report %d findings", len(cr.Results), len(r.Findings))
+	}
+	if cr.Summary != (orv1alpha1.ReportSummary{Fail: 7, Pass: 2}) {
+		t.Errorf("cluster summary %+v", cr.Summary)
+	}
+}
+
 func TestOpenReportsMaxResults(t *testing.T) {
 	cr, _ := OpenReports(sample(), Options{MaxResults: 2})
 	if len(cr.Results) != 2 || cr.Results[0].Policy != "duplicate-address" {

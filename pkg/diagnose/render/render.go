@@ -35,6 +35,11 @@ type Options struct {
 	// the continuous audit sets a cap to stay under the API server's
 	// object size limit.
 	MaxResults int
+	// ClusterOnly puts every finding, namespaced ones too, into the one
+	// ClusterReport of OpenReports (the continuous audit writes one
+	// object); off, findings about a namespaced object go to that
+	// namespace's Report.
+	ClusterOnly bool
 }
 
 const (

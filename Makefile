@@ -26,8 +26,8 @@ help: ## Show this help.
 ##@ Main
 
 .PHONY: run
-run: build envtest-assets ## Run the webhook on an embedded local control plane (Ctrl-C stops everything).
-	$(BIN)/ipamguard-dev --assets $(BIN) --webhook-binary $(BIN)/ipamguard-webhook --run-dir $(CURDIR)/.run
+run: build envtest-assets ## Run the webhook on an embedded local control plane (Ctrl-C stops everything; PLANT=1 plants the doctor's problems).
+	$(BIN)/ipamguard-dev --assets $(BIN) --webhook-binary $(BIN)/ipamguard-webhook --run-dir $(CURDIR)/.run $(if $(PLANT),--plant-problems)
 
 .PHONY: test
 test: verify envtest-assets ## Run every test: unit, fuzz seeds, envtest against a real API server, e2e with kubectl.

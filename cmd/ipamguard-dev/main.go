@@ -1,7 +1,9 @@
 // Command ipamguard-dev is `make run`: it starts a local kube-apiserver and
 // etcd with the Kube-OVN CRDs and the generated ipamguard webhook
 // configuration, runs the webhook binary against it, seeds a fresh-install
-// shape, starts a simulated Kube-OVN IP allocation (internal/simovn, unless
+// shape, with --plant-problems plants every problem `kubectl ipam doctor`
+// diagnoses (internal/devenv/plant, the webhook bypassed), starts a
+// simulated Kube-OVN IP allocation (internal/simovn, unless
 // --simulate-kube-ovn=false) so that pods get addresses and IP objects,
 // prints how to use it, and stays in the foreground until Ctrl-C.
 //
@@ -27,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ipamguard/ipamguard/internal/devenv"
+	"github.com/ipamguard/ipamguard/internal/devenv/plant"
 	"github.com/ipamguard/ipamguard/internal/leader"
 )
 
@@ -55,6 +58,9 @@ type config struct {
 	// simulate runs internal/simovn, a stand-in for the Kube-OVN
 	// controller's IP allocation.
 	simulate bool
+	// plant plants every problem the doctor diagnoses
+	// (internal/devenv/plant) once the environment is up.
+	plant bool
 }
 
 func main() {
@@ -67,6 +73,7 @@ func main() {
 	fs.IntVar(&cfg.metricsPort, "metrics-port", 8080, "webhook metrics port on "+loopback)
 	fs.IntVar(&cfg.healthPort, "health-port", 8081, "webhook health probe port on "+loopback)
 	fs.BoolVar(&cfg.simulate, "simulate-kube-ovn", true, "give pods addresses and IP objects like the Kube-OVN controller would (a simulation for demos and tests; there is no OVN)")
+	fs.BoolVar(&cfg.plant, "plant-problems", false, "plant every problem \"kubectl ipam doctor\" diagnoses (zombie and duplicate IP objects, stale and impossible subnet statuses, overlapping subnets, stuck and refused pods) beside what Kube-OVN keeps on purpose, bypassing the webhook, and print how to run the doctor")
 	// Console output for people; info level keeps envtest's debug chatter out.
 	opts := zap.Options{Development: true, Level: zapcore.InfoLevel}
 	opts.BindFlags(fs)
@@ -182,6 +189,14 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, tailSection(webhookLog))
 	}
+	var planted *plant.Planted
+	if cfg.plant {
+		p, err := plantProblems(ctx, env.Client, cfg.simulate)
+		if err != nil {
+			return err
+		}
+		planted = &p
+	}
 	var sim *simulator
 	if cfg.simulate {
 		if sim, err = startSimulator(ctx, env.Config, log.WithName("simovn")); err != nil {
@@ -198,6 +213,9 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 	log.Info("environment ready", "took", time.Since(began).Round(time.Millisecond).String())
 
 	printBanner(out, kubeconfig, "http://"+metricsAddr+"/metrics", webhookLog, cfg.simulate)
+	if planted != nil {
+		printPlanted(out, kubeconfig, *planted)
+	}
 	fmt.Fprintln(out, ReadyLine)
 
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,4 +238,32 @@ func (l *live) read(ctx context.Context, refs []clusterstate.Ref) ([]clusterstat
 		return nil, err
 	}
 	return append(objs, more...), nil
+}
+
+// parseFlags parses the arguments of command name (check, doctor,
+// snapshot): its own flags, then the cluster-state and kubectl flags of
+// cf. --help prints help and every flag group. done reports that the
+// command ends here with status code (help: 0; a bad flag: 2, with the
+// error on stderr).
+func parseFlags(name, help string, own *pflag.FlagSet, cf *clusterFlags, args []string, stderr io.Writer) (fs *pflag.FlagSet, code int, done bool) {
+	fs = pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.AddFlagSet(own)
+	cf.addTo(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, help)
+		fmt.Fprint(stderr, own.FlagUsages())
+		if state := cf.stateSet.FlagUsages(); state != "" {
+			fmt.Fprint(stderr, "\nCluster state:\n"+state)
+		}
+		fmt.Fprint(stderr, "\nkubectl's flags:\n"+cf.kubeSet.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return fs, exitOK, true
+		}
+		fmt.Fprintf(stderr, "kubectl ipam %s: error: %v\nRun \"kubectl ipam %s --help\" for usage.\n", name, err, name)
+		return fs, exitUsage, true
+	}
+	return fs, 0, false
 }

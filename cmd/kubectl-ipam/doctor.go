@@ -90,22 +90,9 @@ func runDoctor(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cf.stateSet.Lookup("offline").Usage = "never contact an API server (needs --snapshot)"
 	cf.kubeSet.Lookup("namespace").Usage = "show only the findings about objects in this namespace (and about cluster-scoped objects alone); the whole cluster is read"
 
-	fs := pflag.NewFlagSet("doctor", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.AddFlagSet(own)
-	cf.addTo(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, doctorHelp)
-		fmt.Fprint(stderr, own.FlagUsages())
-		fmt.Fprint(stderr, "\nCluster state:\n"+cf.stateSet.FlagUsages())
-		fmt.Fprint(stderr, "\nkubectl's flags:\n"+cf.kubeSet.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "kubectl ipam doctor: error: %v\nRun \"kubectl ipam doctor --help\" for usage.\n", err)
-		return diagnose.ExitUsage
+	fs, code, done := parseFlags("doctor", doctorHelp, own, cf, args, stderr)
+	if done {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "kubectl ipam doctor: error: "+format+"\n", a...)

@@ -23,7 +23,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -128,22 +127,9 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cf.describeRequester()
 	cf.kubeSet.Lookup("namespace").Usage = "namespace of namespaced objects that name none (default: the kubeconfig context's namespace, else default)"
 
-	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.AddFlagSet(own)
-	cf.addTo(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, checkHelp)
-		fmt.Fprint(stderr, own.FlagUsages())
-		fmt.Fprint(stderr, "\nCluster state:\n"+cf.stateSet.FlagUsages())
-		fmt.Fprint(stderr, "\nkubectl's flags:\n"+cf.kubeSet.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "kubectl ipam check: error: %v\nRun \"kubectl ipam check --help\" for usage.\n", err)
-		return exitUsage
+	fs, code, done := parseFlags("check", checkHelp, own, cf, args, stderr)
+	if done {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "kubectl ipam check: error: "+format+"\n", a...)

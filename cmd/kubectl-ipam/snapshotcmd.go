@@ -47,22 +47,9 @@ func runSnapshot(args []string, stdout, stderr io.Writer) int {
 	own.StringVarP(&output, "output", "o", "-", "the `FILE` to write (- for standard output); written whole or not at all")
 	own.BoolVarP(&quiet, "quiet", "q", false, "no progress line or notes on stderr")
 	cf := newLiveFlags()
-	fs := pflag.NewFlagSet("snapshot", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.AddFlagSet(own)
-	cf.addTo(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, snapshotHelp)
-		fmt.Fprint(stderr, own.FlagUsages())
-		fmt.Fprint(stderr, cf.stateSet.FlagUsages())
-		fmt.Fprint(stderr, "\nkubectl's flags:\n"+cf.kubeSet.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "kubectl ipam snapshot: error: %v\nRun \"kubectl ipam snapshot --help\" for usage.\n", err)
-		return diagnose.ExitUsage
+	fs, code, done := parseFlags("snapshot", snapshotHelp, own, cf, args, stderr)
+	if done {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "kubectl ipam snapshot: error: "+format+"\n", a...)

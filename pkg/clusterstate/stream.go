@@ -9,7 +9,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 )
 
 // DoctorInventory lists what the doctor (and `kubectl ipam snapshot`)
@@ -19,25 +18,22 @@ import (
 // VirtualMachineInstances), the warning events about pods, and the
 // cluster's ServiceCIDRs. KubeVirt and ServiceCIDRs are Optional.
 func DoctorInventory() []Resource {
-	kubeovn := kubeovnv1.GroupVersion
-	return []Resource{
-		{Version: "v1", Resource: "namespaces", Kind: "Namespace", MetadataOnly: true},
-		{Version: "v1", Resource: "nodes", Kind: "Node"},
-		{Group: kubeovn.Group, Version: kubeovn.Version, Resource: "vpcs", Kind: "Vpc"},
-		{Group: kubeovn.Group, Version: kubeovn.Version, Resource: "subnets", Kind: "Subnet"},
-		{Group: kubeovn.Group, Version: kubeovn.Version, Resource: "ippools", Kind: "IPPool"},
-		{Group: kubeovn.Group, Version: kubeovn.Version, Resource: "ips", Kind: "IP"},
-		{Group: kubeovn.Group, Version: kubeovn.Version, Resource: "vips", Kind: "Vip"},
-		{Group: "networking.k8s.io", Version: "v1", Resource: "servicecidrs", Kind: "ServiceCIDR", Optional: true},
-		{Group: "apps", Version: "v1", Resource: "statefulsets", Kind: "StatefulSet", Namespaced: true},
-		{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines", Kind: "VirtualMachine", Namespaced: true, MetadataOnly: true, Optional: true},
-		{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances", Kind: "VirtualMachineInstance", Namespaced: true, MetadataOnly: true, Optional: true},
-		{Version: "v1", Resource: "pods", Kind: "Pod", Namespaced: true},
+	// The Inventory ends with its Pods (metadata only): the doctor reads
+	// them whole, after what tells kept IP objects from zombies.
+	base := Inventory()
+	pods := base[len(base)-1]
+	pods.MetadataOnly = false
+	return append(base[:len(base)-1],
+		Resource{Group: "networking.k8s.io", Version: "v1", Resource: "servicecidrs", Kind: "ServiceCIDR", Optional: true},
+		Resource{Group: "apps", Version: "v1", Resource: "statefulsets", Kind: "StatefulSet", Namespaced: true},
+		Resource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines", Kind: "VirtualMachine", Namespaced: true, MetadataOnly: true, Optional: true},
+		Resource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances", Kind: "VirtualMachineInstance", Namespaced: true, MetadataOnly: true, Optional: true},
+		pods,
 		// Warnings about pods: the doctor classifies them (no address,
 		// conflict, out of range, ...); the server filters, so a
 		// cluster's other events are never sent.
-		{Version: "v1", Resource: "events", Kind: "Event", Namespaced: true, FieldSelector: "involvedObject.kind=Pod,type=Warning"},
-	}
+		Resource{Version: "v1", Resource: "events", Kind: "Event", Namespaced: true, FieldSelector: "involvedObject.kind=Pod,type=Warning"},
+	)
 }
 
 // Progress is told, while a resource is listed, how many of its objects

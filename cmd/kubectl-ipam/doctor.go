@@ -240,7 +240,13 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 	if !startsWithObject(br) {
 		return addManifests(path, rd, state)
 	}
-	h, err := snapshot.Read(br, state.Add)
+	// Items are decoded on every core, applied in file order.
+	h, err := snapshot.ReadParallel(br, 0, func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
+		return new(diagnose.Decoder).Decode
+	}, func(o diagnose.Object) error {
+		state.Apply(&o)
+		return nil
+	})
 	var ie *snapshot.ItemError
 	switch {
 	case errors.As(err, &ie):

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 )
 
 // DoctorInventory lists what the doctor (and `kubectl ipam snapshot`)

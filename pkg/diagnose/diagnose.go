@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
@@ -112,23 +113,13 @@ func newIndex(s *State) *index {
 		namespaces:   make(map[string]*Meta, len(s.Namespaces)),
 		eventsByPod:  map[string][]*Event{},
 	}
+	// The IP objects are indexed beside the rest: two maps of a million
+	// entries each take a second apiece, and the rest of the index does
+	// not read them.
+	var wg sync.WaitGroup
+	wg.Go(func() { x.indexIPs() })
 	for i := range s.Subnets {
 		x.subnets[s.Subnets[i].Name] = &s.Subnets[i]
-	}
-	for i := range s.IPs {
-		ip := &s.IPs[i]
-		if ip.Spec.Subnet != "" {
-			x.ipsBySubnet[ip.Spec.Subnet] = append(x.ipsBySubnet[ip.Spec.Subnet], ip)
-		}
-		for _, a := range ip.Spec.AttachSubnets {
-			if a != "" && a != ip.Spec.Subnet {
-				x.ipsBySubnet[a] = append(x.ipsBySubnet[a], ip)
-			}
-		}
-		if ip.Spec.PodName != "" {
-			k := key(ip.Spec.Namespace, ip.Spec.PodName)
-			x.ipsByPod[k] = append(x.ipsByPod[k], ip)
-		}
 	}
 	for i := range s.Pods {
 		p := &s.Pods[i]
@@ -155,5 +146,26 @@ func newIndex(s *State) *index {
 			x.eventsByPod[k] = append(x.eventsByPod[k], e)
 		}
 	}
+	wg.Wait()
 	return x
+}
+
+// indexIPs fills ipsBySubnet and ipsByPod.
+func (x *index) indexIPs() {
+	s := x.s
+	for i := range s.IPs {
+		ip := &s.IPs[i]
+		if ip.Spec.Subnet != "" {
+			x.ipsBySubnet[ip.Spec.Subnet] = append(x.ipsBySubnet[ip.Spec.Subnet], ip)
+		}
+		for _, a := range ip.Spec.AttachSubnets {
+			if a != "" && a != ip.Spec.Subnet {
+				x.ipsBySubnet[a] = append(x.ipsBySubnet[a], ip)
+			}
+		}
+		if ip.Spec.PodName != "" {
+			k := key(ip.Spec.Namespace, ip.Spec.PodName)
+			x.ipsByPod[k] = append(x.ipsByPod[k], ip)
+		}
+	}
 }

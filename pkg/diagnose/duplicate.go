@@ -90,7 +90,7 @@ func (w *holderWalk) each(fn func(k addrKey, h holder)) {
 	s := w.x.s
 	for i := range s.IPs {
 		h := holder{holderIP, int32(i)}
-		for _, a := range inventory.IPAddrs(&s.IPs[i].Spec) {
+		for a := range inventory.IPAddrSeq(&s.IPs[i].Spec) {
 			fn(w.key(a.Subnet, a.Addr), h)
 		}
 	}

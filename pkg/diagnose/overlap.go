@@ -307,7 +307,7 @@ func ownJoinAddress(ip *kubeovnv1.IP, subnet string, a netip.Addr) bool {
 	if ip == nil {
 		return false
 	}
-	for _, h := range inventory.IPAddrs(&ip.Spec) {
+	for h := range inventory.IPAddrSeq(&ip.Spec) {
 		if h.Subnet == subnet && h.Addr == a {
 			return true
 		}

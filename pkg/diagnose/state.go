@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -101,66 +103,172 @@ type State struct {
 
 // Add decodes one object (JSON with apiVersion and kind) into the state.
 // Kinds the doctor does not use are ignored; a malformed object is an
-// error naming it.
+// error naming it. Add is Decode then Apply; to decode on several cores,
+// use one Decoder per goroutine and Apply in the objects' order.
 func (s *State) Add(apiVersion, kind string, raw []byte) error {
-	var err error
-	switch kind {
-	case "Subnet":
-		err = add(&s.Subnets, raw)
-	case "IP":
-		err = add(&s.IPs, raw)
-	case "IPPool":
-		err = add(&s.IPPools, raw)
-	case "Vpc":
-		err = add(&s.Vpcs, raw)
-	case "Vip":
-		err = add(&s.Vips, raw)
-	case "Namespace":
-		var o struct {
-			Metadata Meta `json:"metadata"`
-		}
-		if err = json.Unmarshal(raw, &o); err == nil {
-			s.Namespaces = append(s.Namespaces, o.Metadata)
-			if o.Metadata.Name == "kube-system" && s.ClusterID == "" {
-				s.ClusterID = o.Metadata.UID
-			}
-		}
-	case "Node":
-		err = s.addNode(raw)
-	case "Pod":
-		err = s.addPod(raw)
-	case "StatefulSet":
-		err = s.addStatefulSet(raw)
-	case "VirtualMachine", "VirtualMachineInstance":
-		var o struct {
-			Metadata Meta `json:"metadata"`
-		}
-		if err = json.Unmarshal(raw, &o); err == nil {
-			s.VirtualMachines = append(s.VirtualMachines, o.Metadata)
-		}
-	case "Event":
-		err = s.addEvent(raw)
-	case "ServiceCIDR":
-		err = s.addServiceCIDR(raw)
-	default:
-		return nil
-	}
+	d := decoders.Get().(*Decoder)
+	o, err := d.Decode(apiVersion, kind, raw)
+	decoders.Put(d)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", apiVersion, kind, err)
-	}
-	return nil
-}
-
-func add[T any](to *[]T, raw []byte) error {
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
 		return err
 	}
-	*to = append(*to, v)
+	s.Apply(&o)
 	return nil
 }
 
-func (s *State) addNode(raw []byte) error {
+// decoders serve Add: a Decoder's shared strings outlive one call (a
+// State is built by many), and the pool drops them when the garbage
+// collector runs.
+var decoders = sync.Pool{New: func() any { return &Decoder{} }}
+
+// Decoder decodes objects for a State without touching it, so that
+// several can decode at once. The zero value is ready; a Decoder is not
+// safe for concurrent use (one per goroutine).
+type Decoder struct {
+	in interner
+}
+
+// Object is one object decoded for a State (by Decoder.Decode), to be
+// applied with State.Apply.
+type Object struct {
+	kind objectKind
+	pod  Pod
+	ip   kubeovnv1.IP
+	// v holds the other kinds.
+	v any
+}
+
+type objectKind uint8
+
+const (
+	objectNone objectKind = iota
+	objectPod
+	objectIP
+	objectOther
+)
+
+// namespaceMeta and vmMeta tell Namespaces from VMs in Object.v.
+type (
+	namespaceMeta Meta
+	vmMeta        Meta
+	serviceCIDRs  []netip.Prefix
+)
+
+// Decode decodes one object (JSON with apiVersion and kind) as Add
+// would add it, without adding it. Kinds the doctor does not use decode
+// to an Object that Apply ignores.
+func (d *Decoder) Decode(apiVersion, kind string, raw []byte) (Object, error) {
+	var (
+		o   Object
+		err error
+	)
+	switch kind {
+	case "Pod":
+		if p, ok := fastPod(raw, &d.in); ok {
+			return Object{kind: objectPod, pod: p}, nil
+		}
+		o.pod, err = decodePod(raw)
+		o.kind = objectPod
+	case "IP":
+		if ip, ok := fastIP(raw, &d.in); ok {
+			return Object{kind: objectIP, ip: ip}, nil
+		}
+		err = json.Unmarshal(raw, &o.ip)
+		o.kind = objectIP
+	case "Subnet":
+		o.v, err = decode[kubeovnv1.Subnet](raw)
+	case "IPPool":
+		o.v, err = decode[kubeovnv1.IPPool](raw)
+	case "Vpc":
+		o.v, err = decode[kubeovnv1.Vpc](raw)
+	case "Vip":
+		o.v, err = decode[kubeovnv1.Vip](raw)
+	case "Namespace":
+		var v struct {
+			Metadata Meta `json:"metadata"`
+		}
+		err = json.Unmarshal(raw, &v)
+		o.v = (*namespaceMeta)(&v.Metadata)
+	case "Node":
+		o.v, err = decodeNode(raw)
+	case "StatefulSet":
+		o.v, err = decodeStatefulSet(raw)
+	case "VirtualMachine", "VirtualMachineInstance":
+		var v struct {
+			Metadata Meta `json:"metadata"`
+		}
+		err = json.Unmarshal(raw, &v)
+		o.v = (*vmMeta)(&v.Metadata)
+	case "Event":
+		o.v, err = decodeEvent(raw)
+	case "ServiceCIDR":
+		o.v, err = decodeServiceCIDR(raw)
+	default:
+		return Object{}, nil
+	}
+	if err != nil {
+		return Object{}, fmt.Errorf("%s %s: %w", apiVersion, kind, err)
+	}
+	if o.kind == objectNone {
+		o.kind = objectOther
+	}
+	return o, nil
+}
+
+// Apply adds a decoded object to the state.
+func (s *State) Apply(o *Object) {
+	switch o.kind {
+	case objectPod:
+		s.Pods = append(grow(s.Pods), o.pod)
+	case objectIP:
+		s.IPs = append(grow(s.IPs), o.ip)
+	case objectOther:
+		switch v := o.v.(type) {
+		case *kubeovnv1.Subnet:
+			s.Subnets = append(s.Subnets, *v)
+		case *kubeovnv1.IPPool:
+			s.IPPools = append(s.IPPools, *v)
+		case *kubeovnv1.Vpc:
+			s.Vpcs = append(s.Vpcs, *v)
+		case *kubeovnv1.Vip:
+			s.Vips = append(s.Vips, *v)
+		case *namespaceMeta:
+			s.Namespaces = append(s.Namespaces, Meta(*v))
+			if v.Name == "kube-system" && s.ClusterID == "" {
+				s.ClusterID = v.UID
+			}
+		case *Node:
+			s.Nodes = append(s.Nodes, *v)
+		case *StatefulSet:
+			s.StatefulSets = append(s.StatefulSets, *v)
+		case *vmMeta:
+			s.VirtualMachines = append(s.VirtualMachines, Meta(*v))
+		case *Event:
+			s.Events = append(s.Events, *v)
+		case serviceCIDRs:
+			s.ServiceCIDRs = append(s.ServiceCIDRs, v...)
+		}
+	}
+}
+
+// grow doubles a full slice: append grows large slices by a quarter,
+// which copies a million IP objects (half a gigabyte) many times over.
+func grow[T any](v []T) []T {
+	if len(v) == cap(v) && len(v) >= 1024 {
+		return slices.Grow(v, len(v))
+	}
+	return v
+}
+
+func decode[T any](raw []byte) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func decodeNode(raw []byte) (*Node, error) {
 	var o struct {
 		Metadata Meta `json:"metadata"`
 		Status   struct {
@@ -168,16 +276,15 @@ func (s *State) addNode(raw []byte) error {
 		} `json:"status"`
 	}
 	if err := json.Unmarshal(raw, &o); err != nil {
-		return err
+		return nil, err
 	}
-	n := Node{Meta: o.Metadata}
+	n := &Node{Meta: o.Metadata}
 	for _, a := range o.Status.Addresses {
 		if a.Type == "InternalIP" {
 			n.InternalIPs = append(n.InternalIPs, a.Address)
 		}
 	}
-	s.Nodes = append(s.Nodes, n)
-	return nil
+	return n, nil
 }
 
 type waitingState struct {
@@ -188,7 +295,7 @@ type waitingState struct {
 	} `json:"state"`
 }
 
-func (s *State) addPod(raw []byte) error {
+func decodePod(raw []byte) (Pod, error) {
 	var o struct {
 		Metadata Meta `json:"metadata"`
 		Spec     struct {
@@ -204,7 +311,7 @@ func (s *State) addPod(raw []byte) error {
 		} `json:"status"`
 	}
 	if err := json.Unmarshal(raw, &o); err != nil {
-		return err
+		return Pod{}, err
 	}
 	p := Pod{Meta: o.Metadata, NodeName: o.Spec.NodeName, HostNetwork: o.Spec.HostNetwork, Phase: o.Status.Phase}
 	for _, ip := range o.Status.PodIPs {
@@ -216,11 +323,10 @@ func (s *State) addPod(raw []byte) error {
 			break
 		}
 	}
-	s.Pods = append(s.Pods, p)
-	return nil
+	return p, nil
 }
 
-func (s *State) addStatefulSet(raw []byte) error {
+func decodeStatefulSet(raw []byte) (*StatefulSet, error) {
 	var o struct {
 		Metadata Meta `json:"metadata"`
 		Spec     struct {
@@ -236,20 +342,19 @@ func (s *State) addStatefulSet(raw []byte) error {
 		} `json:"spec"`
 	}
 	if err := json.Unmarshal(raw, &o); err != nil {
-		return err
+		return nil, err
 	}
-	st := StatefulSet{Meta: o.Metadata, Replicas: 1, TemplateAnnotations: o.Spec.Template.Metadata.Annotations}
+	st := &StatefulSet{Meta: o.Metadata, Replicas: 1, TemplateAnnotations: o.Spec.Template.Metadata.Annotations}
 	if o.Spec.Replicas != nil {
 		st.Replicas = *o.Spec.Replicas
 	}
 	if o.Spec.Ordinals != nil {
 		st.Start = o.Spec.Ordinals.Start
 	}
-	s.StatefulSets = append(s.StatefulSets, st)
-	return nil
+	return st, nil
 }
 
-func (s *State) addEvent(raw []byte) error {
+func decodeEvent(raw []byte) (*Event, error) {
 	var o struct {
 		Metadata       Meta             `json:"metadata"`
 		InvolvedObject ObjectRef        `json:"involvedObject"`
@@ -264,9 +369,9 @@ func (s *State) addEvent(raw []byte) error {
 		} `json:"series"`
 	}
 	if err := json.Unmarshal(raw, &o); err != nil {
-		return err
+		return nil, err
 	}
-	e := Event{Meta: o.Metadata, Object: o.InvolvedObject, Reason: o.Reason, Message: o.Message, Count: o.Count, Last: o.LastTimestamp.Time}
+	e := &Event{Meta: o.Metadata, Object: o.InvolvedObject, Reason: o.Reason, Message: o.Message, Count: o.Count, Last: o.LastTimestamp.Time}
 	if o.Series != nil {
 		e.Count, e.Last = o.Series.Count, o.Series.LastObservedTime.Time
 	}
@@ -276,25 +381,25 @@ func (s *State) addEvent(raw []byte) error {
 	if e.Last.IsZero() {
 		e.Last = o.Metadata.CreationTimestamp.Time
 	}
-	s.Events = append(s.Events, e)
-	return nil
+	return e, nil
 }
 
-func (s *State) addServiceCIDR(raw []byte) error {
+func decodeServiceCIDR(raw []byte) (serviceCIDRs, error) {
 	var o struct {
 		Spec struct {
 			CIDRs []string `json:"cidrs"`
 		} `json:"spec"`
 	}
 	if err := json.Unmarshal(raw, &o); err != nil {
-		return err
+		return nil, err
 	}
+	out := serviceCIDRs{}
 	for _, c := range o.Spec.CIDRs {
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
-			return fmt.Errorf("spec.cidrs: %q: %w", c, err)
+			return nil, fmt.Errorf("spec.cidrs: %q: %w", c, err)
 		}
-		s.ServiceCIDRs = append(s.ServiceCIDRs, p.Masked())
+		out = append(out, p.Masked())
 	}
-	return nil
+	return out, nil
 }

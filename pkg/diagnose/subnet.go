@@ -150,7 +150,7 @@ func countSubnet(sub *kubeovnv1.Subnet, ips []*kubeovnv1.IP, vips []*kubeovnv1.V
 	}
 	noGW := nonGatewayExcludes(sub)
 	for _, ip := range ips {
-		for _, a := range inventory.IPAddrs(&ip.Spec) {
+		for a := range inventory.IPAddrSeq(&ip.Spec) {
 			if a.Subnet == sub.Name {
 				hold(a.Addr)
 			}

@@ -393,7 +393,7 @@ func (o *owners) templateAsks(ip *kubeovnv1.IP, st *StatefulSet) (addr string, a
 			}
 		}
 	}
-	for _, held := range inventory.IPAddrs(&ip.Spec) {
+	for held := range inventory.IPAddrSeq(&ip.Spec) {
 		if held.Subnet != ip.Spec.Subnet {
 			continue
 		}
@@ -577,7 +577,7 @@ func criticalSubnets(r *Report) (critical map[string]bool, usage map[string]stri
 func ipHeldText(ip *kubeovnv1.IP) string {
 	var b strings.Builder
 	n := 0
-	for _, a := range inventory.IPAddrs(&ip.Spec) {
+	for a := range inventory.IPAddrSeq(&ip.Spec) {
 		if a.Subnet != ip.Spec.Subnet {
 			continue
 		}

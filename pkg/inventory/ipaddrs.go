@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
@@ -60,39 +61,86 @@ func IPAddrs(spec *kubeovnv1.IPSpec) []IPAddr {
 	// An IP object names a handful of addresses, but may be written with
 	// 60k: out is sized once, and long lists are deduplicated by sorting
 	// (dedupe), so the cost stays linear (n log n) and small.
+	n := addrCount(spec)
+	out := appendIPAddrs(make([]IPAddr, 0, n), spec, n > shortAddrs)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// shortAddrs is how many addresses a list may name and still be
+// deduplicated by linear search.
+const shortAddrs = 16
+
+// EachIPAddr calls fn with each address IPAddrs returns, in the same
+// order, until fn returns false. For the handful of addresses an IP
+// object normally names it allocates nothing: the doctor walks a million
+// IP objects several times.
+func EachIPAddr(spec *kubeovnv1.IPSpec, fn func(IPAddr) bool) {
+	if n := addrCount(spec); n > shortAddrs {
+		for _, a := range IPAddrs(spec) {
+			if !fn(a) {
+				return
+			}
+		}
+		return
+	}
+	var buf [shortAddrs]IPAddr
+	for _, a := range appendIPAddrs(buf[:0], spec, false) {
+		if !fn(a) {
+			return
+		}
+	}
+}
+
+// IPAddrSeq is EachIPAddr as an iterator, for range loops.
+func IPAddrSeq(spec *kubeovnv1.IPSpec) iter.Seq[IPAddr] {
+	return func(yield func(IPAddr) bool) { EachIPAddr(spec, yield) }
+}
+
+// addrCount bounds how many addresses an IP object names.
+func addrCount(spec *kubeovnv1.IPSpec) int {
 	n := strings.Count(spec.V4IPAddress, ",") + strings.Count(spec.V6IPAddress, ",") + strings.Count(spec.IPAddress, ",") + 3
 	for i := range min(len(spec.AttachSubnets), len(spec.AttachIPs)) {
 		n += strings.Count(spec.AttachIPs[i], ",") + 1
 	}
-	out := make([]IPAddr, 0, n)
-	long := n > 16
-	add := func(subnet string, f IPField, i int, list string) {
-		if subnet == "" || list == "" {
-			return
-		}
-		for part := range strings.SplitSeq(list, ",") {
-			a, ok := ipam.ParseIP(strings.TrimSpace(part)) // netip.ParseAddr, without an error value per bad entry
-			if !ok || !long && containsAddr(out, subnet, a) {
-				continue
-			}
-			out = append(out, IPAddr{Subnet: subnet, Addr: a, Field: f, Index: i, Value: list})
-		}
-	}
-	add(spec.Subnet, FieldV4IPAddress, 0, spec.V4IPAddress)
-	add(spec.Subnet, FieldV6IPAddress, 0, spec.V6IPAddress)
-	add(spec.Subnet, FieldIPAddress, 0, spec.IPAddress)
+	return n
+}
+
+// appendIPAddrs appends the addresses of spec to out; long lists are
+// deduplicated by sorting, short ones as they are appended.
+func appendIPAddrs(out []IPAddr, spec *kubeovnv1.IPSpec, long bool) []IPAddr {
+	out = appendAddrs(out, spec.Subnet, FieldV4IPAddress, 0, spec.V4IPAddress, long)
+	out = appendAddrs(out, spec.Subnet, FieldV6IPAddress, 0, spec.V6IPAddress, long)
+	out = appendAddrs(out, spec.Subnet, FieldIPAddress, 0, spec.IPAddress, long)
 	for i, subnet := range spec.AttachSubnets {
 		if i < len(spec.AttachIPs) {
-			add(subnet, FieldAttachIPs, i, spec.AttachIPs[i])
+			out = appendAddrs(out, subnet, FieldAttachIPs, i, spec.AttachIPs[i], long)
 		}
 	}
 	if long {
 		out = dedupeAddrs(out)
 	}
-	if len(out) == 0 {
-		return nil
-	}
 	return out
+}
+
+// appendAddrs appends the addresses of one comma-separated field.
+func appendAddrs(out []IPAddr, subnet string, f IPField, i int, list string, long bool) []IPAddr {
+	if subnet == "" || list == "" {
+		return out
+	}
+	for rest := list; ; {
+		part, tail, more := strings.Cut(rest, ",")
+		a, ok := ipam.ParseIP(strings.TrimSpace(part)) // netip.ParseAddr, without an error value per bad entry
+		if ok && (long || !containsAddr(out, subnet, a)) {
+			out = append(out, IPAddr{Subnet: subnet, Addr: a, Field: f, Index: i, Value: list})
+		}
+		if !more {
+			return out
+		}
+		rest = tail
+	}
 }
 
 // dedupeAddrs keeps the first IPAddr of each (subnet, address), in order: the

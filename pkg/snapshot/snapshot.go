@@ -176,6 +176,19 @@ func (e *ItemError) Unwrap() error { return e.Err }
 // returned as an *ItemError naming the item; so is an item that is not an
 // object with apiVersion and kind.
 func Read(r io.Reader, visit Visit) (*Header, error) {
+	return read(r, func(i int, off int64, apiVersion, kind string, raw []byte) error {
+		if err := visit(apiVersion, kind, raw); err != nil {
+			return &ItemError{Index: i, Offset: off, Object: apiVersion + " " + kind + " " + objectName(raw), Err: err}
+		}
+		return nil
+	})
+}
+
+// itemVisit receives an item with its index and byte offset; an error
+// stops the reading and is returned as it is.
+type itemVisit func(index int, offset int64, apiVersion, kind string, raw []byte) error
+
+func read(r io.Reader, visit itemVisit) (*Header, error) {
 	dec := jsontext.NewDecoder(bufio.NewReaderSize(r, 1<<16), jsontext.AllowDuplicateNames(true))
 	h := &Header{}
 	bad := func(err error) (*Header, error) { return h, fmt.Errorf("at byte %d: %w", dec.InputOffset(), err) }
@@ -282,7 +295,7 @@ func (h *Header) checkKind(complete bool) error {
 }
 
 // items reads the items array.
-func (h *Header) items(dec *jsontext.Decoder, visit Visit) error {
+func (h *Header) items(dec *jsontext.Decoder, visit itemVisit) error {
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return fmt.Errorf("items: %w", err)
@@ -298,6 +311,7 @@ func (h *Header) items(dec *jsontext.Decoder, visit Visit) error {
 	if h.Kind != Kind && h.Kind != "List" {
 		dflt = [2]string{h.APIVersion, h.Kind[:len(h.Kind)-4]}
 	}
+	var names nameCache
 	for i := 0; dec.PeekKind() != ']'; i++ {
 		off := dec.InputOffset()
 		v, err := dec.ReadValue()
@@ -307,7 +321,7 @@ func (h *Header) items(dec *jsontext.Decoder, visit Visit) error {
 		if v.Kind() != '{' {
 			return &ItemError{Index: i, Offset: off, Err: fmt.Errorf("must be an object, not a JSON %s", kindName(v.Kind()))}
 		}
-		apiVersion, kind, name, err := itemHead(v)
+		apiVersion, kind, err := itemHead(v, &names)
 		if err != nil {
 			return &ItemError{Index: i, Offset: off, Err: err}
 		}
@@ -317,10 +331,10 @@ func (h *Header) items(dec *jsontext.Decoder, visit Visit) error {
 			raw = withType(apiVersion, kind, raw)
 		}
 		if apiVersion == "" || kind == "" {
-			return &ItemError{Index: i, Offset: off, Object: name, Err: errors.New("field apiVersion, kind: both must be set")}
+			return &ItemError{Index: i, Offset: off, Object: objectName(raw), Err: errors.New("field apiVersion, kind: both must be set")}
 		}
-		if err := visit(apiVersion, kind, raw); err != nil {
-			return &ItemError{Index: i, Offset: off, Object: apiVersion + " " + kind + " " + name, Err: err}
+		if err := visit(i, off, apiVersion, kind, raw); err != nil {
+			return err
 		}
 		h.Items++
 	}
@@ -330,23 +344,54 @@ func (h *Header) items(dec *jsontext.Decoder, visit Visit) error {
 	return nil
 }
 
-// itemHead reads an item's apiVersion, kind and namespace/name.
-func itemHead(v []byte) (apiVersion, kind, name string, err error) {
-	if a, k, n, ok := fastHead(v); ok {
-		return a, k, n, nil
+// itemHead reads an item's apiVersion and kind.
+func itemHead(v []byte, names *nameCache) (apiVersion, kind string, err error) {
+	if a, k, _, ok := fastHead(v, false); ok {
+		return names.str(a), names.str(k), nil
 	}
 	var h struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
-		Metadata   struct {
+	}
+	if err := json.Unmarshal(v, &h); err != nil {
+		return "", "", errors.New(Describe(err))
+	}
+	return h.APIVersion, h.Kind, nil
+}
+
+// objectName is an item's namespace/name, for errors.
+func objectName(v []byte) string {
+	if _, _, name, ok := fastHead(v, true); ok {
+		return string(name)
+	}
+	var h struct {
+		Metadata struct {
 			Namespace string `json:"namespace"`
 			Name      string `json:"name"`
 		} `json:"metadata"`
 	}
-	if err := json.Unmarshal(v, &h); err != nil {
-		return "", "", "", errors.New(Describe(err))
+	_ = json.Unmarshal(v, &h)
+	return qualified(h.Metadata.Namespace, h.Metadata.Name)
+}
+
+// nameCache shares the apiVersion and kind strings of the items: a
+// snapshot names a handful, a million times.
+type nameCache struct {
+	m map[string]string
+}
+
+func (c *nameCache) str(b []byte) string {
+	if s, ok := c.m[string(b)]; ok {
+		return s
 	}
-	return h.APIVersion, h.Kind, qualified(h.Metadata.Namespace, h.Metadata.Name), nil
+	s := string(b)
+	if c.m == nil {
+		c.m = map[string]string{}
+	}
+	if len(c.m) < 256 {
+		c.m[s] = s
+	}
+	return s
 }
 
 func qualified(namespace, name string) string {
@@ -358,8 +403,9 @@ func qualified(namespace, name string) string {
 
 // fastHead reads the head the Writer writes, {"apiVersion":"…","kind":"…",
 // "metadata":{"name":"…"[,"namespace":"…"], without decoding the item:
-// strings without escapes only; anything else is left to itemHead.
-func fastHead(v []byte) (apiVersion, kind, name string, ok bool) {
+// strings without escapes only; anything else is left to itemHead. The
+// namespace/name is made only when withName is set.
+func fastHead(v []byte, withName bool) (apiVersion, kind, name []byte, ok bool) {
 	rest, ok := bytes.CutPrefix(v, []byte(`{"apiVersion":`))
 	if !ok {
 		return
@@ -380,25 +426,27 @@ func fastHead(v []byte) (apiVersion, kind, name string, ok bool) {
 		return
 	}
 	if rest, found := bytes.CutPrefix(rest, []byte(`,"namespace":`)); found {
-		var ns string
+		var ns []byte
 		if ns, _, ok = plainString(rest); !ok {
 			return
 		}
-		name = qualified(ns, name)
+		if withName {
+			name = []byte(qualified(string(ns), string(name)))
+		}
 	}
 	return apiVersion, kind, name, true
 }
 
 // plainString reads a JSON string without escapes at the start of b.
-func plainString(b []byte) (string, []byte, bool) {
+func plainString(b []byte) ([]byte, []byte, bool) {
 	if len(b) == 0 || b[0] != '"' {
-		return "", nil, false
+		return nil, nil, false
 	}
 	end := bytes.IndexByte(b[1:], '"')
 	if end < 0 || bytes.IndexByte(b[1:1+end], '\\') >= 0 {
-		return "", nil, false
+		return nil, nil, false
 	}
-	return string(b[1 : 1+end]), b[2+end:], true
+	return b[1 : 1+end], b[2+end:], true
 }
 
 // withType sets apiVersion and kind on an item of a typed List.

@@ -1,0 +1,625 @@
+package diagnose
+
+import (
+	"bytes"
+	"hash/maphash"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+)
+
+// The fast decoders of the two kinds a large cluster holds by the million,
+// pods and IP objects. They read the shape a snapshot (snapshot.Strip)
+// writes them in — known members, plain strings — without reflection,
+// and share the strings that repeat (namespaces, label and annotation
+// keys, subnet and node names). Anything else (a member they do not know,
+// a null, an escaped string, a repeated member, a type they do not
+// expect) makes them give up, and the object is decoded by encoding/json
+// as before: what they accept they decode exactly as encoding/json does
+// (TestFastDecodeAgrees compares the two), and the errors are
+// encoding/json's.
+
+// interner shares the strings that repeat across objects through a
+// direct-mapped cache: a string whose slot holds an equal one gets that
+// one; otherwise it is made and takes the slot. Lossy (two strings that
+// share a slot evict each other, and a unique value only costs a slot),
+// so it never grows, and costs a hash and a compare, not a map lookup.
+//
+// It also carves the strings it makes from chunks of 64 KiB, one
+// allocation for hundreds of names, UIDs and addresses, instead of one
+// each: the garbage collector then has a few thousand chunks to trace
+// rather than ten million strings. A chunk lives as long as one of its
+// strings does; the strings of a State live together anyway.
+type interner struct {
+	cache *[internSlots]string
+	chunk []byte
+	bools []bool
+}
+
+const (
+	internSlots = 1 << 13
+	chunkSize   = 64 << 10
+	// maxCarved is the longest string carved from a chunk.
+	maxCarved = 512
+)
+
+var internSeed = maphash.MakeSeed()
+
+// fresh returns b as a new string, carved from the current chunk. The
+// bytes of a chunk are never written again once carved.
+func (in *interner) fresh(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return ""
+	case len(b) > maxCarved:
+		return string(b)
+	}
+	if cap(in.chunk)-len(in.chunk) < len(b) {
+		in.chunk = make([]byte, 0, chunkSize)
+	}
+	start := len(in.chunk)
+	in.chunk = append(in.chunk, b...)
+	return unsafe.String(&in.chunk[start], len(b))
+}
+
+// boolean returns a pointer to a new bool of value v, carved likewise.
+func (in *interner) boolean(v bool) *bool {
+	if len(in.bools) == cap(in.bools) {
+		in.bools = make([]bool, 0, 4096)
+	}
+	in.bools = append(in.bools, v)
+	return &in.bools[len(in.bools)-1]
+}
+
+func (in *interner) str(b []byte) string {
+	if in.cache == nil {
+		in.cache = new([internSlots]string)
+	}
+	slot := &in.cache[maphash.Bytes(internSeed, b)&(internSlots-1)]
+	if *slot == string(b) && len(b) > 0 { // no allocation for the compare
+		return *slot
+	}
+	s := in.fresh(b)
+	*slot = s
+	return s
+}
+
+// scanner reads one JSON value. ok turns false at the first thing the fast
+// decoders do not handle; every method is then a no-op.
+type scanner struct {
+	b  []byte
+	i  int
+	ok bool
+	in *interner
+}
+
+func (s *scanner) fail() { s.ok = false }
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next byte after white space (0 at the end).
+func (s *scanner) peek() byte {
+	s.ws()
+	if !s.ok || s.i >= len(s.b) {
+		return 0
+	}
+	return s.b[s.i]
+}
+
+func (s *scanner) expect(c byte) {
+	if s.peek() != c {
+		s.fail()
+		return
+	}
+	s.i++
+}
+
+// raw reads a string without escapes or control characters, in valid
+// UTF-8, and returns its bytes.
+func (s *scanner) raw() []byte {
+	if s.peek() != '"' {
+		s.fail()
+		return nil
+	}
+	start := s.i + 1
+	ascii := true
+	for j := start; j < len(s.b); j++ {
+		c := s.b[j]
+		switch {
+		case c == '"':
+			s.i = j + 1
+			v := s.b[start:j]
+			if !ascii && !utf8.Valid(v) {
+				s.fail()
+				return nil
+			}
+			return v
+		case c == '\\' || c < 0x20:
+			s.fail()
+			return nil
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	s.fail()
+	return nil
+}
+
+// str reads a string into a new string; istr shares it.
+func (s *scanner) str() string  { return s.in.fresh(s.raw()) }
+func (s *scanner) istr() string { return s.in.str(s.raw()) }
+
+// object calls member for each member of an object; member reads the
+// value. A member named twice gives up (encoding/json merges them).
+func (s *scanner) object(member func(name []byte)) {
+	s.expect('{')
+	if s.peek() == '}' {
+		s.i++
+		return
+	}
+	for s.ok {
+		name := s.raw()
+		s.expect(':')
+		if !s.ok {
+			return
+		}
+		member(name)
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return
+		default:
+			s.fail()
+		}
+	}
+}
+
+// array calls elem for each element of an array.
+func (s *scanner) array(elem func()) {
+	s.expect('[')
+	if s.peek() == ']' {
+		s.i++
+		return
+	}
+	for s.ok {
+		elem()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return
+		default:
+			s.fail()
+		}
+	}
+}
+
+// strings reads an array of strings: [] is an empty slice, as
+// encoding/json makes it.
+func (s *scanner) strings(shared bool) []string {
+	out := []string{}
+	s.array(func() {
+		if shared {
+			out = append(out, s.istr())
+		} else {
+			out = append(out, s.str())
+		}
+	})
+	return out
+}
+
+// stringMap reads an object of strings; {} is an empty map.
+func (s *scanner) stringMap(sharedValue func(key string) bool) map[string]string {
+	m := make(map[string]string, s.countStrings())
+	s.object(func(name []byte) {
+		k := s.in.str(name)
+		if sharedValue(k) {
+			m[k] = s.istr()
+		} else {
+			m[k] = s.str()
+		}
+	})
+	return m
+}
+
+// countStrings counts the members of the object of plain strings that
+// starts at the next byte (0 when it is not one: the decoding that follows
+// finds out), so that its map is made once at its size: growing a map of
+// nine annotations costs a pod as much as reading it.
+func (s *scanner) countStrings() int {
+	if s.peek() != '{' {
+		return 0
+	}
+	n := 0
+	quoted := false
+	for j := s.i + 1; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			quoted = !quoted
+			if !quoted {
+				n++
+			}
+		case c == '\\':
+			return 0
+		case c == '}' && !quoted:
+			return n / 2
+		}
+	}
+	return 0
+}
+
+func (s *scanner) boolean() bool {
+	switch s.peek() {
+	case 't':
+		if bytes.HasPrefix(s.b[s.i:], []byte("true")) {
+			s.i += 4
+			return true
+		}
+	case 'f':
+		if bytes.HasPrefix(s.b[s.i:], []byte("false")) {
+			s.i += 5
+			return false
+		}
+	}
+	s.fail()
+	return false
+}
+
+// time reads a metav1.Time as its UnmarshalJSON does: RFC 3339, in local
+// time.
+func (s *scanner) time() metav1.Time {
+	v := s.raw()
+	if !s.ok {
+		return metav1.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, unsafe.String(unsafe.SliceData(v), len(v))) // not kept
+	if err != nil {
+		s.fail()
+		return metav1.Time{}
+	}
+	return metav1.Time{Time: t.Local()}
+}
+
+// end checks that only white space follows the value.
+func (s *scanner) end() {
+	s.ws()
+	if s.i != len(s.b) {
+		s.fail()
+	}
+}
+
+// seen gives up on a member named twice.
+type seen uint32
+
+func (s *scanner) once(m *seen, bit uint) {
+	if *m&(1<<bit) != 0 {
+		s.fail()
+	}
+	*m |= 1 << bit
+}
+
+// fastMeta is the metadata a snapshot keeps (snapshot.Strip's meta).
+type fastMeta struct {
+	Name, Namespace, UID, ResourceVersion string
+	Created                               metav1.Time
+	Deleted                               *metav1.Time
+	Labels, Annotations                   map[string]string
+	Owners                                []metav1.OwnerReference
+	Finalizers                            []string
+}
+
+// sharedAnnotation tells the annotations whose values repeat across pods
+// (subnet, gateway, CIDR, router, flags) from the unique ones (address,
+// MAC).
+func sharedAnnotation(key string) bool {
+	switch key {
+	case "ovn.kubernetes.io/ip_address", "ovn.kubernetes.io/mac_address":
+		return false
+	}
+	return true
+}
+
+func sharedLabel(string) bool { return true }
+
+func (s *scanner) meta(m *fastMeta) {
+	var got seen
+	s.object(func(name []byte) {
+		switch string(name) {
+		case "name":
+			s.once(&got, 0)
+			m.Name = s.str()
+		case "namespace":
+			s.once(&got, 1)
+			m.Namespace = s.istr()
+		case "uid":
+			s.once(&got, 2)
+			m.UID = s.str()
+		case "resourceVersion":
+			s.once(&got, 3)
+			m.ResourceVersion = s.str()
+		case "creationTimestamp":
+			s.once(&got, 4)
+			m.Created = s.time()
+		case "deletionTimestamp":
+			s.once(&got, 5)
+			t := s.time()
+			m.Deleted = &t
+		case "labels":
+			s.once(&got, 6)
+			m.Labels = s.stringMap(sharedLabel)
+		case "annotations":
+			s.once(&got, 7)
+			m.Annotations = s.stringMap(sharedAnnotation)
+		case "ownerReferences":
+			s.once(&got, 8)
+			m.Owners = []metav1.OwnerReference{}
+			s.array(func() {
+				var o metav1.OwnerReference
+				s.owner(&o)
+				m.Owners = append(m.Owners, o)
+			})
+		case "finalizers":
+			s.once(&got, 9)
+			m.Finalizers = s.strings(true)
+		default:
+			s.fail()
+		}
+	})
+}
+
+func (s *scanner) owner(o *metav1.OwnerReference) {
+	var got seen
+	s.object(func(name []byte) {
+		switch string(name) {
+		case "apiVersion":
+			s.once(&got, 0)
+			o.APIVersion = s.istr()
+		case "kind":
+			s.once(&got, 1)
+			o.Kind = s.istr()
+		case "name":
+			s.once(&got, 2)
+			o.Name = s.str()
+		case "uid":
+			s.once(&got, 3)
+			o.UID = types.UID(s.str())
+		case "controller":
+			s.once(&got, 4)
+			o.Controller = s.in.boolean(s.boolean())
+		case "blockOwnerDeletion":
+			s.once(&got, 5)
+			o.BlockOwnerDeletion = s.in.boolean(s.boolean())
+		default:
+			s.fail()
+		}
+	})
+}
+
+// typeMeta reads apiVersion and kind.
+func (s *scanner) typeMeta(name []byte, got *seen, apiVersion, kind *string) bool {
+	switch string(name) {
+	case "apiVersion":
+		s.once(got, 30)
+		*apiVersion = s.istr()
+	case "kind":
+		s.once(got, 31)
+		*kind = s.istr()
+	default:
+		return false
+	}
+	return true
+}
+
+// fastPod decodes a pod as addPod does; ok is false when it gave up.
+func fastPod(raw []byte, in *interner) (p Pod, ok bool) {
+	s := &scanner{b: raw, ok: true, in: in}
+	var m fastMeta
+	var got seen
+	var apiVersion, kind string
+	s.object(func(name []byte) {
+		if s.typeMeta(name, &got, &apiVersion, &kind) {
+			return
+		}
+		switch string(name) {
+		case "metadata":
+			s.once(&got, 0)
+			s.meta(&m)
+		case "spec":
+			s.once(&got, 1)
+			var sg seen
+			s.object(func(name []byte) {
+				switch string(name) {
+				case "nodeName":
+					s.once(&sg, 0)
+					p.NodeName = s.istr()
+				case "hostNetwork":
+					s.once(&sg, 1)
+					p.HostNetwork = s.boolean()
+				default:
+					s.fail()
+				}
+			})
+		case "status":
+			s.once(&got, 2)
+			s.podStatus(&p)
+		default:
+			s.fail()
+		}
+	})
+	s.end()
+	if !s.ok {
+		return Pod{}, false
+	}
+	p.Meta = Meta{Namespace: m.Namespace, Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		CreationTimestamp: m.Created, DeletionTimestamp: m.Deleted, Labels: m.Labels, Annotations: m.Annotations,
+		OwnerReferences: m.Owners}
+	return p, true
+}
+
+func (s *scanner) podStatus(p *Pod) {
+	var got seen
+	s.object(func(name []byte) {
+		switch string(name) {
+		case "phase":
+			s.once(&got, 0)
+			p.Phase = s.istr()
+		case "podIPs":
+			s.once(&got, 1)
+			s.array(func() {
+				var ig seen
+				s.object(func(name []byte) {
+					if string(name) != "ip" {
+						s.fail()
+						return
+					}
+					s.once(&ig, 0)
+					p.PodIPs = append(p.PodIPs, s.str())
+				})
+				if ig == 0 {
+					// {} is an IP of "": addPod keeps it.
+					p.PodIPs = append(p.PodIPs, "")
+				}
+			})
+		case "containerStatuses":
+			s.once(&got, 2)
+			s.array(func() {
+				var cg seen
+				s.object(func(name []byte) {
+					if string(name) != "state" {
+						s.fail()
+						return
+					}
+					s.once(&cg, 0)
+					var sg seen
+					s.object(func(name []byte) {
+						if string(name) != "waiting" {
+							s.fail()
+							return
+						}
+						s.once(&sg, 0)
+						var wg seen
+						s.object(func(name []byte) {
+							if string(name) != "reason" {
+								s.fail()
+								return
+							}
+							s.once(&wg, 0)
+							if r := s.istr(); r != "" && p.Waiting == "" {
+								p.Waiting = r
+							}
+						})
+					})
+				})
+			})
+		default:
+			s.fail()
+		}
+	})
+}
+
+// fastIP decodes an IP object as encoding/json does; ok is false when it
+// gave up.
+func fastIP(raw []byte, in *interner) (ip kubeovnv1.IP, ok bool) {
+	s := &scanner{b: raw, ok: true, in: in}
+	var m fastMeta
+	var got seen
+	s.object(func(name []byte) {
+		if s.typeMeta(name, &got, &ip.APIVersion, &ip.Kind) {
+			return
+		}
+		switch string(name) {
+		case "metadata":
+			s.once(&got, 0)
+			s.meta(&m)
+		case "spec":
+			s.once(&got, 1)
+			s.ipSpec(&ip.Spec)
+		default:
+			s.fail()
+		}
+	})
+	s.end()
+	if !s.ok {
+		return kubeovnv1.IP{}, false
+	}
+	ip.ObjectMeta = metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: types.UID(m.UID), ResourceVersion: m.ResourceVersion,
+		CreationTimestamp: m.Created, DeletionTimestamp: m.Deleted, Labels: m.Labels, Annotations: m.Annotations,
+		OwnerReferences: m.Owners, Finalizers: m.Finalizers}
+	return ip, true
+}
+
+func (s *scanner) ipSpec(sp *kubeovnv1.IPSpec) {
+	var got seen
+	s.object(func(name []byte) {
+		switch string(name) {
+		case "podName":
+			s.once(&got, 0)
+			sp.PodName = s.str()
+		case "namespace":
+			s.once(&got, 1)
+			sp.Namespace = s.istr()
+		case "subnet":
+			s.once(&got, 2)
+			sp.Subnet = s.istr()
+		case "attachSubnets":
+			s.once(&got, 3)
+			sp.AttachSubnets = s.strings(true)
+		case "nodeName":
+			s.once(&got, 4)
+			sp.NodeName = s.istr()
+		case "ipAddress":
+			s.once(&got, 5)
+			sp.IPAddress = s.str()
+		case "v4IpAddress":
+			s.once(&got, 6)
+			sp.V4IPAddress = s.sameOr(sp.IPAddress)
+		case "v6IpAddress":
+			s.once(&got, 7)
+			sp.V6IPAddress = s.sameOr(sp.IPAddress)
+		case "attachIps":
+			s.once(&got, 8)
+			sp.AttachIPs = s.strings(false)
+		case "macAddress":
+			s.once(&got, 9)
+			sp.MacAddress = s.str()
+		case "attachMacs":
+			s.once(&got, 10)
+			sp.AttachMacs = s.strings(false)
+		case "containerID":
+			s.once(&got, 11)
+			sp.ContainerID = s.str()
+		case "podType":
+			s.once(&got, 12)
+			sp.PodType = s.istr()
+		default:
+			s.fail()
+		}
+	})
+}
+
+// sameOr reads a string, sharing prev when equal (v4IpAddress is
+// ipAddress on single-stack objects).
+func (s *scanner) sameOr(prev string) string {
+	v := s.raw()
+	if string(v) == prev {
+		return prev
+	}
+	return s.in.fresh(v)
+}

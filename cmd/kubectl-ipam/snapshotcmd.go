@@ -136,9 +136,8 @@ func createOutput(path string, stdout io.Writer) (io.Writer, func(ok bool) error
 			os.Remove(f.Name())
 			return nil
 		}
-		if cerr == nil {
-			cerr = os.Chmod(f.Name(), 0o644)
-		}
+		// The file keeps CreateTemp's 0600: it holds pod annotations,
+		// event messages and the cluster's identity.
 		if cerr == nil {
 			cerr = os.Rename(f.Name(), path)
 		}

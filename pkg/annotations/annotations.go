@@ -315,12 +315,14 @@ func HasStatic(ann map[string]string) bool {
 // LauncherVM returns the KubeVirt VM a pod is a virt-launcher pod of, the
 // way Kube-OVN tells it (pkg/controller/pod.go isVMPod): an owner reference
 // of kind VirtualMachineInstance in the kubevirt.io group, whose name is the
-// VM's (a VMI is named after its VM). "" for any other pod. The
+// VM's (a VMI is named after its VM), and, stricter than Kube-OVN, the
+// pod's controller (KubeVirt's virt-controller sets controller: true; a
+// plain reference anyone may add is not enough). "" for any other pod. The
 // vm.kubevirt.io/name label is not enough: Kube-OVN does not read it, and
 // any pod may carry it.
 func LauncherVM(refs []metav1.OwnerReference) string {
 	for _, o := range refs {
-		if o.Kind == VMIKind && strings.HasPrefix(o.APIVersion, KubeVirtGroup+"/") {
+		if o.Kind == VMIKind && strings.HasPrefix(o.APIVersion, KubeVirtGroup+"/") && o.Controller != nil && *o.Controller {
 			return o.Name
 		}
 	}

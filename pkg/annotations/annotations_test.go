@@ -209,13 +209,15 @@ func TestMigrationTarget(t *testing.T) {
 // vm.kubevirt.io/name label does not.
 func TestLauncherVM(t *testing.T) {
 	t.Parallel()
+	yes := true
 	for _, tc := range []struct {
 		name string
 		refs []metav1.OwnerReference
 		want string
 	}{
-		{"vmi owner", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vm1"}}, "vm1"},
-		{"second owner", []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs"}, {APIVersion: "kubevirt.io/v1alpha3", Kind: "VirtualMachineInstance", Name: "vm2"}}, "vm2"},
+		{"vmi controller", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vm1", Controller: &yes}}, "vm1"},
+		{"vmi reference, not the controller", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vm1"}}, ""},
+		{"second owner", []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs"}, {APIVersion: "kubevirt.io/v1alpha3", Kind: "VirtualMachineInstance", Name: "vm2", Controller: &yes}}, "vm2"},
 		{"other group", []metav1.OwnerReference{{APIVersion: "evil.io/v1", Kind: "VirtualMachineInstance", Name: "vm1"}}, ""},
 		{"group prefix only", []metav1.OwnerReference{{APIVersion: "kubevirt.io.evil/v1", Kind: "VirtualMachineInstance", Name: "vm1"}}, ""},
 		{"vm, not vmi", []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachine", Name: "vm1"}}, ""},

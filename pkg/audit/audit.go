@@ -25,7 +25,12 @@ import (
 // s.Incomplete, not returned; the error is for a server that cannot be
 // reached at all, or an object that cannot be decoded. progress may be nil.
 func Read(ctx context.Context, r *clusterstate.Reader, s *diagnose.State, progress clusterstate.Progress) error {
-	gaps, err := Stream(ctx, r, snapshot.Stripped(s.Add), progress)
+	return readInto(ctx, r, s, snapshot.Stripped(s.Add), progress)
+}
+
+// readInto is Read with visit deciding what becomes of each object.
+func readInto(ctx context.Context, r *clusterstate.Reader, s *diagnose.State, visit snapshot.Visit, progress clusterstate.Progress) error {
+	gaps, err := Stream(ctx, r, visit, progress)
 	if err != nil {
 		return err
 	}

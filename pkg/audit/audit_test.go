@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,6 +90,15 @@ func TestAuditOnRealAPIServer(t *testing.T) {
 	}
 	if exported := findingsOf(t, reg); !slices.Equal(exported, audit.Counts(want)) {
 		t.Errorf("ipamguard_findings %v, doctor counts %v", exported, audit.Counts(want))
+	}
+
+	// A cluster larger than the audit may hold stops the run.
+	small := &audit.Auditor{Reader: reader, Metrics: m, Options: later, Log: logr.Discard(), MaxObjects: 5}
+	if _, err := small.RunOnce(ctx); !errors.Is(err, audit.ErrTooLarge) {
+		t.Errorf("audit of more than MaxObjects: %v, want ErrTooLarge", err)
+	}
+	if exported := findingsOf(t, reg); !slices.Equal(exported, audit.Counts(want)) {
+		t.Errorf("a stopped run changed ipamguard_findings: %v", exported)
 	}
 
 	// With the CRDs, one ClusterReport.

@@ -3,6 +3,7 @@ package audit
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/diagnose"
 	"github.com/ipamguard/ipamguard/pkg/diagnose/render"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
+	"github.com/ipamguard/ipamguard/pkg/snapshot"
 )
 
 // The continuous audit lists what the doctor reads and may write its
@@ -30,7 +32,7 @@ import (
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=list
 // +kubebuilder:rbac:groups=kubevirt.io,resources=virtualmachines;virtualmachineinstances,verbs=list
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=servicecidrs,verbs=list
-// +kubebuilder:rbac:groups=kubeovn.io,resources=subnets;ips;ippools;vpcs;vips,verbs=list
+// +kubebuilder:rbac:groups=kubeovn.io,resources=subnets;ips;ippools;vpcs;vips;iptables-eips;ovn-eips,verbs=list
 
 // DefaultInterval is how often the audit runs by default.
 const DefaultInterval = 5 * time.Minute
@@ -39,6 +41,21 @@ const DefaultInterval = 5 * time.Minute
 // severe first), keeping it far below the API server's object size limit;
 // the summary still counts every finding.
 const DefaultMaxResults = 1000
+
+// DefaultMaxObjects bounds what one run reads (pods, IP objects and the
+// rest): each run holds a stripped copy of it, about 1.2 KB a pod or IP
+// object, beside the webhook's inventory, and the webhook's memory limit
+// is sized for the inventory. A larger cluster is audited by
+// `kubectl ipam doctor` out of band, or with this raised together with the
+// limit.
+const DefaultMaxObjects = 50000
+
+// ErrTooLarge is the error of a run that stopped at MaxObjects.
+var ErrTooLarge = errors.New("the cluster has more objects than the audit may hold (--audit-max-objects)")
+
+// maxReportBytes bounds the encoded ClusterReport, well below the API
+// server's 1.5 MiB request limit.
+const maxReportBytes = 800 << 10
 
 // FieldOwner is the field manager of the written report.
 const FieldOwner = "ipamguard-audit"
@@ -62,6 +79,9 @@ type Auditor struct {
 	Reports client.Client
 	// MaxResults caps the ClusterReport's results; 0: DefaultMaxResults.
 	MaxResults int
+	// MaxObjects stops a run that reads more objects (ErrTooLarge);
+	// 0: no bound.
+	MaxObjects int
 	// Options returns the checks' options for a run judged at now; nil:
 	// diagnose.DefaultOptions.
 	Options func(now time.Time) diagnose.Options
@@ -95,7 +115,7 @@ func (a *Auditor) Run(ctx context.Context) error {
 func (a *Auditor) RunOnce(ctx context.Context) (*diagnose.Report, error) {
 	start := time.Now()
 	s := &diagnose.State{Time: start.UTC()}
-	if err := Read(ctx, a.Reader, s, nil); err != nil {
+	if err := a.read(ctx, s); err != nil {
 		a.Metrics.ObserveAudit(nil, time.Since(start), time.Now(), false, err)
 		return nil, fmt.Errorf("read the cluster: %w", err)
 	}
@@ -126,6 +146,25 @@ func (a *Auditor) RunOnce(ctx context.Context) (*diagnose.Report, error) {
 	a.Log.V(1).Info("audit run", "duration", time.Since(start).String(), "critical", rep.Summary.Critical,
 		"warning", rep.Summary.Warning, "info", rep.Summary.Info, "incomplete", len(rep.Incomplete))
 	return rep, nil
+}
+
+// read is Read, stopped at MaxObjects.
+func (a *Auditor) read(ctx context.Context, s *diagnose.State) error {
+	visit := snapshot.Stripped(s.Add)
+	if a.MaxObjects > 0 {
+		n, inner := 0, visit
+		visit = func(apiVersion, kind string, raw []byte) error {
+			if n++; n > a.MaxObjects {
+				return ErrTooLarge
+			}
+			return inner(apiVersion, kind, raw)
+		}
+	}
+	err := readInto(ctx, a.Reader, s, visit, nil)
+	if errors.Is(err, ErrTooLarge) {
+		return fmt.Errorf("stopped after %d objects: %w", a.MaxObjects, ErrTooLarge)
+	}
+	return err
 }
 
 // Last returns the report of the last successful run, or nil.
@@ -163,14 +202,28 @@ func (a *Auditor) writeReport(ctx context.Context, rep *diagnose.Report) error {
 	if a.Reports == nil || a.noReports {
 		return nil
 	}
-	cr, _ := render.OpenReports(rep, render.Options{MaxResults: cmp.Or(a.MaxResults, DefaultMaxResults), ClusterOnly: true})
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cr)
-	if err != nil {
-		return fmt.Errorf("encode the ClusterReport: %w", err)
+	// Results are capped by count and then by encoded size: long hints and
+	// many subjects make a result a few KiB, and an object over etcd's
+	// limit would fail every run, when the cluster is worst off.
+	limit := cmp.Or(a.MaxResults, DefaultMaxResults)
+	var m map[string]any
+	for {
+		cr, _ := render.OpenReports(rep, render.Options{MaxResults: limit, ClusterOnly: true})
+		raw, err := json.Marshal(cr)
+		if err != nil {
+			return fmt.Errorf("encode the ClusterReport: %w", err)
+		}
+		if len(raw) <= maxReportBytes || limit <= 1 {
+			if m, err = runtime.DefaultUnstructuredConverter.ToUnstructured(cr); err != nil {
+				return fmt.Errorf("encode the ClusterReport: %w", err)
+			}
+			break
+		}
+		limit /= 2
 	}
 	u := &unstructured.Unstructured{Object: m}
 	delete(u.Object["metadata"].(map[string]any), "creationTimestamp")
-	err = a.Reports.Patch(ctx, u, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership)
+	err := a.Reports.Patch(ctx, u, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership)
 	var noKind *meta.NoKindMatchError
 	if errors.As(err, &noKind) || meta.IsNoMatchError(err) {
 		a.noReports = true
@@ -178,7 +231,7 @@ func (a *Auditor) writeReport(ctx context.Context, rep *diagnose.Report) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("apply ClusterReport %s: %w", cr.Name, err)
+		return fmt.Errorf("apply ClusterReport %s: %w", render.ReportName, err)
 	}
 	return nil
 }

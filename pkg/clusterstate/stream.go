@@ -10,12 +10,17 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
+// kubeovnGroup is Kube-OVN's API group.
+const kubeovnGroup = "kubeovn.io"
+
 // DoctorInventory lists what the doctor (and `kubectl ipam snapshot`)
 // reads of a cluster, in order: the Inventory's kinds, with Pods whole
 // (node, host network, phase, IPs, why containers wait), then what tells
 // kept IP objects from zombies (StatefulSets, KubeVirt VirtualMachines and
 // VirtualMachineInstances), the warning events about pods, and the
-// cluster's ServiceCIDRs. KubeVirt and ServiceCIDRs are Optional.
+// cluster's ServiceCIDRs and EIPs (iptables and OVN, as metadata: the
+// controller counts those labelled with a subnet). KubeVirt, ServiceCIDRs
+// and EIPs are Optional.
 func DoctorInventory() []Resource {
 	// The Inventory ends with its Pods (metadata only): the doctor reads
 	// them whole, after what tells kept IP objects from zombies.
@@ -24,6 +29,10 @@ func DoctorInventory() []Resource {
 	pods.MetadataOnly = false
 	return append(base[:len(base)-1],
 		Resource{Group: "networking.k8s.io", Version: "v1", Resource: "servicecidrs", Kind: "ServiceCIDR", Optional: true},
+		// EIPs labelled with a subnet are in the controller's usingIPs;
+		// clusters without NAT gateways or OVN EIPs do not serve them.
+		Resource{Group: kubeovnGroup, Version: "v1", Resource: "iptables-eips", Kind: "IptablesEIP", MetadataOnly: true, Optional: true},
+		Resource{Group: kubeovnGroup, Version: "v1", Resource: "ovn-eips", Kind: "OvnEip", MetadataOnly: true, Optional: true},
 		Resource{Group: "apps", Version: "v1", Resource: "statefulsets", Kind: "StatefulSet", Namespaced: true},
 		Resource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines", Kind: "VirtualMachine", Namespaced: true, MetadataOnly: true, Optional: true},
 		Resource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances", Kind: "VirtualMachineInstance", Namespaced: true, MetadataOnly: true, Optional: true},

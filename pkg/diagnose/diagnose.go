@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -158,8 +159,9 @@ func (x *index) indexIPs() {
 		if ip.Spec.Subnet != "" {
 			x.ipsBySubnet[ip.Spec.Subnet] = append(x.ipsBySubnet[ip.Spec.Subnet], ip)
 		}
-		for _, a := range ip.Spec.AttachSubnets {
-			if a != "" && a != ip.Spec.Subnet {
+		for i, a := range ip.Spec.AttachSubnets {
+			// Once per subnet: an attachment listed twice is one object.
+			if a != "" && a != ip.Spec.Subnet && !slices.Contains(ip.Spec.AttachSubnets[:i], a) {
 				x.ipsBySubnet[a] = append(x.ipsBySubnet[a], ip)
 			}
 		}

@@ -71,7 +71,12 @@ func DeleteCommand(o ObjectRef) string {
 		pre["resourceVersion"] = o.ResourceVersion
 	}
 	body, _ := json.Marshal(map[string]any{"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": pre})
-	return "kubectl delete --raw " + shellQuote(o.URL()) + " -f - <<'EOF'\n" + string(body) + "\nEOF"
+	cmd := "kubectl delete --raw " + shellQuote(o.URL()) + " -f - <<'EOF'\n" + string(body) + "\nEOF"
+	if len(pre) == 0 {
+		// Hand-written manifests carry neither: say so where it is run.
+		cmd = "# unguarded: the state gave no UID or resourceVersion to check against\n" + cmd
+	}
+	return cmd
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -54,8 +54,9 @@ type subnetPair struct {
 // subnets take part in none. In the default VPC a subnet must also stay
 // clear of the Service CIDRs, and an overlay subnet (no VLAN: underlay
 // subnets share the nodes' network by design) of the node InternalIPs,
-// except those in its excludeIps (no pod is given them) and a node's own
-// join address (the IP object node-<node> the controller allocates in
+// excluded or not (as the webhook judges it, and as Kube-OVN's subnet
+// controller fails such a subnet: excludeIps keeps pods off the address,
+// but the logical switch still claims it), except a node's own join address (the IP object node-<node> the controller allocates in
 // the join subnet).
 //
 // Overlaps are found per scope with one sort and a sweep: CIDR blocks

@@ -92,7 +92,11 @@ type State struct {
 	// from zombies.
 	StatefulSets    []StatefulSet
 	VirtualMachines []Meta
-	Events          []Event
+	// EIPs are the metadata of iptables and OVN EIPs (IptablesEIP,
+	// OvnEip): kube-ovn-controller counts those labelled with a subnet in
+	// its usingIPs.
+	EIPs   []Meta
+	Events []Event
 	// ServiceCIDRs are the cluster's Service ranges, when known (the
 	// networking.k8s.io ServiceCIDR objects, or --service-cidr).
 	ServiceCIDRs []netip.Prefix
@@ -147,10 +151,12 @@ const (
 	objectOther
 )
 
-// namespaceMeta and vmMeta tell Namespaces from VMs in Object.v.
+// namespaceMeta, vmMeta and eipMeta tell Namespaces, VMs and EIPs apart
+// in Object.v.
 type (
 	namespaceMeta Meta
 	vmMeta        Meta
+	eipMeta       Meta
 	serviceCIDRs  []netip.Prefix
 )
 
@@ -199,6 +205,12 @@ func (d *Decoder) Decode(apiVersion, kind string, raw []byte) (Object, error) {
 		}
 		err = json.Unmarshal(raw, &v)
 		o.v = (*vmMeta)(&v.Metadata)
+	case "IptablesEIP", "OvnEip":
+		var v struct {
+			Metadata Meta `json:"metadata"`
+		}
+		err = json.Unmarshal(raw, &v)
+		o.v = (*eipMeta)(&v.Metadata)
 	case "Event":
 		o.v, err = decodeEvent(raw)
 	case "ServiceCIDR":
@@ -243,6 +255,8 @@ func (s *State) Apply(o *Object) {
 			s.StatefulSets = append(s.StatefulSets, *v)
 		case *vmMeta:
 			s.VirtualMachines = append(s.VirtualMachines, Meta(*v))
+		case *eipMeta:
+			s.EIPs = append(s.EIPs, Meta(*v))
 		case *Event:
 			s.Events = append(s.Events, *v)
 		case serviceCIDRs:

@@ -81,6 +81,10 @@ type subnetCount struct {
 	ips, vips int
 }
 
+// subnetNameLabel is the label Kube-OVN puts on the objects of a subnet
+// (util.SubnetNameLabel).
+const subnetNameLabel = "ovn.kubernetes.io/subnet"
+
 // checkSubnets fills the subnet table, reports subnets at or below the
 // available-address thresholds, and stored statuses that disagree with the
 // IP objects and Vips or are impossible.
@@ -92,6 +96,18 @@ func checkSubnets(x *index, opts *Options, r *Report) {
 			vipsBySubnet[v.Spec.Subnet] = append(vipsBySubnet[v.Spec.Subnet], v)
 		}
 	}
+	// Kube-OVN counts the EIPs labelled with a subnet in its usingIPs
+	// (pkg/controller/subnet_status.go calculateUsingIPs).
+	eipsBySubnet := make(map[string]int)
+	for i := range x.s.EIPs {
+		if sn := x.s.EIPs[i].Labels[subnetNameLabel]; sn != "" {
+			eipsBySubnet[sn]++
+		}
+	}
+	// A status judged from a partial list would be "stale" for no reason,
+	// and its fix would write wrong counters.
+	partial := incompleteFor(x.s, "ips") || incompleteFor(x.s, "vips") ||
+		incompleteFor(x.s, "iptables-eips") || incompleteFor(x.s, "ovn-eips")
 	order := make([]*kubeovnv1.Subnet, 0, len(x.s.Subnets))
 	for i := range x.s.Subnets {
 		order = append(order, &x.s.Subnets[i])
@@ -101,6 +117,7 @@ func checkSubnets(x *index, opts *Options, r *Report) {
 	r.Subnets = slices.Grow(r.Subnets, len(order))
 	for _, sub := range order {
 		c := countSubnet(sub, x.ipsBySubnet[sub.Name], vipsBySubnet[sub.Name])
+		c.kubeUsing += int64(eipsBySubnet[sub.Name])
 		row := SubnetRow{Name: sub.Name, State: StateHealthy}
 		if inventory.IsOVNProvider(sub.Spec.Provider) {
 			row.Vpc = inventory.ScopeOf(sub, defVPC).VPC // a non-OVN subnet is in no VPC
@@ -116,10 +133,14 @@ func checkSubnets(x *index, opts *Options, r *Report) {
 				Available: f.total - uint64(len(f.used)),
 			})
 		}
+		if partial {
+			r.Subnets = append(r.Subnets, row)
+			continue
+		}
 		if row.State != StateHealthy {
 			r.Findings = append(r.Findings, usageFinding(c))
 		}
-		if f, ok := statusFinding(c, row.Families, len(x.ipsBySubnet[sub.Name]), len(vipsBySubnet[sub.Name])); ok {
+		if f, ok := statusFinding(c, row.Families, len(x.ipsBySubnet[sub.Name]), len(vipsBySubnet[sub.Name])+eipsBySubnet[sub.Name]); ok {
 			r.Findings = append(r.Findings, f)
 		}
 		r.Subnets = append(r.Subnets, row)
@@ -168,10 +189,11 @@ func countSubnet(sub *kubeovnv1.Subnet, ips []*kubeovnv1.IP, vips []*kubeovnv1.V
 				allocated = true
 			}
 		}
-		// Kube-OVN counts the Vips it labelled with the subnet, which it
-		// does once it allocated them (pkg/controller/vip.go
-		// createOrUpdateVipCR): a Vip with an address.
-		if allocated {
+		// Kube-OVN counts the Vips it labelled with the subnet and with an
+		// empty ip_reserved label (pkg/controller/subnet_status.go
+		// calculateUsingIPs): allocated and not taken by a pod, whose IP
+		// object counts instead (the label then names the pod's port).
+		if reserved, ok := v.Labels[ipReservedLabel]; allocated && ok && reserved == "" {
 			c.vips++
 			c.kubeUsing++
 		}
@@ -546,8 +568,7 @@ func statusFinding(c *subnetCount, fams []FamilyUsage, ips, vips int) (Finding, 
 			"deleted, when the subnet's spec changes, and for Ready subnets when the controller starts " +
 			"(pkg/controller/subnet_status.go calcSubnetStatusIP; no periodic resync), so a stale status stays until one of " +
 			"those happens: restarting kube-ovn-controller also rewrites it. The command writes the controller's own count" +
-			guardNote(sub.ResourceVersion) + ". EIPs are not read by the doctor: on a subnet that holds iptables " +
-			"or OVN EIPs the controller counts them too",
+			guardNote(sub.ResourceVersion) + ".",
 	}, true
 }
 

@@ -56,9 +56,11 @@ func tsIP(name, subnet, v4, v6 string) kubeovnv1.IP {
 	}
 }
 
+// tsVip is a Vip as Kube-OVN labels one it allocated and no pod took:
+// ip_reserved is empty.
 func tsVip(name, subnet, v4 string) kubeovnv1.Vip {
 	return kubeovnv1.Vip{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{ipReservedLabel: "", subnetNameLabel: subnet}},
 		Spec:       kubeovnv1.VipSpec{Subnet: subnet},
 		Status:     kubeovnv1.VipStatus{V4ip: v4},
 	}
@@ -314,6 +316,8 @@ func TestSubnetStatus(t *testing.T) {
 		subnet   kubeovnv1.Subnet
 		ips      []kubeovnv1.IP
 		vips     []kubeovnv1.Vip
+		eips     []Meta
+		gaps     []Gap
 		severity Severity // "" for no finding
 		message  []string
 		stored   [2]float64
@@ -428,6 +432,32 @@ func TestSubnetStatus(t *testing.T) {
 			vips:   []kubeovnv1.Vip{tsVip("v1", "a", "10.0.0.100"), tsVip("pending", "a", "")},
 		},
 		{
+			name:   "a vip a pod took is the pod's IP object's, not counted twice",
+			subnet: tsSubnet("a", "10.0.0.0/24", withGateway("10.0.0.1"), withStatus(kubeovnv1.SubnetStatus{V4UsingIPs: 1, V4AvailableIPs: 252, V4UsingIPRange: "10.0.0.2"})),
+			ips:    tsIPs("a", "10.0.0.2", 1),
+			vips: []kubeovnv1.Vip{func() kubeovnv1.Vip {
+				v := tsVip("taken", "a", "10.0.0.2")
+				v.Labels[ipReservedLabel] = "p0.default"
+				return v
+			}()},
+		},
+		{
+			name:   "eips labelled with the subnet count, as the controller counts them",
+			subnet: tsSubnet("ext", "10.0.0.0/24", withGateway("10.0.0.1"), withStatus(kubeovnv1.SubnetStatus{V4UsingIPs: 3, V4AvailableIPs: 250, V4UsingIPRange: "10.0.0.2"})),
+			ips:    tsIPs("ext", "10.0.0.2", 1),
+			eips: []Meta{
+				{Name: "eip-1", Labels: map[string]string{subnetNameLabel: "ext"}},
+				{Name: "eip-2", Labels: map[string]string{subnetNameLabel: "ext"}},
+				{Name: "eip-other", Labels: map[string]string{subnetNameLabel: "other"}},
+			},
+		},
+		{
+			name:   "a partial list of IP objects judges no status",
+			subnet: tsSubnet("a", "10.0.0.0/24", withGateway("10.0.0.1"), withStatus(mod(func(s *kubeovnv1.SubnetStatus) { s.V4UsingIPs, s.V4AvailableIPs = 5, 248 }))),
+			ips:    tsIPs("a", "10.0.0.2", 3),
+			gaps:   []Gap{{Resource: "ips.kubeovn.io", Reason: "timed out"}},
+		},
+		{
 			name: "ipv6 /64 written as float",
 			subnet: tsSubnet("six", "fd00::/64", withGateway("fd00::1"), withStatus(kubeovnv1.SubnetStatus{
 				V6UsingIPs: 1, V6AvailableIPs: 1.8446744073709552e+19, V6UsingIPRange: "fd00::2",
@@ -438,7 +468,7 @@ func TestSubnetStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := tsRun(&State{Subnets: []kubeovnv1.Subnet{tt.subnet}, IPs: tt.ips, Vips: tt.vips})
+			r := tsRun(&State{Subnets: []kubeovnv1.Subnet{tt.subnet}, IPs: tt.ips, Vips: tt.vips, EIPs: tt.eips, Incomplete: tt.gaps})
 			got := tsFindings(r, CheckSubnetStatus)
 			if tt.severity == "" {
 				if len(got) != 0 {

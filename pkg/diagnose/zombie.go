@@ -134,7 +134,7 @@ func (o *owners) podOf(ip *kubeovnv1.IP) *Pod {
 	if ip.Spec.PodName == "" {
 		return nil
 	}
-	if p := o.x.pods[key(ip.Spec.Namespace, ip.Spec.PodName)]; p != nil && !p.HostNetwork {
+	if p := o.x.pods[key(ip.Spec.Namespace, ip.Spec.PodName)]; p != nil && !p.HostNetwork && !podFinished(p) {
 		return p
 	}
 	if ip.Spec.PodType == kubeovnv1.PodTypeVirtualMachine {
@@ -251,7 +251,14 @@ func (o *owners) classify(ip *kubeovnv1.IP) verdict {
 			if p.HostNetwork {
 				return verdict{class: classZombie, reason: fmt.Sprintf("pod %s/%s uses the host network now and needs no address (kube-ovn-controller's start-up GC deletes such objects)", p.Namespace, p.Name)}
 			}
-			return verdict{class: classOwned}
+			if !podFinished(p) || ip.Spec.PodType != "" {
+				return verdict{class: classOwned}
+			}
+			// Kube-OVN releases a finished pod's addresses (a pod that is
+			// not alive is handled as deleted, pkg/controller/pod.go
+			// isPodAlive) and its IPAM, rebuilt after a restart, counts
+			// only live pods: the address may already be someone else's.
+			return verdict{class: classZombie, podGone: true, reason: fmt.Sprintf("pod %s/%s has finished (%s) and Kube-OVN released its address", p.Namespace, p.Name, p.Phase)}
 		}
 	}
 	if ip.Labels[ipReservedLabel] == "true" {

@@ -22,6 +22,7 @@ func ownerState() *State {
 			dtPod("a", "db-0", "ovn-default", dtOld, "10.16.0.6"),
 			dtPod("a", "virt-launcher-vm-run-bcdfg", "ovn-default", dtOld, "10.16.0.7"),
 			dtPod("a", "host", "", dtOld, "172.18.0.2"),
+			func() Pod { p := dtPod("a", "job-done", "ovn-default", dtOld); p.Phase = "Succeeded"; return p }(),
 		},
 		StatefulSets: []StatefulSet{
 			{Meta: Meta{Namespace: "a", Name: "db"}, Replicas: 3},
@@ -129,6 +130,8 @@ func TestOwnerClasses(t *testing.T) {
 			want{CheckZombie, Warning, "being deleted"}},
 		{"VM gone", dtIP("vm-gone.a", "a", "vm-gone", "ovn-default", "10.16.0.23", dtOld, vm),
 			want{CheckZombie, Warning, "KubeVirt VM a/vm-gone no longer exists"}},
+		{"pod finished", dtIP("job-done.a", "a", "job-done", "ovn-default", "10.16.0.26", dtOld),
+			want{CheckZombie, Warning, "pod a/job-done has finished (Succeeded) and Kube-OVN released its address"}},
 		{"pod on the host network", dtIP("host.a", "a", "host", "ovn-default", "10.16.0.24", dtOld),
 			want{CheckZombie, Warning, "host network"}},
 		{"subnet gone", dtIP("web.b", "b", "web", "deleted-subnet", "10.99.0.4", dtOld),

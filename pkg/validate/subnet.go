@@ -283,15 +283,27 @@ func checkVpcName(fs *findings, old, obj *kubeovnv1.Subnet) {
 
 // checkVips refuses spec.vips entries that Kube-OVN's ValidateSubnet
 // refuses (pkg/util/validator.go): upper-case IPv6, or outside the block
-// of their family ("vip %s conflicts with subnet %s cidr %s"). Ratcheted:
-// only when the vips or the cidrBlock changed. Bounded: entries past the
-// findings cap are counted, not judged one by one.
+// of their family ("vip %s conflicts with subnet %s cidr %s"). Ratcheted
+// per entry. Bounded: entries past the findings cap are counted, not
+// judged one by one.
 func checkVips(fs *findings, old, obj *kubeovnv1.Subnet, blocks []netip.Prefix) {
 	s := obj.Spec
-	if len(s.Vips) == 0 || old != nil && old.Spec.CIDRBlock == s.CIDRBlock && slices.Equal(old.Spec.Vips, s.Vips) {
+	if len(s.Vips) == 0 {
 		return
 	}
+	// Ratcheted per entry: an entry the old object already had is judged
+	// again only when the cidrBlock changed.
+	var kept map[string]bool
+	if old != nil && old.Spec.CIDRBlock == s.CIDRBlock {
+		kept = make(map[string]bool, len(old.Spec.Vips))
+		for _, v := range old.Spec.Vips {
+			kept[v] = true
+		}
+	}
 	for i, v := range s.Vips {
+		if kept[v] {
+			continue
+		}
 		if fs.full(policy.SubnetInvalid) {
 			fs.skip(policy.SubnetInvalid, vipsPath)
 			return
@@ -300,7 +312,8 @@ func checkVips(fs *findings, old, obj *kubeovnv1.Subnet, blocks []netip.Prefix) 
 			fs.add(policy.SubnetInvalid, field.Invalid(vipsPath.Index(i), v, "must be lower case; Kube-OVN refuses upper-case IPv6 addresses"))
 			continue
 		}
-		a, ok := ipam.ParseIP(strings.TrimSpace(v))
+		// Not trimmed: Kube-OVN's CIDRContainIP parses the entry as it is.
+		a, ok := ipam.ParseIP(v)
 		if !ok {
 			fs.add(policy.SubnetInvalid, field.Invalid(vipsPath.Index(i), v, "is not an IP address; Kube-OVN refuses it"))
 			continue

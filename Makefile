@@ -17,6 +17,40 @@ ENVTEST_MOD    := hack/tools/envtest
 
 export IPAMGUARD_ASSETS := $(BIN)
 
+# The other projects' CRDs the manifests use (cert-manager's Certificate and
+# Issuer, the Prometheus Operator's ServiceMonitor and PrometheusRule), read
+# from their Go modules at these versions, checked against these go.sum
+# hashes, and copied into $(CRDS) by crd-assets; never committed, never
+# required by the main module. test/manifests installs them in the test API
+# server and dry-runs the rendered trees against them.
+CERT_MANAGER_MOD         := github.com/cert-manager/cert-manager@v1.21.2
+CERT_MANAGER_SUM         := h1:UWgoYM+KLNtRlqmoWOKjKBOBUPVHeepQ6/ac3ERJW68=
+CERT_MANAGER_CRDS        := deploy/crds/cert-manager.io_certificates.yaml deploy/crds/cert-manager.io_issuers.yaml deploy/crds/cert-manager.io_clusterissuers.yaml deploy/crds/cert-manager.io_certificaterequests.yaml
+PROMETHEUS_OPERATOR_MOD  := github.com/prometheus-operator/prometheus-operator@v0.85.0
+PROMETHEUS_OPERATOR_SUM  := h1:M5xLCLEoaW2IJfnuCwFzzpL+jSVQu3KGT84Pye+fW8s=
+PROMETHEUS_OPERATOR_CRDS := example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml
+CRDS                     := $(BIN)/crds
+export IPAMGUARD_CRDS := $(CRDS)
+
+# What the binaries report with --version and ipamguard_build_info
+# (internal/version, stamped by the linker).
+ifndef VERSION
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+endif
+ifndef COMMIT
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+endif
+VERSION_PKG     := github.com/ipamguard/ipamguard/internal/version
+VERSION_LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
+
+# How the image builds the webhook. The Dockerfile's builder stage is the
+# source of truth and spells these out (it cannot read this file);
+# test/image fails when the two differ. make image-check builds with them.
+IMAGE_CGO_ENABLED := 0
+IMAGE_GOFLAGS     := -trimpath -buildvcs=false
+IMAGE_LDFLAGS     := -s -w $(VERSION_LDFLAGS)
+IMAGE_PKG         := ./cmd/webhook
+
 ##@ General
 
 .PHONY: help
@@ -30,7 +64,7 @@ run: build envtest-assets ## Run the webhook on an embedded local control plane 
 	$(BIN)/ipamguard-dev --assets $(BIN) --webhook-binary $(BIN)/ipamguard-webhook --run-dir $(CURDIR)/.run $(if $(PLANT),--plant-problems)
 
 .PHONY: test
-test: verify envtest-assets ## Run every test: unit, fuzz seeds, envtest against a real API server, e2e with kubectl.
+test: verify envtest-assets crd-assets ## Run every test: unit, fuzz seeds, envtest against a real API server, e2e with kubectl.
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 	@# The tests that bound the bytes a request allocates skip under -race
 	@# (internal/racedetect): run them again without it.
@@ -58,9 +92,9 @@ bench: ## Measure: handler benchmarks vs a list-and-scan baseline, percentiles, 
 
 .PHONY: build
 build: ## Build the binaries into bin/ (webhook, dev environment, kubectl plugin kubectl-ipam).
-	$(GO) build -o $(BIN)/ipamguard-webhook ./cmd/webhook
+	$(GO) build -ldflags '$(VERSION_LDFLAGS)' -o $(BIN)/ipamguard-webhook ./cmd/webhook
 	$(GO) build -o $(BIN)/ipamguard-dev ./cmd/ipamguard-dev
-	$(GO) build -o $(BIN)/kubectl-ipam ./cmd/kubectl-ipam
+	$(GO) build -ldflags '$(VERSION_LDFLAGS)' -o $(BIN)/kubectl-ipam ./cmd/kubectl-ipam
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
@@ -71,7 +105,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and webhook configurations from ma
 	$(CONTROLLER_GEN) crd paths=./pkg/apis/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) webhook paths=./pkg/webhook/... output:webhook:artifacts:config=config/webhook
 	$(GO) run ./hack/webhookgen config/webhook/manifests.yaml
-	$(CONTROLLER_GEN) rbac:roleName=ipamguard paths="{./pkg/webhook/...,./internal/leader/...,./pkg/audit/...}" output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=ipamguard paths="{./pkg/webhook/...,./internal/leader/...,./pkg/audit/...,./pkg/reserve/...}" output:rbac:artifacts:config=config/rbac
 
 .PHONY: fmt
 fmt: ## gofmt the tree.
@@ -108,8 +142,13 @@ undeploy: ## Delete what deploy applied.
 	$(MAKE) -s deploy-render | $(KUBECTL) delete --ignore-not-found -f -
 
 .PHONY: docker-build
-docker-build: ## Build the image IMG (needs Docker with BuildKit).
-	docker build -t $(IMG) .
+docker-build: ## Build the image IMG (needs Docker with BuildKit), stamped with VERSION and COMMIT.
+	docker build --build-arg VERSION='$(VERSION)' --build-arg COMMIT='$(COMMIT)' -t $(IMG) .
+
+.PHONY: image-check
+image-check: ## Without a container engine: build the webhook as the Dockerfile does, check it is static and reports VERSION and COMMIT.
+	CGO_ENABLED=$(IMAGE_CGO_ENABLED) GOOS=linux $(GO) build $(IMAGE_GOFLAGS) -ldflags '$(IMAGE_LDFLAGS)' -o $(BIN)/image/ipamguard-webhook $(IMAGE_PKG)
+	$(GO) run ./hack/imagecheck --binary $(BIN)/image/ipamguard-webhook --name ipamguard-webhook --version '$(VERSION)' --commit '$(COMMIT)'
 
 ##@ Tools (pinned, built into bin/ from the Go module proxy)
 
@@ -127,6 +166,27 @@ $(KUBECTL): $(ENVTEST_MOD)/go.mod $(ENVTEST_MOD)/go.sum
 
 $(ETCD): $(ENVTEST_MOD)/go.mod $(ENVTEST_MOD)/go.sum
 	cd $(ENVTEST_MOD) && $(GO) build -o $@ go.etcd.io/etcd/server/v3
+
+.PHONY: crd-assets
+crd-assets: $(CRDS)/.fetched ## Fetch cert-manager's and the Prometheus Operator's CRDs (pinned Go modules) into bin/crds.
+
+# fetch_crds MODULE@VERSION, H1SUM, DEST, FILES: go mod download (outside
+# the main module, so its go.mod and go.sum are untouched), check the hash,
+# copy FILES out of the module.
+define fetch_crds
+	json=$$(cd / && $(GO) mod download -json '$(1)'); \
+	dir=$$(printf '%s\n' "$$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	sum=$$(printf '%s\n' "$$json" | sed -n 's/^[[:space:]]*"Sum": "\(.*\)",\{0,1\}$$/\1/p'); \
+	if [ "$$sum" != '$(2)' ]; then echo "$(1): module hash $$sum, want $(2)" >&2; exit 1; fi; \
+	mkdir -p '$(3)'; \
+	for f in $(4); do install -m 0644 "$$dir/$$f" '$(3)/'; done
+endef
+
+$(CRDS)/.fetched: Makefile
+	rm -rf $(CRDS)
+	$(call fetch_crds,$(CERT_MANAGER_MOD),$(CERT_MANAGER_SUM),$(CRDS)/cert-manager,$(CERT_MANAGER_CRDS))
+	$(call fetch_crds,$(PROMETHEUS_OPERATOR_MOD),$(PROMETHEUS_OPERATOR_SUM),$(CRDS)/prometheus-operator,$(PROMETHEUS_OPERATOR_CRDS))
+	printf '%s\n' '$(CERT_MANAGER_MOD)' '$(PROMETHEUS_OPERATOR_MOD)' > $@
 
 .PHONY: clean
 clean: ## Remove built binaries (keeps the Go build cache).

@@ -30,6 +30,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ipamguard/ipamguard/internal/version"
 	"github.com/ipamguard/ipamguard/pkg/check"
 	"github.com/ipamguard/ipamguard/pkg/clusterstate"
 	"github.com/ipamguard/ipamguard/pkg/config"
@@ -48,6 +49,7 @@ Usage:
   kubectl ipam check -f FILE|DIR|- [flags]   judge manifests with the webhook's rules before applying them
   kubectl ipam doctor [--snapshot FILE]      diagnose the cluster's IP address management (read-only; fixes printed)
   kubectl ipam snapshot [-o FILE]            write the cluster state doctor and check read to a file
+  kubectl ipam version                       print the version, source commit and Go version
 
 kubectl's flags (--kubeconfig, --context, -n, --as, ...) apply to each; the
 cluster state file is --snapshot FILE (--cluster is kubectl's: a kubeconfig
@@ -73,6 +75,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runSnapshot(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "version", "--version":
+		fmt.Fprintln(stdout, "kubectl-ipam", version.Get())
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "kubectl ipam: unknown command %q\n\n%s", args[0], usage)

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -24,12 +25,14 @@ import (
 
 	"github.com/ipamguard/ipamguard/internal/leader"
 	"github.com/ipamguard/ipamguard/internal/memlimit"
+	"github.com/ipamguard/ipamguard/internal/version"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/audit"
 	"github.com/ipamguard/ipamguard/pkg/clusterstate"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
+	"github.com/ipamguard/ipamguard/pkg/reserve"
 	ipamwebhook "github.com/ipamguard/ipamguard/pkg/webhook"
 )
 
@@ -54,9 +57,13 @@ func run() error {
 		clientCA    string
 		clientCNs   string
 
+		reservations   string
+		reservationTTL time.Duration
+
 		auditInterval   time.Duration
 		auditReports    bool
 		auditMaxResults int
+		auditMaxObjects int
 	)
 	flag.StringVar(&host, "webhook-host", "", "address the webhook server listens on (empty: all)")
 	flag.IntVar(&port, "webhook-port", 9443, "port the webhook server listens on")
@@ -68,15 +75,23 @@ func run() error {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid-reset and stream-cancel attacks, CVE-2023-44487)")
 	flag.StringVar(&clientCA, "client-ca-file", "", "PEM CA certificates that issue the API server's client certificate; when set, callers without such a certificate are refused during the TLS handshake and the in-flight address reservations are on (empty: callers are not verified and no reservations are kept)")
 	flag.StringVar(&clientCNs, "client-cn", ipamwebhook.DefaultClientCommonName, "comma-separated common names accepted in callers' certificates with --client-ca-file (empty: any certificate the CA issued)")
+	flag.StringVar(&reservations, "reservations", string(ipamwebhook.ReservationsAPI), "where the Pod webhook reserves the fixed addresses of pods it admits, with --client-ca-file: api (one Lease per address in the webhook's namespace, shared by every replica: of pods created at once with one address exactly one is admitted), memory (in this process only: exact with one replica) or off")
+	flag.DurationVar(&reservationTTL, "reservation-ttl", reserve.APITTL, "with --reservations=api, how long a reservation whose pod has not appeared holds its address before another pod may take it over")
 	flag.Float64Var(&memRatio, "memory-limit-ratio", 0.9, "set the Go soft memory limit to this fraction of the container's cgroup memory limit (0 disables; GOMEMLIMIT, if set, wins)")
 	flag.DurationVar(&auditInterval, "audit-interval", audit.DefaultInterval, "how often the leader replica runs the doctor's checks on the cluster (the continuous audit: ipamguard_findings); 0 disables it")
+	flag.IntVar(&auditMaxObjects, "audit-max-objects", audit.DefaultMaxObjects, "the audit skips a run (logged, counted as an error) when the cluster has more objects than this: each run holds a copy of what it reads, about 1.2 KB per pod or IP object, on top of the inventory; raise it with the memory limit (0: no bound)")
 	flag.BoolVar(&auditReports, "audit-reports", false, "also write the audit's findings as one openreports.io ClusterReport (needs the openreports CRDs; without them, metrics only)")
 	flag.IntVar(&auditMaxResults, "audit-report-max-results", audit.DefaultMaxResults, "results kept in the ClusterReport, most severe first (the summary counts all)")
 	leaderCfg := leader.DefaultConfig()
 	leaderCfg.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
+	showVersion := flag.Bool("version", false, "print the version, source commit and Go version, then exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("ipamguard-webhook", version.Get())
+		return nil
+	}
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
@@ -134,6 +149,26 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	resMode, err := ipamwebhook.ParseReservationMode(reservations)
+	if err != nil {
+		return fmt.Errorf("--reservations: %w", err)
+	}
+	if reservationTTL <= 0 {
+		return fmt.Errorf("--reservation-ttl %s must be positive", reservationTTL)
+	}
+	resNamespace := leaderCfg.Namespace
+	if resNamespace == "" {
+		resNamespace = os.Getenv(leader.NamespaceEnv)
+	}
+	if resMode == ipamwebhook.ReservationsAPI && auth.Enabled() {
+		if resNamespace == "" {
+			return fmt.Errorf("--reservations=api keeps its Leases in the webhook's namespace: set $%s or --leader-election-namespace", leader.NamespaceEnv)
+		}
+		if !leaderCfg.Enabled {
+			log.Info("leader election is off: this replica cleans up expired reservations itself; run one replica only, or turn leader election on")
+		}
+	}
+	log.Info("reservations", "mode", resMode, "namespace", resNamespace, "ttl", reservationTTL, "active", auth.Enabled() && resMode != ipamwebhook.ReservationsOff)
 	log.Info("leader election", "enabled", leaderCfg.Enabled, "namespace", leaderCfg.Namespace, "lease", leaderCfg.LeaseName)
 	mgrOpts := ctrl.Options{
 		Scheme:                 scheme,
@@ -174,13 +209,22 @@ func run() error {
 	ctx := ctrl.SetupSignalHandler()
 	h, err := ipamwebhook.Setup(ctx, mgr, ipamwebhook.Options{
 		Config: live, Metrics: m, CallersVerified: auth.Enabled(), ServingCheck: servingCheck,
+		Reservations: resMode, ReservationNamespace: resNamespace, ReservationTTL: reservationTTL,
 	})
 	if err != nil {
 		return err
 	}
+	if h.Leases != nil {
+		clean := func(ctx context.Context) error {
+			return h.CleanReservations(ctx, ipamwebhook.CleanupInterval, ctrl.Log.WithName("reservations"))
+		}
+		if err := leader.Add(mgr, "reservations", clean); err != nil {
+			return fmt.Errorf("reservations cleanup: %w", err)
+		}
+	}
 	m.SetSubnetSource(h.SubnetUsage)
 	if auditInterval > 0 {
-		if err := addAudit(mgr, restCfg, live.Get, m, auditInterval, auditReports, auditMaxResults); err != nil {
+		if err := addAudit(mgr, restCfg, live.Get, m, auditInterval, auditReports, auditMaxResults, auditMaxObjects); err != nil {
 			return err
 		}
 	}
@@ -196,12 +240,12 @@ func run() error {
 
 // addAudit runs the continuous audit on the leader replica: the doctor's
 // read and checks every interval, with the webhook's own identity.
-func addAudit(mgr ctrl.Manager, restCfg *rest.Config, cfg func() *config.Config, m *metrics.Metrics, interval time.Duration, reports bool, maxResults int) error {
+func addAudit(mgr ctrl.Manager, restCfg *rest.Config, cfg func() *config.Config, m *metrics.Metrics, interval time.Duration, reports bool, maxResults, maxObjects int) error {
 	reader, err := clusterstate.NewReader(restCfg, 0)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	a := &audit.Auditor{Interval: interval, Reader: reader, Config: cfg, Metrics: m, MaxResults: maxResults,
+	a := &audit.Auditor{Interval: interval, Reader: reader, Config: cfg, Metrics: m, MaxResults: maxResults, MaxObjects: maxObjects,
 		Log: ctrl.Log.WithName("audit")}
 	if reports {
 		a.Reports = mgr.GetClient()

@@ -2,6 +2,7 @@ package admit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -29,10 +30,21 @@ type Engine struct {
 	// Reservations hold the fixed addresses of admissions in flight; nil
 	// keeps none (offline: a pod admitted earlier in the manifests is
 	// stored as a pending pod instead).
-	Reservations *reserve.Table
+	Reservations Reservations
 	// Workloads reads the pod template of a scaled workload; nil judges
 	// scale requests without it (advisory capacity warnings only).
 	Workloads WorkloadGetter
+}
+
+// Reservations check and reserve the fixed addresses of admissions in
+// flight: reserve.Table in one process (kubectl ipam check, tests, a
+// single replica), reserve.Leases in the API server across replicas.
+// Judge runs judge with a view of the addresses held and reserves what the
+// last call of judge grants, checking and reserving as one step; it may
+// call judge more than once. An error means nothing could be reserved and
+// the request must not be admitted.
+type Reservations interface {
+	Judge(ctx context.Context, judge func(held validate.Reservations) reserve.Grant) error
 }
 
 // run is one request going through the pipeline. The outcome and the
@@ -51,10 +63,16 @@ type run struct {
 	// claimant is the pod whose claims are reserved, nil for requests
 	// that claim nothing.
 	claimant *validate.PodInput
+	// claimantUID is the claimant pod's UID (final in validating
+	// webhooks), "" when unknown.
+	claimantUID string
 	// scale is the template of a scaled workload, read by prepare.
 	scale *scaleTarget
 	// err is the error judging met, if any.
 	err error
+	// judged is the number of findings before the in-flight check, which
+	// may run more than once (Reservations.Judge).
+	judged int
 
 	outcome Outcome
 	// request is the caller's request, copied: the pipeline replaces
@@ -114,11 +132,20 @@ func (e *Engine) Review(ctx context.Context, req *Request) (*Outcome, error) {
 		if ctx == nil {
 			ctx = context.Background()
 		}
+		r.judged = len(r.out.Findings)
 		err := e.Reservations.Judge(ctx, func(held validate.Reservations) reserve.Grant { return e.reserve(r, held) })
 		if err == nil {
 			err = r.timedOut("reserve")
+		} else if t := r.timedOut("decide"); t != nil {
+			err = t
 		} else {
-			err = r.timedOut("decide")
+			// Fail closed: an address that could not be reserved may be
+			// another's.
+			reason := Internal
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				reason = Timeout
+			}
+			err = &Error{Reason: reason, Err: fmt.Errorf("reserve the addresses of %s/%s: %w", r.req.Namespace, r.claimant.Name, err)}
 		}
 		if err != nil {
 			return nil, err
@@ -148,6 +175,12 @@ func (e *Engine) decide(k kind, r *run) {
 func (e *Engine) reserve(r *run, held validate.Reservations) reserve.Grant {
 	rc := r.rc
 	rc.Reservations = held
+	// A later call replaces what an earlier one found.
+	r.out.Findings = r.out.Findings[:r.judged]
+	r.out.Decision = r.cfg.Policy.Decide(subjectOf(r.req, r.labels), r.out.Findings)
+	if r.req.DryRun {
+		r.out.Decision.Audit = nil
+	}
 	if fs := validate.InFlight(rc, r.claimant, r.out.Claims); len(fs) > 0 {
 		r.out.Findings = append(r.out.Findings, fs...)
 		r.out.Decision = r.cfg.Policy.Decide(subjectOf(r.req, r.labels), r.out.Findings)
@@ -160,7 +193,8 @@ func (e *Engine) reserve(r *run, held validate.Reservations) reserve.Grant {
 		// error (the failure policy applies): it reserves nothing.
 		return reserve.Grant{}
 	}
-	return reserve.Grant{Claims: r.out.Claims, Namespace: r.claimant.Namespace, Owner: r.claimant.Owner()}
+	return reserve.Grant{Claims: r.out.Claims, Namespace: r.claimant.Namespace, Owner: r.claimant.Owner(),
+		Pod: r.claimant.Name, PodUID: r.claimantUID, RequestUID: r.req.UID}
 }
 
 // judge runs the stages under the inventory's read lock.

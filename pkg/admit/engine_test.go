@@ -146,11 +146,11 @@ func TestPodClaimsAreReservedOnce(t *testing.T) {
 	dry := req
 	dry.DryRun = true
 	out := review(t, e, dry)
-	if out.Denied() || len(out.Claims) != 1 || e.Reservations.Len() != 0 || out.Decision.Audit != nil {
-		t.Fatalf("dry run: denied %v, claims %v, reservations %d", out.Denied(), out.Claims, e.Reservations.Len())
+	if out.Denied() || len(out.Claims) != 1 || e.Reservations.(*reserve.Table).Len() != 0 || out.Decision.Audit != nil {
+		t.Fatalf("dry run: denied %v, claims %v, reservations %d", out.Denied(), out.Claims, e.Reservations.(*reserve.Table).Len())
 	}
-	if out = review(t, e, req); out.Denied() || e.Reservations.Len() != 1 {
-		t.Fatalf("first pod: denied %v, reservations %d", out.Denied(), e.Reservations.Len())
+	if out = review(t, e, req); out.Denied() || e.Reservations.(*reserve.Table).Len() != 1 {
+		t.Fatalf("first pod: denied %v, reservations %d", out.Denied(), e.Reservations.(*reserve.Table).Len())
 	}
 	other := req
 	other.Name, other.Object = "b", pod("b", "10.16.0.20")
@@ -200,8 +200,8 @@ func TestJudgingHoldsNoExclusiveLock(t *testing.T) {
 	}()
 	select {
 	case out := <-done:
-		if out == nil || out.Denied() || e.Reservations.Len() != 1 {
-			t.Fatalf("pod b: %+v, reservations %d", out, e.Reservations.Len())
+		if out == nil || out.Denied() || e.Reservations.(*reserve.Table).Len() != 1 {
+			t.Fatalf("pod b: %+v, reservations %d", out, e.Reservations.(*reserve.Table).Len())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("a pod waited for another request's judgement")

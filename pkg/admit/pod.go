@@ -72,7 +72,7 @@ var podKind = kind{
 		r.out.Findings = append(r.out.Findings, res.Findings...)
 		r.out.Findings = append(r.out.Findings, validate.PodCapacityNamed(r.rc, nil, &in).Findings...)
 		r.out.Claims = res.Claims
-		r.claimant = &in
+		r.claimant, r.claimantUID = &in, string(meta.UID)
 	},
 }
 

@@ -72,6 +72,9 @@ type Request struct {
 	DryRun bool
 	// Stages are the stages to run.
 	Stages Stage
+	// UID is the admission request's UID, recorded with reservations; ""
+	// offline.
+	UID string
 }
 
 // Outcome is what the pipeline made of a request.

@@ -72,7 +72,7 @@ func StripPod(obj any) (any, error) {
 		// The VM a virt-launcher pod runs (annotations.LauncherVM): the
 		// owner of its pending addresses.
 		if annotations.LauncherVM([]metav1.OwnerReference{o}) != "" {
-			out.OwnerReferences = []metav1.OwnerReference{{APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name}}
+			out.OwnerReferences = []metav1.OwnerReference{{APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name, Controller: o.Controller}}
 			break
 		}
 	}

@@ -384,3 +384,25 @@ func TestPodRequestsReplaceExactly(t *testing.T) {
 		t.Errorf("left behind: %v, %v", s.podRequests, s.podsByAddr)
 	}
 }
+
+// TestStripPodKeepsVMOwner: a pending virt-launcher pod keeps what makes
+// it its VM's (the controller reference to the VMI), so its requests are
+// the VM's after stripping as before.
+func TestStripPodKeepsVMOwner(t *testing.T) {
+	t.Parallel()
+	yes := true
+	in := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: "vms", Name: "virt-launcher-vm1-abcde",
+		Annotations: map[string]string{"ovn.kubernetes.io/ip_address": "10.16.0.9"},
+		Labels:      map[string]string{"other": "label"},
+		OwnerReferences: []metav1.OwnerReference{
+			{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs"},
+			{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vm1", UID: "u", Controller: &yes},
+		}}}
+	out, _ := StripPod(in)
+	m := out.(*metav1.PartialObjectMetadata)
+	want := PodRequestsOf(in)
+	got := PodRequestsOf(m)
+	if len(want) != 1 || len(got) != 1 || got[0].Owner != want[0].Owner || got[0].Owner != "vm/vm1" {
+		t.Errorf("requests after stripping %+v, before %+v", got, want)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipamguard/ipamguard/internal/version"
 )
 
 // Namespace is the prefix of every metric name.
@@ -40,6 +42,7 @@ const (
 	AuditLastRunName            = Namespace + "_audit_last_run_timestamp_seconds"
 	AuditDurationName           = Namespace + "_audit_duration_seconds"
 	AuditIncompleteName         = Namespace + "_audit_incomplete"
+	BuildInfoName               = Namespace + "_build_info"
 )
 
 // Values of the result label of ipamguard_audit_runs_total.
@@ -152,7 +155,14 @@ type Metrics struct {
 	auditDuration   prometheus.Gauge
 	auditIncomplete prometheus.Gauge
 
+	// buildInfo is the constant ipamguard_build_info series: 1, labelled
+	// with the binary's stamped version and commit (internal/version).
+	buildInfo prometheus.Metric
+
 	reloadOK, reloadErr prometheus.Counter
+
+	// reservations counts the API-backed address reservations' events.
+	reservations *prometheus.CounterVec
 
 	// The label children of the hot path, cached by their label values:
 	// WithLabelValues hashes the values and allocates its variadic slice on
@@ -247,6 +257,22 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "1 when the continuous audit's last run could not read everything (see the logs), else 0.",
 		}),
 	}
+	info := version.Get()
+	buildInfo, err := prometheus.NewConstMetric(prometheus.NewDesc(BuildInfoName,
+		"Always 1; the labels name the running binary's version, source commit and Go version (as --version prints them).",
+		[]string{"version", "commit", "goversion"}, nil),
+		prometheus.GaugeValue, 1, info.Version, info.Commit, info.GoVersion)
+	if err != nil {
+		return nil, fmt.Errorf("metric %s: %w", BuildInfoName, err)
+	}
+	m.buildInfo = buildInfo
+	m.reservations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: ReservationsName,
+		Help: "Address reservations in the API server (Leases), by event: created, refused (another owner holds it), taken_over (expired, taken atomically), expired and released (deleted by the leader's cleanup), api_error.",
+	}, []string{"event"})
+	for _, ev := range ReservationEvents {
+		m.reservations.WithLabelValues(ev)
+	}
 	for _, r := range []string{AuditComplete, AuditIncomplete, AuditError} {
 		m.auditRuns.WithLabelValues(r)
 	}
@@ -290,6 +316,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.auditLast.Describe(ch)
 	m.auditDuration.Describe(ch)
 	m.auditIncomplete.Describe(ch)
+	ch <- m.buildInfo.Desc()
 }
 
 // Collect implements prometheus.Collector.
@@ -309,6 +336,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.auditLast.Collect(ch)
 	m.auditDuration.Collect(ch)
 	m.auditIncomplete.Collect(ch)
+	ch <- m.buildInfo
 }
 
 // FindingCount is the number of findings of one check and severity.
@@ -344,13 +372,14 @@ func (m *Metrics) ObserveAudit(counts []FindingCount, d time.Duration, finished 
 	m.auditDuration.Set(d.Seconds())
 }
 
-// ClearAudit drops the audit's finding series, for a replica that stops
-// being the leader: only the leader exports them.
+// ClearAudit drops the audit's finding series and its incomplete flag,
+// for a replica that stops being the leader: only the leader exports them.
 func (m *Metrics) ClearAudit() {
 	if m == nil {
 		return
 	}
 	m.findings.Reset()
+	m.auditIncomplete.Set(0)
 }
 
 // ObserveAdmission records one judged request: kind is the object kind

@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/ipamguard/ipamguard/internal/version"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
 )
 
@@ -111,7 +112,7 @@ func TestNamesAndLint(t *testing.T) {
 		metrics.ConfigLastReloadSuccessName, metrics.ConfigReloadsName,
 		metrics.DecisionsName, metrics.SubnetAddressesName, metrics.SubnetThresholdStateName,
 		metrics.LeaderName, metrics.FindingsName, metrics.AuditRunsName, metrics.AuditLastRunName,
-		metrics.AuditDurationName, metrics.AuditIncompleteName,
+		metrics.AuditDurationName, metrics.AuditIncompleteName, metrics.BuildInfoName,
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -470,4 +471,15 @@ func TestObserveAudit(t *testing.T) {
 	if n := len(gather(t, reg)[metrics.FindingsName].GetMetric()); n != 0 {
 		t.Errorf("%d finding series after ClearAudit", n)
 	}
+}
+
+// TestBuildInfo: one series, value 1, labelled with what internal/version
+// reports (the test binary is not stamped, so the defaults).
+func TestBuildInfo(t *testing.T) {
+	t.Parallel()
+	_, reg := newMetrics(t)
+	info := version.Get()
+	compare(t, reg, `
+		ipamguard_build_info{commit="`+info.Commit+`",goversion="`+info.GoVersion+`",version="`+info.Version+`"} 1
+	`, metrics.BuildInfoName)
 }

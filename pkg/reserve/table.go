@@ -3,7 +3,8 @@
 // second pod asking for its address must be refused all the same.
 //
 // The table lives in one process: with several replicas, each protects the
-// requests it serves (docs/operations.md). Its lock is its own: callers
+// requests it serves (docs/operations.md). Leases keeps the same
+// reservations in the API server instead, shared by every replica. Its lock is its own: callers
 // judge and reserve through Table.Judge, never by locking it.
 package reserve
 
@@ -48,13 +49,19 @@ func New(ttl time.Duration) *Table {
 	return &Table{lock: make(chan struct{}, 1), m: map[key]entry{}, ttl: ttl, now: time.Now}
 }
 
-// Grant is what a judgement made under the table's lock asks to reserve.
+// Grant is what a judgement asks to reserve. Leases.Judge may call its
+// judge function more than once (when a write finds another holder): the
+// last call's Grant counts, so a judge function must not accumulate across
+// calls.
 type Grant struct {
 	// Claims are the addresses to reserve; none reserves nothing.
 	Claims []validate.Claim
 	// Namespace and Owner identify the requester (the pod, or its
 	// KubeVirt VM), so that the same owner asking again is not refused.
 	Namespace, Owner string
+	// Pod, PodUID and RequestUID say which pod and which admission request
+	// took the reservation, for whoever reads it (Leases stores them).
+	Pod, PodUID, RequestUID string
 }
 
 // Judge runs judge with the table locked, handing it a view of the live

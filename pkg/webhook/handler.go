@@ -13,7 +13,6 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
-	"github.com/ipamguard/ipamguard/pkg/reserve"
 	"github.com/ipamguard/ipamguard/pkg/review"
 )
 
@@ -39,10 +38,17 @@ type Deps struct {
 	// that follow, and a caller that is not the API server could reserve
 	// addresses for pods that never exist.
 	CallersVerified bool
+	// Reservations is where the Pod validator keeps its reservations when
+	// CallersVerified: nil is an in-memory reserve.Table (one process);
+	// Setup sets a reserve.Leases for --reservations=api.
+	Reservations admit.Reservations
+	// NoReservations keeps none even with CallersVerified
+	// (--reservations=off).
+	NoReservations bool
 }
 
 // engine returns the pipeline over d, with reservations res (nil: none).
-func (d Deps) engine(res *reserve.Table) *admit.Engine {
+func (d Deps) engine(res admit.Reservations) *admit.Engine {
 	return &admit.Engine{Store: d.Store, Config: d.Config.Get, Synced: d.Synced, Reservations: res, Workloads: d.Workloads}
 }
 
@@ -72,7 +78,7 @@ type Handler struct {
 // ever meets it.
 const Budget = 1500 * time.Millisecond
 
-func newHandler(d Deps, res *reserve.Table, stage admit.Stage, gk schema.GroupKind) *Handler {
+func newHandler(d Deps, res admit.Reservations, stage admit.Stage, gk schema.GroupKind) *Handler {
 	return &Handler{engine: d.engine(res), metrics: d.Metrics, stage: stage, gk: gk, budget: Budget}
 }
 
@@ -112,6 +118,7 @@ func (h *Handler) Judge(ctx context.Context, req admission.Request) (admission.R
 		Groups:      req.UserInfo.Groups,
 		DryRun:      req.DryRun != nil && *req.DryRun,
 		Stages:      h.stage,
+		UID:         string(req.UID),
 	}
 	judging, cancel := context.WithTimeout(ctx, h.budget)
 	out, err := h.engine.Review(judging, &ar)

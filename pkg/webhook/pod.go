@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"github.com/ipamguard/ipamguard/pkg/admit"
-	"github.com/ipamguard/ipamguard/pkg/reserve"
 )
 
 // PodPath is where the Pod validator is served.
@@ -17,7 +16,8 @@ const PodPath = "/validate-v1-pod"
 // ipamguard's own namespace and kube-system (namespaceSelector), so
 // ordinary pods, the webhook's replicas and Kube-OVN's components start
 // while it is down. sideEffects=NoneOnDryRun: an admitted pod's addresses
-// are reserved in memory for a few seconds, never for dry-run requests.
+// are reserved (in the API server, or in memory) for a minute at most,
+// never for dry-run requests.
 // +kubebuilder:webhook:path=/validate-v1-pod,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups="",resources=pods,verbs=create,versions=v1,name=vpod.ipamguard.io,admissionReviewVersions=v1,timeoutSeconds=3
 
 // PodCapacityPath serves the pods without static-IP annotations (the
@@ -34,6 +34,6 @@ const PodCapacityPath = "/validate-v1-pod-capacity"
 // pod rules, checking and reserving their addresses in res under one lock
 // (so of many pods created at once with one address exactly one is
 // admitted), and any other pod by the capacity rule.
-func NewPodValidator(d Deps, res *reserve.Table) *Handler {
+func NewPodValidator(d Deps, res admit.Reservations) *Handler {
 	return newHandler(d, res, admit.Validate, podGK)
 }

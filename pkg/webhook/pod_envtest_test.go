@@ -124,7 +124,7 @@ func TestPodAdmissionOnRealAPIServer(t *testing.T) {
 		target := func(name, addr string) *corev1.Pod {
 			p := newPod("vms", name, map[string]string{ipKey: addr, "kubevirt.io/migrationJobName": "mig-1"})
 			p.Labels = map[string]string{"vm.kubevirt.io/name": "vm1"}
-			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vm1", UID: "vmi-uid-1"}}
+			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: "vm1", UID: "vmi-uid-1", Controller: ptr.To(true)}}
 			return p
 		}
 		devenvtest.Eventually(t, "vm1's IP object in the inventory", waitTimeout, func() error {

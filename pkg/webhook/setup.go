@@ -2,15 +2,20 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/go-logr/logr"
 
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ipamguard/ipamguard/pkg/admit"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 	"github.com/ipamguard/ipamguard/pkg/metrics"
@@ -34,14 +39,54 @@ type Options struct {
 	// ServingCheck is the readiness check of the webhook server, the one
 	// ClientAuth.Apply returned; nil is the server's StartedChecker.
 	ServingCheck healthz.Checker
+	// Reservations is where the Pod validator keeps the reservations of
+	// admissions in flight, when CallersVerified: ReservationsMemory (the
+	// zero value: one process's table, as tests and single replicas use),
+	// ReservationsAPI (Leases in ReservationNamespace, shared by every
+	// replica) or ReservationsOff.
+	Reservations ReservationMode
+	// ReservationNamespace is the webhook's own namespace, where
+	// ReservationsAPI keeps its Leases.
+	ReservationNamespace string
+	// ReservationTTL is how long an API reservation whose pod has not
+	// appeared holds its address; zero is reserve.APITTL.
+	ReservationTTL time.Duration
+}
+
+// ReservationQPS is the client-side rate limit of the reservations'
+// API client, in requests per second.
+const ReservationQPS = 200
+
+// ReservationMode says where the Pod validator keeps its reservations
+// (--reservations).
+type ReservationMode string
+
+// Reservation modes.
+const (
+	ReservationsMemory ReservationMode = "memory"
+	ReservationsAPI    ReservationMode = "api"
+	ReservationsOff    ReservationMode = "off"
+)
+
+// ParseReservationMode reads a --reservations value.
+func ParseReservationMode(s string) (ReservationMode, error) {
+	switch m := ReservationMode(s); m {
+	case ReservationsMemory, ReservationsAPI, ReservationsOff:
+		return m, nil
+	}
+	return "", fmt.Errorf("%q is not one of api, memory, off", s)
 }
 
 // Inventory is what Setup wired: the inventory and the feed keeping it
 // current, for callers (tests, diagnostics, the metrics collector) that
 // read them.
 type Inventory struct {
-	Store  *inventory.Store
-	Feed   *inventory.Feed
+	Store *inventory.Store
+	Feed  *inventory.Feed
+	// Leases are the API-backed reservations, nil unless
+	// Options.Reservations is ReservationsAPI and callers are verified;
+	// main runs their cleanup on the leader (CleanReservations).
+	Leases *reserve.Leases
 	config *config.Live
 }
 
@@ -66,6 +111,26 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Inventory, err
 		// start an informer on every Deployment, StatefulSet and ReplicaSet.
 		Workloads:       APIWorkloads{Reader: mgr.GetAPIReader()},
 		CallersVerified: o.CallersVerified,
+		NoReservations:  o.Reservations == ReservationsOff,
+	}
+	var leases *reserve.Leases
+	if o.Reservations == ReservationsAPI && o.CallersVerified {
+		if o.ReservationNamespace == "" {
+			return nil, errors.New("reservations in the API server need the webhook's namespace")
+		}
+		// Not the manager's client: its reads come from a cache, which is
+		// behind the API server, and would watch every Lease. Its own
+		// client-side rate limit, above controller-runtime's default
+		// (20/s), since every fixed-IP admission reads and writes once:
+		// the API server's priority and fairness protects the server.
+		rc := rest.CopyConfig(mgr.GetConfig())
+		rc.QPS, rc.Burst = ReservationQPS, 2*ReservationQPS
+		c, err := client.New(rc, client.Options{Scheme: mgr.GetScheme()})
+		if err != nil {
+			return nil, fmt.Errorf("reservations client: %w", err)
+		}
+		leases = &reserve.Leases{Client: c, Namespace: o.ReservationNamespace, TTL: o.ReservationTTL, Observe: o.Metrics.ObserveReservation}
+		deps.Reservations = leases
 	}
 	srv := mgr.GetWebhookServer()
 	for path, h := range HTTPHandlers(HandlersByPath(deps), mgr.GetLogger()) {
@@ -78,7 +143,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Inventory, err
 	if err := mgr.AddReadyzCheck("webhook", serving); err != nil {
 		return nil, fmt.Errorf("add webhook readiness check: %w", err)
 	}
-	return &Inventory{Store: store, Feed: feed, config: o.Config}, nil
+	return &Inventory{Store: store, Feed: feed, Leases: leases, config: o.Config}, nil
 }
 
 // HTTPHandlers serves each admission handler over HTTP (package review:
@@ -96,12 +161,17 @@ func HTTPHandlers(hs map[string]admission.Handler, log logr.Logger) map[string]h
 // wiring Setup registers, which the benchmarks, the load test's fixture
 // server and the memory measurement (test/bench, cmd/ipamguard-load) serve
 // from an inventory they feed themselves. The Pod validator keeps in-flight
-// reservations only when d.CallersVerified: without them, pods created at
-// the same moment with one address are told apart only once the first is
-// in the inventory as a pending pod.
+// reservations only when d.CallersVerified (and not d.NoReservations): in
+// d.Reservations, else in a table of this process. Without them, pods
+// created at the same moment with one address are told apart only once the
+// first is in the inventory as a pending pod.
 func HandlersByPath(d Deps) map[string]admission.Handler {
-	var res *reserve.Table
-	if d.CallersVerified {
+	var res admit.Reservations
+	switch {
+	case !d.CallersVerified || d.NoReservations:
+	case d.Reservations != nil:
+		res = d.Reservations
+	default:
 		res = reserve.New(reserve.TTL)
 	}
 	pods := NewPodValidator(d, res)
@@ -116,4 +186,36 @@ func HandlersByPath(d Deps) map[string]admission.Handler {
 		SubnetDefaulterPath:  NewSubnetDefaulter(d),
 		PodDefaulterPath:     NewPodDefaulter(d),
 	}
+}
+
+// CleanupInterval is how often the leader sweeps the API reservations.
+const CleanupInterval = 10 * time.Second
+
+// CleanReservations sweeps the API reservations every interval until ctx
+// ends, on the replica main runs it on (the leader): it deletes those that
+// expired (the pod never appeared, or Kube-OVN has not bound the address
+// in the TTL, when the pending pod in the inventory holds it instead) and
+// those whose address an IP object or Vip now holds (the reservation's
+// work is done). It returns at once without API reservations.
+func (i *Inventory) CleanReservations(ctx context.Context, interval time.Duration, log logr.Logger) error {
+	if i.Leases == nil {
+		return nil
+	}
+	return i.Leases.RunCleanup(ctx, interval, i.reservationVerdict, func(err error) { log.Error(err, "clean reservations") })
+}
+
+// reservationVerdict releases a reservation once the inventory holds its
+// address: Kube-OVN's IP object (or a Vip) now guards it.
+func (i *Inventory) reservationVerdict(r reserve.Reservation) reserve.Verdict {
+	held := false
+	i.Store.Read(func(inv inventory.Reader) {
+		inv.InUse(r.Subnet, r.Addr, r.Addr, func(inventory.Holder) bool {
+			held = true
+			return false
+		})
+	})
+	if held {
+		return reserve.Release
+	}
+	return reserve.Keep
 }

@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"pkg/policy":          nil,
 	"pkg/apis/kubeovn/v1": nil,
 	"pkg/review":          nil,
-	"pkg/metrics":         nil,
+	"pkg/metrics":         {"internal/version"}, // ipamguard_build_info's labels
 	"pkg/inventory":       {"pkg/ipam", "pkg/annotations", "pkg/apis/kubeovn/v1"},
 	"pkg/config":          {"pkg/policy", "pkg/settings"},
 	"pkg/mutate":          {"pkg/ipam", "pkg/annotations", "pkg/review"},

@@ -1,0 +1,455 @@
+package reserve
+
+// Leases keep the reservations in the API server, so that every replica of
+// the webhook sees them: one coordination.k8s.io/v1 Lease per reserved
+// address, in the webhook's own namespace.
+//
+// Why a Lease and not an own CRD: the Lease is built into every cluster
+// (nothing to install before the webhook can start, no CRD upgrade path, no
+// conversion), its schema already says what a reservation is — a holder
+// (spec.holderIdentity), since when (spec.acquireTime, spec.renewTime) and
+// for how long (spec.leaseDurationSeconds) — and the webhook already holds
+// RBAC on Leases in its namespace for leader election, so only the delete
+// verb is added. `kubectl get leases -n <ns> -l ipamguard.io/reservation`
+// lists who holds what (HOLDER column). What an own CRD would add (printer
+// columns for subnet and address, a status subresource) is in the labels
+// and annotations here. The price: the leader election Lease shares the
+// namespace and the RBAC grant, told apart by the label.
+//
+// Atomicity comes from etcd: create fails with AlreadyExists for all but
+// one creator of a name, and an expired Lease is taken over with an update
+// that carries the resourceVersion read, which fails with Conflict for all
+// but one writer. This is how Kubernetes reserves Service ClusterIPs
+// (KEP-1880, one IPAddress object per address).
+//
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=system,resources=leases,verbs=get;list;watch;create;update;delete
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipamguard/ipamguard/pkg/validate"
+)
+
+// APITTL is the default lifetime of a reservation in the API server: as
+// long as Kubernetes keeps an orphaned ClusterIP (KEP-1880's repair loop).
+const APITTL = 60 * time.Second
+
+// WriteTimeout bounds the reads and writes of one Judge when its context
+// has no earlier deadline: below the Pod webhook's timeoutSeconds (3 s).
+// The webhook's handler gives a request 1.5 s in all (its budget), which
+// is the deadline that binds there; past it the request is refused with a
+// Timeout.
+const WriteTimeout = 2 * time.Second
+
+// Label and annotation keys of a reservation Lease.
+const (
+	// LabelReservation marks a Lease as an address reservation; its value
+	// is "true".
+	LabelReservation = "ipamguard.io/reservation"
+	AnnSubnet        = "ipamguard.io/subnet"
+	AnnAddress       = "ipamguard.io/address"
+	AnnNamespace     = "ipamguard.io/namespace"
+	AnnOwner         = "ipamguard.io/owner"
+	AnnPod           = "ipamguard.io/pod"
+	AnnPodUID        = "ipamguard.io/pod-uid"
+	AnnRequestUID    = "ipamguard.io/request-uid"
+	AnnState         = "ipamguard.io/state"
+)
+
+// StateAdmitted is the state of a reservation written by an admission:
+// the pod was admitted, Kube-OVN has not bound the address yet.
+const StateAdmitted = "admitted"
+
+// Events counted by Leases.Observe.
+const (
+	EventCreated   = "created"
+	EventRefused   = "refused"
+	EventTakenOver = "taken_over"
+	EventExpired   = "expired"
+	EventReleased  = "released"
+	EventAPIError  = "api_error"
+)
+
+// Leases is the API-backed reservation store. Its Judge has the contract
+// of Table.Judge across any number of replicas sharing one API server.
+type Leases struct {
+	// Client reads and writes Leases; it must not be a cached client (a
+	// cache is behind the API server and would let two holders through).
+	Client client.Client
+	// Namespace is where the Leases live: the webhook's own.
+	Namespace string
+	// TTL is how long a reservation whose pod has not shown up holds the
+	// address; zero is APITTL.
+	TTL time.Duration
+	// Timeout bounds the API calls of one Judge; zero is WriteTimeout.
+	Timeout time.Duration
+	// Observe counts events (Event*); nil counts nothing.
+	Observe func(event string)
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+func (l *Leases) ttl() time.Duration {
+	if l.TTL > 0 {
+		return l.TTL
+	}
+	return APITTL
+}
+
+func (l *Leases) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Leases) observe(event string) {
+	if l.Observe != nil {
+		l.Observe(event)
+	}
+}
+
+// LeaseName is the name of the Lease reserving address a of subnet: the
+// address in hex (IPv6 has colons, which names may not), then the subnet;
+// a subnet name too long to fit is replaced by a digest of it.
+func LeaseName(subnet string, a netip.Addr) string {
+	name := "ipr-" + hex.EncodeToString(a.Unmap().AsSlice()) + "." + subnet
+	if len(name) > 253 {
+		sum := sha256.Sum256([]byte(subnet))
+		name = "ipr-" + hex.EncodeToString(a.Unmap().AsSlice()) + ".s-" + hex.EncodeToString(sum[:16])
+	}
+	return name
+}
+
+// Reservation is one reservation as stored.
+type Reservation struct {
+	Name                  string
+	Subnet                string
+	Addr                  netip.Addr
+	Namespace, Owner, Pod string
+	PodUID, RequestUID    string
+	State                 string
+	// Acquired is when the current holder took it, Expires when it lapses.
+	Acquired, Expires time.Time
+	uid               types.UID
+	resourceVersion   string
+}
+
+// reservationOf reads a Lease; ok is false for a Lease that is not a
+// well-formed reservation.
+func reservationOf(le *coordinationv1.Lease) (Reservation, bool) {
+	ann := le.Annotations
+	a, err := netip.ParseAddr(ann[AnnAddress])
+	if err != nil || le.Labels[LabelReservation] != "true" {
+		return Reservation{}, false
+	}
+	r := Reservation{Name: le.Name, Subnet: ann[AnnSubnet], Addr: a, Namespace: ann[AnnNamespace], Owner: ann[AnnOwner],
+		Pod: ann[AnnPod], PodUID: ann[AnnPodUID], RequestUID: ann[AnnRequestUID], State: ann[AnnState],
+		uid: le.UID, resourceVersion: le.ResourceVersion}
+	if le.Spec.AcquireTime != nil {
+		r.Acquired = le.Spec.AcquireTime.Time
+	}
+	renew := r.Acquired
+	if le.Spec.RenewTime != nil {
+		renew = le.Spec.RenewTime.Time
+	}
+	var d time.Duration
+	if le.Spec.LeaseDurationSeconds != nil {
+		d = time.Duration(*le.Spec.LeaseDurationSeconds) * time.Second
+	}
+	r.Expires = renew.Add(d)
+	return r, true
+}
+
+// Lease builds the Lease reserving c for g, taken at now (Judge writes
+// it; tools and tests may write one too).
+func (l *Leases) Lease(c validate.Claim, g Grant, now time.Time) *coordinationv1.Lease {
+	secs := int32((l.ttl() + time.Second - 1) / time.Second)
+	t := metav1.NewMicroTime(now)
+	holder := g.Namespace + "/" + g.Owner
+	return &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      LeaseName(c.Subnet, c.Addr),
+			Namespace: l.Namespace,
+			Labels:    map[string]string{LabelReservation: "true"},
+			Annotations: map[string]string{
+				AnnSubnet: c.Subnet, AnnAddress: c.Addr.String(), AnnNamespace: g.Namespace, AnnOwner: g.Owner,
+				AnnPod: g.Pod, AnnPodUID: g.PodUID, AnnRequestUID: g.RequestUID, AnnState: StateAdmitted,
+			},
+		},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, AcquireTime: &t, RenewTime: &t},
+	}
+}
+
+// Judge runs judge and writes what it grants, one Lease per claim. Of
+// many concurrent calls for one address, on any number of replicas,
+// exactly one creates its Lease; a call that finds another owner's live
+// Lease runs judge again with that holder in view, so the request is
+// refused (or, in warn and audit modes, admitted without the address being
+// taken from the first holder). Leases written by a call whose second
+// judgement denies are deleted again.
+//
+// The first judgement sees no reservations: the write is the check, so an
+// admission that wins costs one API call. A judgement that grants nothing
+// (a dry run, a request denied by other rules) writes nothing and reads
+// the Leases of the addresses it asked about instead, so a dry run is
+// answered as the real request would be. Any API error, or ctx ending, is
+// returned: the caller must then refuse the request, since an address it
+// could not reserve may be another's.
+func (l *Leases) Judge(ctx context.Context, judge func(held validate.Reservations) Grant) error {
+	timeout := l.Timeout
+	if timeout <= 0 {
+		timeout = WriteTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	asked := &askedView{}
+	g := judge(asked)
+	if len(g.Claims) == 0 {
+		return l.rejudgeRead(ctx, judge, asked.keys)
+	}
+	var (
+		mine      []Reservation
+		conflicts = map[key]Reservation{}
+	)
+	for _, c := range g.Claims {
+		got, held, err := l.acquire(ctx, c, g)
+		if err != nil {
+			l.observe(EventAPIError)
+			return errors.Join(fmt.Errorf("reserve %s in subnet %s: %w", c.Addr, c.Subnet, err), l.release(mine))
+		}
+		switch {
+		case held != nil:
+			l.observe(EventRefused)
+			conflicts[key{c.Subnet, c.Addr}] = *held
+		case got != nil:
+			mine = append(mine, *got)
+		}
+	}
+	if len(conflicts) == 0 {
+		return nil
+	}
+	// Another owner holds an address: judge again with what the API
+	// server holds.
+	g = judge(fixedView(conflicts))
+	keep := map[key]bool{}
+	for _, c := range g.Claims {
+		keep[key{c.Subnet, c.Addr}] = true
+	}
+	var drop []Reservation
+	for _, r := range mine {
+		if !keep[key{r.Subnet, r.Addr}] {
+			drop = append(drop, r)
+		}
+	}
+	return l.release(drop)
+}
+
+// rejudgeRead reads the live reservations of keys and, if any is held,
+// judges again with them in view; it writes nothing.
+func (l *Leases) rejudgeRead(ctx context.Context, judge func(held validate.Reservations) Grant, keys []key) error {
+	held := fixedView{}
+	for _, k := range keys {
+		le := &coordinationv1.Lease{}
+		err := l.Client.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: LeaseName(k.subnet, k.addr)}, le)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			l.observe(EventAPIError)
+			return fmt.Errorf("read reservation of %s in subnet %s: %w", k.addr, k.subnet, err)
+		}
+		if r, ok := reservationOf(le); ok && l.now().Before(r.Expires) {
+			held[k] = r
+		}
+	}
+	if len(held) > 0 {
+		judge(held)
+	}
+	return nil
+}
+
+// acquire reserves c for g: it returns the reservation written (nil when
+// g's owner already held it), or the live reservation of another owner.
+func (l *Leases) acquire(ctx context.Context, c validate.Claim, g Grant) (got, held *Reservation, err error) {
+	// A few rounds at most: each lost round means another writer won, and
+	// the next read sees its Lease.
+	for range 4 {
+		now := l.now()
+		want := l.Lease(c, g, now)
+		err := l.Client.Create(ctx, want)
+		if err == nil {
+			l.observe(EventCreated)
+			r, _ := reservationOf(want)
+			return &r, nil, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, nil, fmt.Errorf("create lease %s: %w", want.Name, err)
+		}
+		cur := &coordinationv1.Lease{}
+		if err := l.Client.Get(ctx, client.ObjectKeyFromObject(want), cur); apierrors.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return nil, nil, fmt.Errorf("read lease %s: %w", want.Name, err)
+		}
+		r, ok := reservationOf(cur)
+		live := ok && now.Before(r.Expires)
+		switch {
+		case live && r.Namespace == g.Namespace && r.Owner == g.Owner:
+			// The same owner again: a retry, a reinvocation, the same
+			// StatefulSet ordinal or VM. Granted without a write.
+			return nil, nil, nil
+		case live:
+			return nil, &r, nil
+		}
+		// Expired (the same owner's too: it is renewed) or not a
+		// reservation: take it over, atomically.
+		want.ResourceVersion = cur.ResourceVersion
+		err = l.Client.Update(ctx, want)
+		if err == nil {
+			l.observe(EventTakenOver)
+			r, _ := reservationOf(want)
+			return &r, nil, nil
+		}
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return nil, nil, fmt.Errorf("take over lease %s: %w", want.Name, err)
+		}
+	}
+	return nil, nil, fmt.Errorf("lease %s: too many concurrent writers", LeaseName(c.Subnet, c.Addr))
+}
+
+// release deletes reservations this process wrote, unless someone else has
+// taken them over since.
+func (l *Leases) release(rs []Reservation) error {
+	var errs []error
+	for _, r := range rs {
+		if err := l.delete(context.Background(), r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// delete removes r if it is still the object read (UID and
+// resourceVersion preconditions).
+func (l *Leases) delete(ctx context.Context, r Reservation) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	le := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: l.Namespace}}
+	pre := metav1.Preconditions{}
+	if r.uid != "" {
+		pre.UID = &r.uid
+	}
+	if r.resourceVersion != "" {
+		pre.ResourceVersion = &r.resourceVersion
+	}
+	err := l.Client.Delete(ctx, le, client.Preconditions(pre))
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		l.observe(EventAPIError)
+		return fmt.Errorf("delete lease %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// Verdict is what the cleanup does with one reservation.
+type Verdict int
+
+// Verdicts of a Sweep.
+const (
+	// Keep leaves the reservation.
+	Keep Verdict = iota
+	// Release deletes it: the address is bound (Kube-OVN's IP object holds
+	// it) or its pod is gone.
+	Release
+)
+
+// Sweep lists the reservations and deletes those that expired (their pod
+// never appeared, or appeared and Kube-OVN has not bound it in the TTL: a
+// pending pod then holds the address through the inventory) and those
+// verdict releases. It returns how many were deleted. Run it on one
+// replica (the leader).
+func (l *Leases) Sweep(ctx context.Context, verdict func(Reservation) Verdict) (int, error) {
+	var list coordinationv1.LeaseList
+	if err := l.Client.List(ctx, &list, client.InNamespace(l.Namespace), client.MatchingLabels{LabelReservation: "true"}); err != nil {
+		l.observe(EventAPIError)
+		return 0, fmt.Errorf("list reservations: %w", err)
+	}
+	now := l.now()
+	n := 0
+	var errs []error
+	for i := range list.Items {
+		r, ok := reservationOf(&list.Items[i])
+		event := ""
+		switch {
+		case !ok || !now.Before(r.Expires):
+			event = EventExpired
+			if !ok {
+				r = Reservation{Name: list.Items[i].Name, uid: list.Items[i].UID, resourceVersion: list.Items[i].ResourceVersion}
+			}
+		case verdict != nil && verdict(r) == Release:
+			event = EventReleased
+		default:
+			continue
+		}
+		if err := l.delete(ctx, r); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		l.observe(event)
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// RunCleanup sweeps every interval until ctx ends; errors go to logf. It
+// is what the leader runs (leader.Add).
+func (l *Leases) RunCleanup(ctx context.Context, interval time.Duration, verdict func(Reservation) Verdict, logf func(err error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, err := l.Sweep(ctx, verdict); err != nil && ctx.Err() == nil && logf != nil {
+			logf(err)
+		}
+	}
+}
+
+// askedView holds nothing and records what the judgement asked about.
+type askedView struct{ keys []key }
+
+// Holder implements validate.Reservations.
+func (v *askedView) Holder(subnet string, a netip.Addr) (string, string, bool) {
+	v.keys = append(v.keys, key{subnet, a})
+	return "", "", false
+}
+
+// fixedView holds the reservations a Judge found in its way.
+type fixedView map[key]Reservation
+
+// Holder implements validate.Reservations.
+func (f fixedView) Holder(subnet string, a netip.Addr) (string, string, bool) {
+	r, ok := f[key{subnet, a}]
+	return r.Namespace, r.Owner, ok
+}
+
+// String describes r for logs.
+func (r Reservation) String() string {
+	return r.Addr.String() + " in subnet " + r.Subnet + " for " + r.Namespace + "/" + r.Owner + " until " + r.Expires.Format(time.RFC3339) + " (" + strconv.Quote(r.State) + ")"
+}

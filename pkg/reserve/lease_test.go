@@ -1,0 +1,241 @@
+package reserve
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/ipamguard/ipamguard/pkg/validate"
+)
+
+func TestLeaseNameIsValidAndDistinct(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("s", 250)
+	seen := map[string]string{}
+	for _, tc := range []struct{ subnet, addr string }{
+		{"ovn-default", "10.16.0.9"},
+		{"ovn-default", "10.16.0.10"},
+		{"ovn-default", "fd00::9"},
+		{"ovn-default", "::ffff:10.16.0.9"}, // the IPv4 address, unmapped
+		{"net1.tenant-a", "fd00:16::1"},
+		{long, "fd00::9"},
+		{long + "x", "fd00::9"},
+	} {
+		name := LeaseName(tc.subnet, netip.MustParseAddr(tc.addr))
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			t.Errorf("LeaseName(%s, %s) = %q: %v", tc.subnet, tc.addr, name, errs)
+		}
+		if prev, ok := seen[name]; ok && prev != tc.subnet+" 10.16.0.9" {
+			t.Errorf("LeaseName(%s, %s) = %q, as for %s", tc.subnet, tc.addr, name, prev)
+		}
+		seen[name] = tc.subnet + " " + netip.MustParseAddr(tc.addr).Unmap().String()
+	}
+	if len(seen) != 6 {
+		t.Errorf("%d distinct names for 6 distinct reservations: %v", len(seen), seen)
+	}
+}
+
+// fixture is a Leases over a fake API client with a settable clock.
+type fixture struct {
+	l      *Leases
+	c      client.Client
+	now    time.Time
+	events map[string]int
+}
+
+func newFixture(t *testing.T, funcs *interceptor.Funcs) *fixture {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	b := fake.NewClientBuilder().WithScheme(scheme)
+	if funcs != nil {
+		b = b.WithInterceptorFuncs(*funcs)
+	}
+	f := &fixture{c: b.Build(), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), events: map[string]int{}}
+	f.l = &Leases{Client: f.c, Namespace: "ipamguard-system", TTL: time.Minute, Now: func() time.Time { return f.now },
+		Observe: func(ev string) { f.events[ev]++ }}
+	return f
+}
+
+var claim = validate.Claim{Subnet: "ovn-default", Addr: netip.MustParseAddr("10.16.0.9")}
+
+// judgeAs judges like the engine: refuses when another owner holds the
+// claim, grants it otherwise (unless dry), and reports the holders seen by
+// the last call.
+func (f *fixture) judgeAs(ns, owner string, dry bool) (granted bool, holder string, err error) {
+	err = f.l.Judge(context.Background(), func(held validate.Reservations) Grant {
+		holder, granted = "", false
+		if hns, howner, ok := held.Holder(claim.Subnet, claim.Addr); ok && (hns != ns || howner != owner) {
+			holder = hns + "/" + howner
+			return Grant{}
+		}
+		if dry {
+			return Grant{}
+		}
+		granted = true
+		return Grant{Claims: []validate.Claim{claim}, Namespace: ns, Owner: owner, Pod: owner, PodUID: "uid-" + owner, RequestUID: "req"}
+	})
+	return granted, holder, err
+}
+
+func (f *fixture) lease(t *testing.T) *coordinationv1.Lease {
+	t.Helper()
+	le := &coordinationv1.Lease{}
+	if err := f.c.Get(context.Background(), client.ObjectKey{Namespace: "ipamguard-system", Name: LeaseName(claim.Subnet, claim.Addr)}, le); err != nil {
+		t.Fatal(err)
+	}
+	return le
+}
+
+func TestLeasesJudge(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+
+	// A dry run reads and writes nothing.
+	if granted, holder, err := f.judgeAs("apps", "web", true); err != nil || granted || holder != "" {
+		t.Fatalf("dry run: granted %v, holder %q, err %v", granted, holder, err)
+	}
+	var list coordinationv1.LeaseList
+	if err := f.c.List(context.Background(), &list); err != nil || len(list.Items) != 0 {
+		t.Fatalf("dry run wrote %d leases (%v)", len(list.Items), err)
+	}
+
+	if granted, _, err := f.judgeAs("apps", "web", false); err != nil || !granted {
+		t.Fatalf("first: granted %v, err %v", granted, err)
+	}
+	le := f.lease(t)
+	if *le.Spec.HolderIdentity != "apps/web" || le.Annotations[AnnPodUID] != "uid-web" || le.Annotations[AnnAddress] != "10.16.0.9" ||
+		le.Labels[LabelReservation] != "true" || *le.Spec.LeaseDurationSeconds != 60 {
+		t.Fatalf("lease: %+v", le)
+	}
+	// The same owner again: granted, nothing written.
+	rv := le.ResourceVersion
+	if granted, _, err := f.judgeAs("apps", "web", false); err != nil || !granted || f.lease(t).ResourceVersion != rv {
+		t.Fatalf("retry: granted %v, err %v", granted, err)
+	}
+	// Another owner: refused by the second judgement, lease untouched; a
+	// dry run of it sees the holder too.
+	for _, dry := range []bool{false, true} {
+		if _, holder, err := f.judgeAs("other", "db", dry); err != nil || holder != "apps/web" {
+			t.Fatalf("other owner (dry %v): holder %q, err %v", dry, holder, err)
+		}
+	}
+	if f.lease(t).ResourceVersion != rv {
+		t.Fatal("a refused request changed the lease")
+	}
+	// Past the TTL, another owner takes it over.
+	f.now = f.now.Add(61 * time.Second)
+	if granted, _, err := f.judgeAs("other", "db", false); err != nil || !granted {
+		t.Fatalf("take-over: granted %v, err %v", granted, err)
+	}
+	if le := f.lease(t); *le.Spec.HolderIdentity != "other/db" || !le.Spec.AcquireTime.Time.Equal(f.now) {
+		t.Fatalf("after take-over: %+v", le.Spec)
+	}
+	// The same owner past the TTL renews it: another owner is refused again.
+	f.now = f.now.Add(61 * time.Second)
+	if granted, _, err := f.judgeAs("other", "db", false); err != nil || !granted {
+		t.Fatalf("renewal: granted %v, err %v", granted, err)
+	}
+	if _, holder, err := f.judgeAs("apps", "web", false); err != nil || holder != "other/db" {
+		t.Fatalf("after renewal: holder %q, err %v", holder, err)
+	}
+	if f.events[EventCreated] != 1 || f.events[EventRefused] != 2 || f.events[EventTakenOver] != 2 {
+		t.Fatalf("events %v", f.events)
+	}
+}
+
+// An API error refuses: Judge returns it (the engine fails closed), and
+// counts it.
+func TestLeasesJudgeFailsClosed(t *testing.T) {
+	t.Parallel()
+	down := errors.New("etcdserver: request timed out")
+	f := newFixture(t, &interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error { return down }})
+	if _, _, err := f.judgeAs("apps", "web", false); !errors.Is(err, down) {
+		t.Fatalf("err %v, want %v", err, down)
+	}
+	if f.events[EventAPIError] == 0 {
+		t.Fatalf("events %v", f.events)
+	}
+}
+
+// Losing the take-over (Conflict: another writer updated first) means
+// reading again and finding the winner.
+func TestLeasesTakeOverConflict(t *testing.T) {
+	t.Parallel()
+	var f *fixture
+	f = newFixture(t, &interceptor.Funcs{Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+		// Another replica takes it over first.
+		rival := f.l.Lease(claim, Grant{Namespace: "rival", Owner: "r"}, f.now)
+		rival.ResourceVersion = obj.GetResourceVersion()
+		if err := c.Update(ctx, rival); err != nil {
+			return err
+		}
+		return c.Update(ctx, obj, opts...)
+	}})
+	if _, _, err := f.judgeAs("apps", "web", false); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	granted, holder, err := f.judgeAs("other", "db", false)
+	if err != nil || granted || holder != "rival/r" {
+		t.Fatalf("lost take-over: granted %v, holder %q, err %v", granted, holder, err)
+	}
+}
+
+func TestLeasesSweep(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	mk := func(addr string, owner string, at time.Time) {
+		c := validate.Claim{Subnet: "ovn-default", Addr: netip.MustParseAddr(addr)}
+		if err := f.c.Create(ctx, f.l.Lease(c, Grant{Namespace: "apps", Owner: owner}, at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("10.16.0.1", "old", f.now.Add(-2*time.Minute))
+	mk("10.16.0.2", "bound", f.now)
+	mk("10.16.0.3", "live", f.now)
+	// Not a reservation: the leader election Lease stays.
+	other := &coordinationv1.Lease{}
+	other.Name, other.Namespace = "ipamguard-leader", "ipamguard-system"
+	if err := f.c.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.l.Sweep(ctx, func(r Reservation) Verdict {
+		if r.Owner == "bound" {
+			return Release
+		}
+		return Keep
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("Sweep: %d deleted, err %v", n, err)
+	}
+	var list coordinationv1.LeaseList
+	if err := f.c.List(ctx, &list); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, le := range list.Items {
+		left = append(left, le.Name)
+	}
+	if len(left) != 2 || !strings.Contains(strings.Join(left, " "), "ipamguard-leader") ||
+		!strings.Contains(strings.Join(left, " "), LeaseName("ovn-default", netip.MustParseAddr("10.16.0.3"))) {
+		t.Fatalf("left %v", left)
+	}
+	if f.events[EventExpired] != 1 || f.events[EventReleased] != 1 {
+		t.Fatalf("events %v", f.events)
+	}
+}

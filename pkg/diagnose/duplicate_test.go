@@ -73,7 +73,8 @@ func stsOwner(name string) metav1.OwnerReference {
 }
 
 func vmiOwner(name string) metav1.OwnerReference {
-	return metav1.OwnerReference{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: name}
+	yes := true // virt-controller makes the VMI the launcher pod's controller
+	return metav1.OwnerReference{APIVersion: "kubevirt.io/v1", Kind: "VirtualMachineInstance", Name: name, Controller: &yes}
 }
 
 func runDuplicates(s *State) *Report {

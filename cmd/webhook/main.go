@@ -153,8 +153,10 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("--reservations: %w", err)
 	}
-	if reservationTTL <= 0 {
-		return fmt.Errorf("--reservation-ttl %s must be positive", reservationTTL)
+	if reservationTTL < 10*time.Second || reservationTTL > 24*time.Hour {
+		// Shorter, replicas' clock skew eats the reservation; longer
+		// overflows the Lease's duration and blocks addresses for days.
+		return fmt.Errorf("--reservation-ttl %s: must be between 10s and 24h", reservationTTL)
 	}
 	resNamespace := leaderCfg.Namespace
 	if resNamespace == "" {

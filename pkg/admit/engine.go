@@ -188,7 +188,7 @@ func (e *Engine) reserve(r *run, held validate.Reservations) reserve.Grant {
 			r.out.Decision.Audit = nil
 		}
 	}
-	if r.out.Denied() || r.req.DryRun || r.ctx.Err() != nil {
+	if r.out.Denied() || r.req.DryRun || r.ctx != nil && r.ctx.Err() != nil {
 		// A request whose caller has given up is answered with an
 		// error (the failure policy applies): it reserves nothing.
 		return reserve.Grant{}

@@ -307,19 +307,30 @@ func (l *Leases) acquire(ctx context.Context, c validate.Claim, g Grant) (got, h
 		}
 		r, ok := reservationOf(cur)
 		live := ok && now.Before(r.Expires)
+		renew := false
 		switch {
 		case live && r.Namespace == g.Namespace && r.Owner == g.Owner:
 			// The same owner again: a retry, a reinvocation, the same
-			// StatefulSet ordinal or VM. Granted without a write.
-			return nil, nil, nil
+			// StatefulSet ordinal or VM. Granted; renewed when less than
+			// half its TTL is left, so the new pod is covered for a whole
+			// TTL as the first one was (another replica could otherwise
+			// take the address over moments after granting it here).
+			if r.Expires.Sub(now) > l.ttl()/2 {
+				return nil, nil, nil
+			}
+			renew = true
 		case live:
 			return nil, &r, nil
 		}
-		// Expired (the same owner's too: it is renewed) or not a
+		// Expired (the same owner's too: it is renewed), renewed, or not a
 		// reservation: take it over, atomically.
 		want.ResourceVersion = cur.ResourceVersion
 		err = l.Client.Update(ctx, want)
 		if err == nil {
+			if renew {
+				// Still the owner's; not this request's to release.
+				return nil, nil, nil
+			}
 			l.observe(EventTakenOver)
 			r, _ := reservationOf(want)
 			return &r, nil, nil

@@ -155,6 +155,20 @@ func TestLeasesJudge(t *testing.T) {
 	if f.events[EventCreated] != 1 || f.events[EventRefused] != 2 || f.events[EventTakenOver] != 2 {
 		t.Fatalf("events %v", f.events)
 	}
+	// The same owner with less than half its TTL left renews it: covered
+	// for a whole TTL again (another replica may grant the address on the
+	// old expiry otherwise).
+	f.now = f.now.Add(40 * time.Second)
+	if granted, _, err := f.judgeAs("other", "db", false); err != nil || !granted {
+		t.Fatalf("late retry: granted %v, err %v", granted, err)
+	}
+	if le := f.lease(t); !le.Spec.AcquireTime.Time.Equal(f.now) {
+		t.Fatalf("late retry did not renew: %+v", le.Spec)
+	}
+	f.now = f.now.Add(30 * time.Second) // 70 s after the renewal above, 30 s after this one
+	if _, holder, err := f.judgeAs("apps", "web", false); err != nil || holder != "other/db" {
+		t.Fatalf("after the late renewal: holder %q, err %v", holder, err)
+	}
 }
 
 // An API error refuses: Judge returns it (the engine fails closed), and

@@ -193,10 +193,9 @@ const CleanupInterval = 10 * time.Second
 
 // CleanReservations sweeps the API reservations every interval until ctx
 // ends, on the replica main runs it on (the leader): it deletes those that
-// expired (the pod never appeared, or Kube-OVN has not bound the address
-// in the TTL, when the pending pod in the inventory holds it instead) and
-// those whose address an IP object or Vip now holds (the reservation's
-// work is done). It returns at once without API reservations.
+// expired (by then the pod's IP object, or the pending pod in every
+// replica's inventory, holds the address; or the pod never appeared). It
+// returns at once without API reservations.
 func (i *Inventory) CleanReservations(ctx context.Context, interval time.Duration, log logr.Logger) error {
 	if i.Leases == nil {
 		return nil
@@ -204,18 +203,12 @@ func (i *Inventory) CleanReservations(ctx context.Context, interval time.Duratio
 	return i.Leases.RunCleanup(ctx, interval, i.reservationVerdict, func(err error) { log.Error(err, "clean reservations") })
 }
 
-// reservationVerdict releases a reservation once the inventory holds its
-// address: Kube-OVN's IP object (or a Vip) now guards it.
-func (i *Inventory) reservationVerdict(r reserve.Reservation) reserve.Verdict {
-	held := false
-	i.Store.Read(func(inv inventory.Reader) {
-		inv.InUse(r.Subnet, r.Addr, r.Addr, func(inventory.Holder) bool {
-			held = true
-			return false
-		})
-	})
-	if held {
-		return reserve.Release
-	}
+// reservationVerdict keeps every live reservation until its TTL: the
+// leader's inventory seeing the address held (by the reservation's IP
+// object or anyone's) says nothing of the other replicas' informers, which
+// may not have seen that holder yet; releasing early would let one of them
+// admit a second pod for the address. Expired reservations are deleted by
+// the sweep itself.
+func (i *Inventory) reservationVerdict(reserve.Reservation) reserve.Verdict {
 	return reserve.Keep
 }

@@ -14,6 +14,9 @@ KUBE_APISERVER := $(BIN)/kube-apiserver
 ETCD           := $(BIN)/etcd
 KUBECTL        := $(BIN)/kubectl
 ENVTEST_MOD    := hack/tools/envtest
+HELM           := $(BIN)/helm
+HELM_MOD       := hack/tools/helm
+CHART          := charts/ipamguard
 
 export IPAMGUARD_ASSETS := $(BIN)
 
@@ -64,7 +67,7 @@ run: build envtest-assets ## Run the webhook on an embedded local control plane 
 	$(BIN)/ipamguard-dev --assets $(BIN) --webhook-binary $(BIN)/ipamguard-webhook --run-dir $(CURDIR)/.run $(if $(PLANT),--plant-problems)
 
 .PHONY: test
-test: verify envtest-assets crd-assets ## Run every test: unit, fuzz seeds, envtest against a real API server, e2e with kubectl.
+test: verify chart-check envtest-assets crd-assets ## Run every test: unit, fuzz seeds, envtest against a real API server, e2e with kubectl.
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 	@# The tests that bound the bytes a request allocates skip under -race
 	@# (internal/racedetect): run them again without it.
@@ -124,6 +127,12 @@ verify: generate manifests vet ## Regenerate and fail if generated files or form
 
 ##@ Deployment
 
+.PHONY: chart-check
+chart-check: $(HELM) ## Lint the Helm chart (strict) and render it with default and customised values (values.schema.json checked).
+	$(HELM) lint --strict $(CHART)
+	$(HELM) template ipamguard $(CHART) --namespace ipamguard-system >/dev/null
+	$(HELM) template ipamguard $(CHART) --namespace ipamguard-system --values test/manifests/testdata/chart/custom-values.yaml >/dev/null
+
 IMG ?= ghcr.io/ipamguard/ipamguard-webhook:latest
 
 .PHONY: deploy-render
@@ -154,6 +163,9 @@ image-check: ## Without a container engine: build the webhook as the Dockerfile 
 
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod
 	cd hack/tools/controller-gen && $(GO) build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+$(HELM): $(HELM_MOD)/go.mod $(HELM_MOD)/go.sum
+	cd $(HELM_MOD) && $(GO) build -o $@ helm.sh/helm/v4/cmd/helm
 
 .PHONY: envtest-assets
 envtest-assets: $(KUBE_APISERVER) $(ETCD) $(KUBECTL) ## Build kube-apiserver, etcd and kubectl (first time: several minutes).

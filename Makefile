@@ -109,6 +109,12 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and webhook configurations from ma
 	$(CONTROLLER_GEN) webhook paths=./pkg/webhook/... output:webhook:artifacts:config=config/webhook
 	$(GO) run ./hack/webhookgen config/webhook/manifests.yaml
 	$(CONTROLLER_GEN) rbac:roleName=ipamguard paths="{./pkg/webhook/...,./internal/leader/...,./pkg/audit/...,./pkg/reserve/...}" output:rbac:artifacts:config=config/rbac
+	@# The Helm chart reads the generated webhooks and rules from copies
+	@# (charts/ipamguard/files): refreshed here, so verify catches drift.
+	cp config/webhook/manifests.yaml $(CHART)/files/webhook-manifests.yaml
+	cp config/rbac/role.yaml $(CHART)/files/role.yaml
+	cp config/prometheus/rules.yaml $(CHART)/files/prometheus-rules.yaml
+	cp config/prometheus/grafana-dashboard.json $(CHART)/files/grafana-dashboard.json
 
 .PHONY: fmt
 fmt: ## gofmt the tree.
@@ -121,9 +127,9 @@ vet: ## go vet.
 .PHONY: verify
 verify: generate manifests vet ## Regenerate and fail if generated files or formatting differ from what is committed.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@if [ -n "$$(git status --porcelain -- pkg/apis config)" ]; then \
+	@if [ -n "$$(git status --porcelain -- pkg/apis config $(CHART)/files)" ]; then \
 		echo "generated files are out of date; run 'make generate manifests' and commit:"; \
-		git status --porcelain -- pkg/apis config; git diff --stat -- pkg/apis config; exit 1; fi
+		git status --porcelain -- pkg/apis config $(CHART)/files; git diff --stat -- pkg/apis config $(CHART)/files; exit 1; fi
 
 ##@ Deployment
 

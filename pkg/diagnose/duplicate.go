@@ -210,8 +210,10 @@ func attachments(p *Pod) []attachment {
 // are one (a pod and its IP objects, a VM's launcher pods and its IP
 // objects, a Vip and the pod that took its address).
 type owner struct {
-	// tag: 'p' pod-like (namespace/name), 'i' an IP object owning itself,
-	// 'v' a Vip owning itself.
+	// tag: 'p' pod-like (namespace/name), 'm' a KubeVirt VM (its IP
+	// objects of podType VirtualMachine and its launcher pods; kept apart
+	// from a plain pod of the same name, as admission keeps them),
+	// 'i' an IP object owning itself, 'v' a Vip owning itself.
 	tag      byte
 	ns, name string
 	// alias is the pod's own name when name is its VM's.
@@ -225,7 +227,11 @@ func (x *index) ownerOf(h holder) owner {
 	case holderIP:
 		ip := &x.s.IPs[h.idx]
 		if ip.Spec.PodName != "" {
-			return owner{tag: 'p', ns: ip.Spec.Namespace, name: ip.Spec.PodName}
+			tag := byte('p')
+			if ip.Spec.PodType == kubeovnv1.PodTypeVirtualMachine {
+				tag = 'm'
+			}
+			return owner{tag: tag, ns: ip.Spec.Namespace, name: ip.Spec.PodName}
 		}
 		return owner{tag: 'i', name: ip.Name}
 	case holderVip:
@@ -238,11 +244,10 @@ func (x *index) ownerOf(h holder) owner {
 		return owner{tag: 'v', name: v.Name, vip: v.Name}
 	}
 	p := &x.s.Pods[h.idx]
-	name := p.Name
 	if vm := annotations.LauncherVM(p.OwnerReferences); vm != "" {
-		name = vm
+		return owner{tag: 'm', ns: p.Namespace, name: vm, alias: p.Name, vip: p.Annotations[vipAnnotation]}
 	}
-	return owner{tag: 'p', ns: p.Namespace, name: name, alias: p.Name, vip: p.Annotations[vipAnnotation]}
+	return owner{tag: 'p', ns: p.Namespace, name: p.Name, vip: p.Annotations[vipAnnotation]}
 }
 
 // sameOwner reports whether two holders are one owner: the same pod (by
@@ -262,7 +267,60 @@ func (x *index) sameOwner(a, b holder) bool {
 	if oa.name == ob.name {
 		return true
 	}
-	return oa.tag == 'p' && (oa.alias != "" && (oa.alias == ob.name || oa.alias == ob.alias) || ob.alias != "" && ob.alias == oa.name)
+	return oa.tag == 'm' && (oa.alias != "" && (oa.alias == ob.name || oa.alias == ob.alias) || ob.alias != "" && ob.alias == oa.name)
+}
+
+// groupOwners splits holders into owners (sameOwner, closed transitively),
+// in the order owners first appear, in time linear in the holders: each
+// holder is joined to the first holder seen with any of its keys (its
+// owner's name, its pod's own name under a VM, the Vip it is or uses).
+func (x *index) groupOwners(hs []holder) [][]holder {
+	parent := make([]int, len(hs))
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	first := make(map[string]int, 2*len(hs))
+	join := func(i int, k string) {
+		if j, ok := first[k]; ok {
+			if a, b := find(i), find(j); a != b {
+				parent[max(a, b)] = min(a, b)
+			}
+			return
+		}
+		first[k] = i
+	}
+	for i, h := range hs {
+		parent[i] = i
+		o := x.ownerOf(h)
+		join(i, "n\x00"+string(o.tag)+o.ns+"\x00"+o.name)
+		if o.alias != "" {
+			// A launcher pod is also the pod of its own name: an IP object
+			// named after it is its own, whatever its podType.
+			join(i, "n\x00"+string(o.tag)+o.ns+"\x00"+o.alias)
+			join(i, "n\x00p"+o.ns+"\x00"+o.alias)
+		}
+		if o.vip != "" {
+			join(i, "v\x00"+o.vip)
+		}
+	}
+	idx := map[int]int{}
+	var out [][]holder
+	for i, h := range hs {
+		r := find(i)
+		j, ok := idx[r]
+		if !ok {
+			j = len(out)
+			idx[r] = j
+			out = append(out, nil)
+		}
+		out[j] = append(out[j], h)
+	}
+	return out
 }
 
 // dupGroup is one address held by more than one owner.
@@ -395,20 +453,7 @@ func (o *owners) parties(g *dupGroup) []*party {
 	hs := slices.Clone(g.holders)
 	slices.SortFunc(hs, func(a, b holder) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.idx, b.idx)) })
 	hs = slices.Compact(hs)
-	var byOwner [][]holder
-	for _, h := range hs {
-		placed := false
-		for i := range byOwner {
-			if o.x.sameOwner(byOwner[i][0], h) {
-				byOwner[i] = append(byOwner[i], h)
-				placed = true
-				break
-			}
-		}
-		if !placed {
-			byOwner = append(byOwner, []holder{h})
-		}
-	}
+	byOwner := o.x.groupOwners(hs)
 	out := make([]*party, 0, len(byOwner))
 	s := o.x.s
 	for _, hs := range byOwner {

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -436,5 +437,41 @@ func TestDuplicateThreeOwners(t *testing.T) {
 	}
 	if fs[0].Fix[0] != DeleteCommand(RefPod(&s.Pods[2])) {
 		t.Errorf("want the latest pod c restarted: %q", fs[0].Fix)
+	}
+}
+
+// TestDuplicatePodNamedLikeVM: a plain pod named like a VM is not the VM:
+// both holding one address is a duplicate (admission keeps them apart the
+// same way, annotations.OwnerKey).
+func TestDuplicatePodNamedLikeVM(t *testing.T) {
+	t.Parallel()
+	s := &State{Subnets: []kubeovnv1.Subnet{dtSubnet("ovn-default", "10.16.0.0/16")}}
+	s.IPs = append(s.IPs, dtIP("vm1.a", "a", "vm1", "ovn-default", "10.16.0.50", dtOld, func(ip *kubeovnv1.IP) {
+		ip.Spec.PodType = kubeovnv1.PodTypeVirtualMachine
+	}))
+	launcher := dtPod("a", "virt-launcher-vm1-abcde", "ovn-default", dtOld, "10.16.0.50")
+	launcher.OwnerReferences = []metav1.OwnerReference{vmiOwner("vm1")}
+	s.Pods = append(s.Pods, launcher, dtPod("a", "vm1", "ovn-default", dtOld, "10.16.0.50"))
+	fs := dupFindings(t, runDuplicates(s))
+	if len(fs) != 1 || !strings.Contains(fs[0].Message, "held by 2 owners") {
+		t.Fatalf("findings %+v, want one duplicate of the VM and the pod named like it", fs)
+	}
+}
+
+// TestDuplicateManyHoldersLinear: 20,000 owners of one address (a bad
+// restore) are grouped in linear time, not pairwise.
+func TestDuplicateManyHoldersLinear(t *testing.T) {
+	t.Parallel()
+	s := &State{Subnets: []kubeovnv1.Subnet{dtSubnet("ovn-default", "10.16.0.0/16")}}
+	for i := range 20000 {
+		n := "p" + strconv.Itoa(i)
+		s.IPs = append(s.IPs, dtIP(n+".a", "a", n, "ovn-default", "10.16.0.60", dtOld))
+	}
+	fs := dupFindings(t, runDuplicates(s))
+	if len(fs) != 1 || !strings.Contains(fs[0].Message, "held by 20000 owners") {
+		t.Fatalf("%d findings; first %.200v", len(fs), fs)
+	}
+	if n := len(fs[0].Message); n > 8<<10 {
+		t.Errorf("a message of %d bytes: the holders listed are not capped", n)
 	}
 }

@@ -133,22 +133,21 @@ func (e *Engine) Review(ctx context.Context, req *Request) (*Outcome, error) {
 			ctx = context.Background()
 		}
 		r.judged = len(r.out.Findings)
-		err := e.Reservations.Judge(ctx, func(held validate.Reservations) reserve.Grant { return e.reserve(r, held) })
-		if err == nil {
-			err = r.timedOut("reserve")
-		} else if t := r.timedOut("decide"); t != nil {
-			err = t
-		} else {
+		// Reserved (no error): the answer goes out even if the budget ran
+		// out meanwhile. Refusing then would leave the address reserved
+		// for a pod that is never created (until the TTL); a caller that
+		// has given up retries as the same owner and is granted.
+		if err := e.Reservations.Judge(ctx, func(held validate.Reservations) reserve.Grant { return e.reserve(r, held) }); err != nil {
+			if t := r.timedOut("decide"); t != nil {
+				return nil, t
+			}
 			// Fail closed: an address that could not be reserved may be
 			// another's.
 			reason := Internal
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				reason = Timeout
 			}
-			err = &Error{Reason: reason, Err: fmt.Errorf("reserve the addresses of %s/%s: %w", r.req.Namespace, r.claimant.Name, err)}
-		}
-		if err != nil {
-			return nil, err
+			return nil, &Error{Reason: reason, Err: fmt.Errorf("reserve the addresses of %s/%s: %w", r.req.Namespace, r.claimant.Name, err)}
 		}
 	}
 	return r.out, nil

@@ -64,14 +64,29 @@ func checkShape(t *testing.T, s hostile.Shape, n int) (*check.Report, uint64, in
 		cluster = objects(t, req.OldObject)
 	}
 	manifests := objects(t, req.Object)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	rep, err := check.Run(check.Options{Config: config.Default()}, cluster, manifests)
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		t.Fatalf("%s: %v", s.Name, err)
+	// The least of three runs: the process's other goroutines (the
+	// runtime's, the test framework's) allocate too, now and then, and a
+	// single reading near the linear bound then fails it (seen once in CI:
+	// 37.6 MB against a bound of 37.0 MB).
+	var (
+		rep  *check.Report
+		best uint64
+	)
+	for i := range 3 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r, err := check.Run(check.Options{Config: config.Default()}, cluster, manifests)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		if used := after.TotalAlloc - before.TotalAlloc; i == 0 || used < best {
+			best = used
+		}
+		rep = r
 	}
-	return rep, after.TotalAlloc - before.TotalAlloc, len(req.Object) + len(req.OldObject)
+	return rep, best, len(req.Object) + len(req.OldObject)
 }
 
 // objects reads one JSON object as a manifest (JSON is YAML).

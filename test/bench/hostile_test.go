@@ -80,12 +80,20 @@ func TestHostileHandlers(t *testing.T) {
 		if s.Want == "denied" && w.Body.Len() > 64<<10 {
 			t.Errorf("%s: a denial of %d bytes", s.Name, w.Body.Len())
 		}
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		serve()
-		runtime.ReadMemStats(&after)
+		// The least of three admissions: other goroutines of the process
+		// allocate now and then, and a single reading could be theirs.
+		var used uint64
+		for i := range 3 {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			serve()
+			runtime.ReadMemStats(&after)
+			if u := after.TotalAlloc - before.TotalAlloc; i == 0 || u < used {
+				used = u
+			}
+		}
 		const budget = 16 << 20
-		if used := after.TotalAlloc - before.TotalAlloc; used > budget {
+		if used > budget {
 			t.Errorf("%s n=%d: %d bytes allocated for one admission of a %d-byte review", s.Name, sized.n, used, len(r.Body))
 		}
 	}

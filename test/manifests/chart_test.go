@@ -795,20 +795,7 @@ func TestChartInstallDryRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := dryRunApply(t, env.KubectlPath, kubeconfig, out)
-			if res.err != nil {
-				t.Fatalf("kubectl apply --server-side --dry-run=server of the chart (%s): %v\n%s", c.name, res.err, res.output)
-			}
-			for l := range strings.Lines(res.output) {
-				if strings.HasPrefix(l, "Warning:") {
-					t.Errorf("kubectl apply of the chart (%s): %s", c.name, strings.TrimSpace(l))
-				}
-			}
-			for _, o := range objs {
-				if !res.reported(o) {
-					t.Errorf("%s %s: not reported by kubectl apply --dry-run=server:\n%s", o.GetKind(), o.GetName(), res.output)
-				}
-			}
+			wantDryRunApplied(t, env.KubectlPath, kubeconfig, "the chart ("+c.name+")", out, objs)
 		})
 	}
 }

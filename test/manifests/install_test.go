@@ -117,24 +117,7 @@ func TestInstallDryRun(t *testing.T) {
 				tree.check(t, objs)
 			}
 			createNamespaces(t, env.Client, objs)
-			res := dryRunApply(t, env.KubectlPath, kubeconfig, out)
-			if res.err != nil {
-				t.Fatalf("kubectl apply --server-side --dry-run=server of %s: %v\n%s", tree.dir, res.err, res.output)
-			}
-			// Nothing the API server would only warn about: deprecated
-			// APIs, Pod Security violations of the pod template, unknown
-			// fields.
-			for l := range strings.Lines(res.output) {
-				if strings.HasPrefix(l, "Warning:") {
-					t.Errorf("kubectl apply of %s: %s", tree.dir, strings.TrimSpace(l))
-				}
-			}
-			// Every object went to the API server: kubectl reports each.
-			for _, o := range objs {
-				if !res.reported(o) {
-					t.Errorf("%s %s: not reported by kubectl apply --dry-run=server:\n%s", o.GetKind(), o.GetName(), res.output)
-				}
-			}
+			wantDryRunApplied(t, env.KubectlPath, kubeconfig, tree.dir, out, objs)
 		})
 	}
 	if len(deflt) == 0 {
@@ -281,4 +264,26 @@ func dryRunApply(t *testing.T, kubectl, kubeconfig string, manifests []byte) app
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return applyResult{output: out.String(), err: err}
+}
+
+// wantDryRunApplied applies out (what, for messages) with server-side dry
+// run and fails unless the API server accepts it whole: no error, nothing
+// it would only warn about (deprecated APIs, Pod Security violations of
+// the pod template, unknown fields), and every object of objs reported.
+func wantDryRunApplied(t *testing.T, kubectl, kubeconfig, what string, out []byte, objs []*unstructured.Unstructured) {
+	t.Helper()
+	res := dryRunApply(t, kubectl, kubeconfig, out)
+	if res.err != nil {
+		t.Fatalf("kubectl apply --server-side --dry-run=server of %s: %v\n%s", what, res.err, res.output)
+	}
+	for l := range strings.Lines(res.output) {
+		if strings.HasPrefix(l, "Warning:") {
+			t.Errorf("kubectl apply of %s: %s", what, strings.TrimSpace(l))
+		}
+	}
+	for _, o := range objs {
+		if !res.reported(o) {
+			t.Errorf("%s %s: not reported by kubectl apply --dry-run=server:\n%s", o.GetKind(), o.GetName(), res.output)
+		}
+	}
 }

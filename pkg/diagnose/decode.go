@@ -36,9 +36,93 @@ import (
 // rather than ten million strings. A chunk lives as long as one of its
 // strings does; the strings of a State live together anyway.
 type interner struct {
-	cache *[internSlots]string
-	chunk []byte
-	bools []bool
+	cache  *[internSlots]string
+	chunk  []byte
+	bools  []bool
+	shared *[sharedSlots]sharedSlot
+}
+
+// sharedSlot holds a value decoded from raw (a label map, a list of owner
+// references, of finalizers), shared by the objects whose member reads
+// the same bytes: objects made from one template (the pods of a
+// ReplicaSet or a DaemonSet) have the same labels and owners, so a
+// million pods of a few hundred workloads hold a few hundred of each. A
+// State's maps and slices are read-only.
+type sharedSlot struct {
+	raw string
+	v   any
+	// seen is the hash of the bytes last read through this slot: a value
+	// is kept only once its bytes come twice, so that values that never
+	// repeat (the owner of each pod its own ReplicaSet) cost no copy.
+	seen uint64
+}
+
+// sharedSlots is the size of the direct-mapped cache of shared values.
+const sharedSlots = 1 << 10
+
+func (in *interner) sharedSlot(raw []byte) (*sharedSlot, uint64) {
+	if in.shared == nil {
+		in.shared = new([sharedSlots]sharedSlot)
+	}
+	h := maphash.Bytes(internSeed, raw)
+	return &in.shared[h&(sharedSlots-1)], h
+}
+
+// share returns the value read from the JSON value at the scanner (an
+// object or array of plain strings and literals) by read, or the value
+// read from the same bytes before.
+func share[T any](s *scanner, read func() T) T {
+	end := s.valueEnd()
+	if end < 0 {
+		return read()
+	}
+	raw := s.b[s.i:end]
+	slot, h := s.in.sharedSlot(raw)
+	if v, ok := slot.v.(T); ok && slot.raw == string(raw) { // no allocation for the compare
+		s.i = end
+		return v
+	}
+	v := read()
+	switch {
+	case !s.ok || s.i != end:
+	case slot.seen == h:
+		// Not carved from a chunk: an evicted value must not keep one
+		// alive.
+		slot.raw, slot.v = string(raw), v
+	default:
+		slot.seen = h
+	}
+	return v
+}
+
+// valueEnd returns the index just past the object or array that starts at
+// the next byte, or -1 (not one, an escaped string in it, or unterminated).
+func (s *scanner) valueEnd() int {
+	switch s.peek() {
+	case '{', '[':
+	default:
+		return -1
+	}
+	depth := 0
+	quoted := false
+	for j := s.i; j < len(s.b); j++ {
+		c := s.b[j]
+		switch {
+		case c == '\\':
+			return -1
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		}
+	}
+	return -1
 }
 
 const (
@@ -225,10 +309,29 @@ func (s *scanner) strings(shared bool) []string {
 	return out
 }
 
-// stringMap reads an object of strings; {} is an empty map.
-func (s *scanner) stringMap(sharedValue func(key string) bool) map[string]string {
-	m := make(map[string]string, s.countStrings())
+// stringMap reads an object of strings; {} is an empty map. With keep,
+// only the members it accepts are kept (and {} is a nil map, as after
+// trimming a decoded one).
+func (s *scanner) stringMap(sharedValue, keep func(key string) bool) map[string]string {
+	n, _ := s.countStrings()
+	var m map[string]string
+	if keep == nil {
+		m = make(map[string]string, n)
+	} else {
+		// Most are dropped: a map of up to 8 is one allocation, a larger
+		// hint several.
+		n = min(n, 8)
+	}
 	s.object(func(name []byte) {
+		if keep != nil {
+			if !keep(transient(name)) {
+				s.raw()
+				return
+			}
+			if m == nil {
+				m = make(map[string]string, n)
+			}
+		}
 		k := s.in.str(name)
 		if sharedValue(k) {
 			m[k] = s.istr()
@@ -239,15 +342,46 @@ func (s *scanner) stringMap(sharedValue func(key string) bool) map[string]string
 	return m
 }
 
+// labels reads an object of labels, shared (share).
+func (s *scanner) labels() map[string]string {
+	return share(s, func() map[string]string { return s.stringMap(sharedLabel, nil) })
+}
+
+// transient views b as a string without copying it, for a call that does
+// not keep it (the keep functions of stringMap and stringMapOf only look).
+func transient(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// stringMapOf reads an object of strings and keeps the members keep
+// accepts, with shared values; nil when it keeps none.
+func (s *scanner) stringMapOf(keep func(key string) bool) map[string]string {
+	var m map[string]string
+	s.object(func(name []byte) {
+		v := s.raw()
+		if !s.ok || !keep(transient(name)) {
+			return
+		}
+		if m == nil {
+			m = make(map[string]string, 1)
+		}
+		m[s.in.str(name)] = s.in.str(v)
+	})
+	return m
+}
+
 // countStrings counts the members of the object of plain strings that
 // starts at the next byte (0 when it is not one: the decoding that follows
 // finds out), so that its map is made once at its size: growing a map of
 // nine annotations costs a pod as much as reading it.
-func (s *scanner) countStrings() int {
+// end is the index of the closing brace (-1 when not found).
+func (s *scanner) countStrings() (n, end int) {
 	if s.peek() != '{' {
-		return 0
+		return 0, -1
 	}
-	n := 0
 	quoted := false
 	for j := s.i + 1; j < len(s.b); j++ {
 		switch c := s.b[j]; {
@@ -257,12 +391,12 @@ func (s *scanner) countStrings() int {
 				n++
 			}
 		case c == '\\':
-			return 0
+			return 0, -1
 		case c == '}' && !quoted:
-			return n / 2
+			return n / 2, j
 		}
 	}
-	return 0
+	return 0, -1
 }
 
 func (s *scanner) boolean() bool {
@@ -323,6 +457,9 @@ type fastMeta struct {
 	Labels, Annotations                   map[string]string
 	Owners                                []metav1.OwnerReference
 	Finalizers                            []string
+	// labelKept and annotationKept, when set, keep only the labels and
+	// annotations they accept (keepIP, keepPod).
+	labelKept, annotationKept func(key string) bool
 }
 
 // sharedAnnotation tells the annotations whose values repeat across pods
@@ -363,21 +500,28 @@ func (s *scanner) meta(m *fastMeta) {
 			m.Deleted = &t
 		case "labels":
 			s.once(&got, 6)
-			m.Labels = s.stringMap(sharedLabel)
+			if m.labelKept != nil {
+				m.Labels = s.stringMapOf(m.labelKept)
+			} else {
+				m.Labels = s.labels()
+			}
 		case "annotations":
 			s.once(&got, 7)
-			m.Annotations = s.stringMap(sharedAnnotation)
+			m.Annotations = s.stringMap(sharedAnnotation, m.annotationKept)
 		case "ownerReferences":
 			s.once(&got, 8)
-			m.Owners = []metav1.OwnerReference{}
-			s.array(func() {
-				var o metav1.OwnerReference
-				s.owner(&o)
-				m.Owners = append(m.Owners, o)
+			m.Owners = share(s, func() []metav1.OwnerReference {
+				owners := []metav1.OwnerReference{}
+				s.array(func() {
+					var o metav1.OwnerReference
+					s.owner(&o)
+					owners = append(owners, o)
+				})
+				return owners
 			})
 		case "finalizers":
 			s.once(&got, 9)
-			m.Finalizers = s.strings(true)
+			m.Finalizers = share(s, func() []string { return s.strings(true) })
 		default:
 			s.fail()
 		}
@@ -430,7 +574,7 @@ func (s *scanner) typeMeta(name []byte, got *seen, apiVersion, kind *string) boo
 // fastPod decodes a pod as addPod does; ok is false when it gave up.
 func fastPod(raw []byte, in *interner) (p Pod, ok bool) {
 	s := &scanner{b: raw, ok: true, in: in}
-	var m fastMeta
+	m := fastMeta{annotationKept: podAnnotationKept}
 	var got seen
 	var apiVersion, kind string
 	s.object(func(name []byte) {
@@ -538,7 +682,7 @@ func (s *scanner) podStatus(p *Pod) {
 // gave up.
 func fastIP(raw []byte, in *interner) (ip kubeovnv1.IP, ok bool) {
 	s := &scanner{b: raw, ok: true, in: in}
-	var m fastMeta
+	m := fastMeta{labelKept: ipLabelKept}
 	var got seen
 	s.object(func(name []byte) {
 		if s.typeMeta(name, &got, &ip.APIVersion, &ip.Kind) {
@@ -596,15 +740,15 @@ func (s *scanner) ipSpec(sp *kubeovnv1.IPSpec) {
 		case "attachIps":
 			s.once(&got, 8)
 			sp.AttachIPs = s.strings(false)
-		case "macAddress":
+		case "macAddress": // not kept (keepIP)
 			s.once(&got, 9)
-			sp.MacAddress = s.str()
+			s.raw()
 		case "attachMacs":
 			s.once(&got, 10)
-			sp.AttachMacs = s.strings(false)
+			s.array(func() { s.raw() })
 		case "containerID":
 			s.once(&got, 11)
-			sp.ContainerID = s.str()
+			s.raw()
 		case "podType":
 			s.once(&got, 12)
 			sp.PodType = s.istr()

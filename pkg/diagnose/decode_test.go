@@ -1,12 +1,9 @@
 package diagnose
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 	"unsafe"
-
-	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 )
 
 // fastPods and fastIPs are objects the fast decoders must decode (ok) or
@@ -16,7 +13,7 @@ var fastPods = []struct {
 	raw string
 	ok  bool
 }{
-	{`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-0","namespace":"ns-0","uid":"u0","resourceVersion":"7","creationTimestamp":"2026-12-01T00:00:00Z","labels":{"app":"web"},"annotations":{"ovn.kubernetes.io/allocated":"true","ovn.kubernetes.io/ip_address":"10.0.0.20","ovn.kubernetes.io/logical_switch":"subnet-0"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web","uid":"r0","controller":true,"blockOwnerDeletion":false}]},"spec":{"nodeName":"node-0"},"status":{"phase":"Running","podIPs":[{"ip":"10.0.0.20"},{"ip":"fd00::14"}]}}`, true},
+	{`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-0","namespace":"ns-0","uid":"u0","resourceVersion":"7","creationTimestamp":"2026-12-01T00:00:00Z","labels":{"app":"web"},"annotations":{"ovn.kubernetes.io/allocated":"true","ovn.kubernetes.io/routed":"true","ovn.kubernetes.io/ip_address":"10.0.0.20","ovn.kubernetes.io/logical_switch":"subnet-0"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web","uid":"r0","controller":true,"blockOwnerDeletion":false}]},"spec":{"nodeName":"node-0"},"status":{"phase":"Running","podIPs":[{"ip":"10.0.0.20"},{"ip":"fd00::14"}]}}`, true},
 	{`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ns","deletionTimestamp":"2026-12-01T00:00:00+02:00","finalizers":["x"]},"spec":{"hostNetwork":true},"status":{"phase":"Pending","containerStatuses":[{"state":{}},{"state":{"waiting":{}}},{"state":{"waiting":{"reason":"ContainerCreating"}}},{"state":{"waiting":{"reason":"Other"}}}]}}`, true},
 	{` { "kind" : "Pod" , "metadata" : { "name" : "p" , "labels" : { } , "annotations":{},"ownerReferences":[] } , "status" : { "podIPs" : [ { } ] } } `, true},
 	{`{"metadata":{"name":"é-ü"}}`, true},
@@ -80,8 +77,8 @@ func TestFastDecodeAgrees(t *testing.T) {
 		if !ok {
 			continue
 		}
-		var want kubeovnv1.IP
-		if err := json.Unmarshal([]byte(tc.raw), &want); err != nil {
+		want, err := decodeIP([]byte(tc.raw))
+		if err != nil {
 			t.Errorf("fastIP(%s) accepted what encoding/json refuses: %v", tc.raw, err)
 		} else if !reflect.DeepEqual(got, want) {
 			t.Errorf("fastIP(%s):\n got %+v\nwant %+v", tc.raw, got, want)
@@ -108,6 +105,25 @@ func TestAddSharesStrings(t *testing.T) {
 	if a, b := pods[0].Annotations["ovn.kubernetes.io/logical_switch"], pods[1].Annotations["ovn.kubernetes.io/logical_switch"]; unsafe.StringData(a) != unsafe.StringData(b) {
 		t.Errorf("logical switches %q and %q are not shared", a, b)
 	}
+	// Pods of one template share their labels and owner references, from
+	// the second time their bytes are read.
+	for range 2 {
+		o, err := d.Decode("v1", "Pod", []byte(fastPods[0].raw))
+		if err != nil || o.kind != objectPod {
+			t.Fatalf("Decode: %v, kind %d", err, o.kind)
+		}
+		pods = append(pods, o.pod)
+	}
+	if len(pods[2].Labels) == 0 || reflect.ValueOf(pods[2].Labels).UnsafePointer() != reflect.ValueOf(pods[3].Labels).UnsafePointer() {
+		t.Errorf("labels %v and %v are not one map", pods[2].Labels, pods[3].Labels)
+	}
+	if len(pods[2].OwnerReferences) == 0 || &pods[2].OwnerReferences[0] != &pods[3].OwnerReferences[0] {
+		t.Errorf("owner references %v and %v are not one slice", pods[2].OwnerReferences, pods[3].OwnerReferences)
+	}
+	// Annotations no check reads are not kept.
+	if _, ok := pods[0].Annotations["ovn.kubernetes.io/routed"]; ok {
+		t.Errorf("annotations %v: ovn.kubernetes.io/routed is kept", pods[0].Annotations)
+	}
 }
 
 // FuzzFastDecode: whatever the fast decoders accept, encoding/json
@@ -131,8 +147,8 @@ func FuzzFastDecode(f *testing.F) {
 			}
 		}
 		if got, ok := fastIP([]byte(raw), &in); ok {
-			var want kubeovnv1.IP
-			if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			want, err := decodeIP([]byte(raw))
+			if err != nil {
 				t.Fatalf("fastIP accepted what encoding/json refuses: %v", err)
 			}
 			if !reflect.DeepEqual(got, want) {

@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ipamguard/ipamguard/pkg/annotations"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 )
 
@@ -26,8 +27,10 @@ type Meta struct {
 	OwnerReferences   []metav1.OwnerReference `json:"ownerReferences,omitempty"`
 }
 
-// Pod is what the doctor keeps of a pod: metadata (IPAM annotations,
-// owners, labels), node, phase, IPs and why its containers wait.
+// Pod is what the doctor keeps of a pod: metadata (the annotations of
+// podAnnotationKept, owners, labels), node, phase, IPs and why its
+// containers wait. Maps in a State may be shared between objects (pods of
+// one template share their labels): treat them as read-only.
 type Pod struct {
 	Meta
 	NodeName string `json:"nodeName,omitempty"`
@@ -79,7 +82,9 @@ type State struct {
 	ClusterID string
 	Time      time.Time
 
-	Subnets    []kubeovnv1.Subnet
+	Subnets []kubeovnv1.Subnet
+	// IPs are the IP objects without what no check reads (their labels
+	// but ovn.kubernetes.io/ip_reserved, MAC addresses, container ID).
 	IPs        []kubeovnv1.IP
 	IPPools    []kubeovnv1.IPPool
 	Vpcs       []kubeovnv1.Vpc
@@ -179,7 +184,7 @@ func (d *Decoder) Decode(apiVersion, kind string, raw []byte) (Object, error) {
 		if ip, ok := fastIP(raw, &d.in); ok {
 			return Object{kind: objectIP, ip: ip}, nil
 		}
-		err = json.Unmarshal(raw, &o.ip)
+		o.ip, err = decodeIP(raw)
 		o.kind = objectIP
 	case "Subnet":
 		o.v, err = decode[kubeovnv1.Subnet](raw)
@@ -274,6 +279,65 @@ func grow[T any](v []T) []T {
 	return v
 }
 
+// decodeIP is the slow path of IP objects, apart so that only it puts an
+// IP on the heap (Decode's Object stays on the stack).
+func decodeIP(raw []byte) (kubeovnv1.IP, error) {
+	var ip kubeovnv1.IP
+	err := json.Unmarshal(raw, &ip)
+	keepIP(&ip)
+	return ip, err
+}
+
+// keepIP drops what the doctor never reads of an IP object, so that a
+// million of them fit in memory: the labels but ipReservedLabel (the only
+// one a check reads; Kube-OVN's subnet and node labels repeat the spec),
+// and the MAC addresses and container ID. The fast decoder skips the same
+// members as it reads them.
+func keepIP(ip *kubeovnv1.IP) {
+	for k := range ip.Labels {
+		if !ipLabelKept(k) {
+			delete(ip.Labels, k)
+		}
+	}
+	if len(ip.Labels) == 0 {
+		ip.Labels = nil
+	}
+	ip.Spec.MacAddress, ip.Spec.AttachMacs, ip.Spec.ContainerID = "", nil, ""
+}
+
+// keptAnnotations drops the annotations of a pod that no check reads,
+// in place; nil when none is left. Kube-OVN writes a dozen on every pod it
+// allocates (cidr, gateway, logical_router, pod_nic_type, routed, ...);
+// the doctor and the admission pipeline read only those of
+// podAnnotationKept.
+func keptAnnotations(ann map[string]string) map[string]string {
+	for k := range ann {
+		if !podAnnotationKept(k) {
+			delete(ann, k)
+		}
+	}
+	if len(ann) == 0 {
+		return nil
+	}
+	return ann
+}
+
+// podAnnotationKept tells the annotations of pods a State keeps: the
+// static-IP and allocation keys of every provider (annotations.ParseKey,
+// what the admission pipeline reads), Multus' network status, the VIP a
+// pod claims and KubeVirt's migration job.
+func podAnnotationKept(key string) bool {
+	switch key {
+	case networkStatusAnnotation, oldNetworkStatusAnnotation, vipAnnotation, annotations.MigrationJob:
+		return true
+	}
+	_, ok := annotations.ParseKey(key)
+	return ok
+}
+
+// ipLabelKept tells the labels of IP objects that a State keeps.
+func ipLabelKept(key string) bool { return key == ipReservedLabel }
+
 func decode[T any](raw []byte) (*T, error) {
 	v := new(T)
 	if err := json.Unmarshal(raw, v); err != nil {
@@ -328,6 +392,7 @@ func decodePod(raw []byte) (Pod, error) {
 		return Pod{}, err
 	}
 	p := Pod{Meta: o.Metadata, NodeName: o.Spec.NodeName, HostNetwork: o.Spec.HostNetwork, Phase: o.Status.Phase}
+	p.Annotations = keptAnnotations(p.Annotations)
 	for _, ip := range o.Status.PodIPs {
 		p.PodIPs = append(p.PodIPs, ip.IP)
 	}

@@ -160,6 +160,7 @@ func runDoctor(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			prog.note("diagnosed the live cluster at %s%s", l.reader.Server(), contextNote(l.context))
 		}
 	}
+	state.Compact()
 	state.ServiceCIDRs = append(state.ServiceCIDRs, extraCIDRs...)
 
 	now := state.Time

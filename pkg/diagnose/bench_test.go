@@ -124,6 +124,7 @@ func diagnoseFile(path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	s.ClusterID, s.Time = h.Metadata.ClusterID, h.Metadata.Time
+	s.Compact()
 	judge, err := check.NewPodJudge(check.Options{}, s)
 	if err != nil {
 		return err

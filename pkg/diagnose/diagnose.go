@@ -86,33 +86,44 @@ type index struct {
 	// attachSubnets entry), in state order.
 	ipsBySubnet map[string][]*kubeovnv1.IP
 	// pods by namespace/name.
-	pods map[string]*Pod
-	// ipsByPod are the IP objects naming a pod (spec.namespace/podName).
-	ipsByPod map[string][]*kubeovnv1.IP
+	pods map[objKey]*Pod
+	// ipsByPod holds, for each pod that IP objects name
+	// (spec.namespace/podName), the index in s.IPs of the first of them;
+	// nextIP chains the others in state order (-1 ends). A million pods
+	// then cost no slice each.
+	ipsByPod map[objKey]int32
+	nextIP   []int32
 	// statefulSets and vms by namespace/name; nodes by name; namespaces by
 	// name.
-	statefulSets map[string]*StatefulSet
-	vms          map[string]*Meta
+	statefulSets map[objKey]*StatefulSet
+	vms          map[objKey]*Meta
 	nodes        map[string]*Node
 	namespaces   map[string]*Meta
 	// eventsByPod are the IPAM events of a pod, by namespace/name.
-	eventsByPod map[string][]*Event
+	eventsByPod map[objKey][]*Event
 }
 
-func key(namespace, name string) string { return namespace + "/" + name }
+// objKey names a namespaced object in the index's maps: two strings that
+// are already there, so a million keys cost no allocation.
+type objKey struct{ namespace, name string }
+
+func key(namespace, name string) objKey { return objKey{namespace, name} }
+
+// String is namespace/name.
+func (k objKey) String() string { return k.namespace + "/" + k.name }
 
 func newIndex(s *State) *index {
 	x := &index{
 		s:            s,
 		subnets:      make(map[string]*kubeovnv1.Subnet, len(s.Subnets)),
 		ipsBySubnet:  make(map[string][]*kubeovnv1.IP, len(s.Subnets)),
-		pods:         make(map[string]*Pod, len(s.Pods)),
-		ipsByPod:     make(map[string][]*kubeovnv1.IP, len(s.IPs)),
-		statefulSets: make(map[string]*StatefulSet, len(s.StatefulSets)),
-		vms:          make(map[string]*Meta, len(s.VirtualMachines)),
+		pods:         make(map[objKey]*Pod, len(s.Pods)),
+		ipsByPod:     make(map[objKey]int32, len(s.IPs)),
+		statefulSets: make(map[objKey]*StatefulSet, len(s.StatefulSets)),
+		vms:          make(map[objKey]*Meta, len(s.VirtualMachines)),
 		nodes:        make(map[string]*Node, len(s.Nodes)),
 		namespaces:   make(map[string]*Meta, len(s.Namespaces)),
-		eventsByPod:  map[string][]*Event{},
+		eventsByPod:  map[objKey][]*Event{},
 	}
 	// The IP objects are indexed beside the rest: two maps of a million
 	// entries each take a second apiece, and the rest of the index does
@@ -165,9 +176,20 @@ func (x *index) indexIPs() {
 				x.ipsBySubnet[a] = append(x.ipsBySubnet[a], ip)
 			}
 		}
-		if ip.Spec.PodName != "" {
-			k := key(ip.Spec.Namespace, ip.Spec.PodName)
-			x.ipsByPod[k] = append(x.ipsByPod[k], ip)
+	}
+	// Backwards, each in front of the later ones: the chains come out in
+	// state order.
+	x.nextIP = make([]int32, len(s.IPs))
+	for i := len(s.IPs) - 1; i >= 0; i-- {
+		x.nextIP[i] = -1
+		sp := &s.IPs[i].Spec
+		if sp.PodName == "" {
+			continue
 		}
+		k := key(sp.Namespace, sp.PodName)
+		if next, ok := x.ipsByPod[k]; ok {
+			x.nextIP[i] = next
+		}
+		x.ipsByPod[k] = int32(i)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 )
 
 // latencyWindow bounds the pods whose allocation latency counts: only pods
@@ -48,28 +50,29 @@ func checkLatency(x *index, opts *Options, r *Report) {
 			continue
 		}
 		created := p.CreationTimestamp.Time
-		if ips := x.podIPs(p); len(ips) > 0 {
+		if j := x.firstPodIP(p); j >= 0 {
 			if opts.Now.Sub(created) > latencyWindow {
 				continue
 			}
-			first := -1
-			for j, ip := range ips {
-				if t := ip.CreationTimestamp; !t.IsZero() && (first < 0 || t.Before(&ips[first].CreationTimestamp)) {
-					first = j
+			var first *kubeovnv1.IP
+			for ; j >= 0; j = x.nextIP[j] {
+				ip := &x.s.IPs[j]
+				if t := ip.CreationTimestamp; !t.IsZero() && (first == nil || t.Before(&first.CreationTimestamp)) {
+					first = ip
 				}
 			}
-			if first < 0 || ips[first].CreationTimestamp.Time.Before(created) {
+			if first == nil || first.CreationTimestamp.Time.Before(created) {
 				continue
 			}
 			subnet := p.Annotations[logicalSwitchKey]
 			if subnet == "" {
-				subnet = ips[first].Spec.Subnet
+				subnet = first.Spec.Subnet
 			}
 			if subnet == "" {
 				continue
 			}
 			a := acc(subnet)
-			a.lat = append(a.lat, ips[first].CreationTimestamp.Time.Sub(created))
+			a.lat = append(a.lat, first.CreationTimestamp.Time.Sub(created))
 			continue
 		}
 		if skipMissing || !podLive(p) || p.NodeName == "" || opts.Now.Sub(created) <= opts.FailedAllocation {
@@ -140,8 +143,8 @@ func slowFinding(x *index, row LatencyRow, opts *Options) (Finding, bool) {
 
 // explainedPods maps pod keys to the stuck-pod and refused-annotation
 // findings about them.
-func explainedPods(fs []Finding) map[string][]string {
-	out := map[string][]string{}
+func explainedPods(fs []Finding) map[objKey][]string {
+	out := map[objKey][]string{}
 	for i := range fs {
 		f := &fs[i]
 		if (f.Check != CheckStuckPod && f.Check != CheckRefusedAnnotation) || len(f.Objects) == 0 || f.Objects[0].Kind != "Pod" {

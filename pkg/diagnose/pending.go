@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipamguard/ipamguard/pkg/annotations"
-	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 )
 
 // stuckGrace is how long a pod may wait for its sandbox before the doctor
@@ -220,21 +219,24 @@ func (c *pendingCtx) existing(name string) []string {
 	return nil
 }
 
-// podIPs returns the IP objects of a pod: named after the pod, else
-// after its KubeVirt VM (keep-vm-ip IP objects carry the VM's name,
-// pkg/controller/pod.go getNameByPod).
-func (x *index) podIPs(p *Pod) []*kubeovnv1.IP {
-	if ips := x.ipsByPod[key(p.Namespace, p.Name)]; len(ips) > 0 {
-		return ips
+// firstPodIP returns the index in the state of the first IP object of a
+// pod, -1 when none: named after the pod, else after its KubeVirt VM
+// (keep-vm-ip IP objects carry the VM's name, pkg/controller/pod.go
+// getNameByPod). x.nextIP chains the others.
+func (x *index) firstPodIP(p *Pod) int32 {
+	if i, ok := x.ipsByPod[key(p.Namespace, p.Name)]; ok {
+		return i
 	}
 	if vm := annotations.LauncherVM(p.OwnerReferences); vm != "" && vm != p.Name {
-		return x.ipsByPod[key(p.Namespace, vm)]
+		if i, ok := x.ipsByPod[key(p.Namespace, vm)]; ok {
+			return i
+		}
 	}
-	return nil
+	return -1
 }
 
 // hasIPObject reports whether any IP object names the pod or its VM.
-func (x *index) hasIPObject(p *Pod) bool { return len(x.podIPs(p)) > 0 }
+func (x *index) hasIPObject(p *Pod) bool { return x.firstPodIP(p) >= 0 }
 
 // podFinished reports a pod that has finished: Kube-OVN releases its
 // address (pod.go, isPodStatusPhaseAlive), so it is neither stuck nor
@@ -277,8 +279,8 @@ func checkPending(x *index, opts *Options, r *Report) {
 // carries annotations the pod rules read, and returns the IDs of the
 // findings it made, by pod key. Allocated pods hold their addresses
 // through their IP objects and are never re-judged.
-func checkRefused(c *pendingCtx, opts *Options, r *Report) map[string]string {
-	out := map[string]string{}
+func checkRefused(c *pendingCtx, opts *Options, r *Report) map[objKey]string {
+	out := map[objKey]string{}
 	if opts.Judge == nil || incompleteFor(c.x.s, "ips") {
 		// Without the IP objects every pod would look unallocated.
 		return out
@@ -422,8 +424,8 @@ type relatedIndex struct {
 	usage     map[string][]string
 	overlap   map[string][]string
 	dupAddr   map[linkKey][]string
-	dupPod    map[string][]string
-	refusedBy map[string]string
+	dupPod    map[objKey][]string
+	refusedBy map[objKey]string
 }
 
 type linkKey struct {
@@ -440,9 +442,9 @@ func idOf(f *Finding) string {
 	return findingID(f)
 }
 
-func newRelatedIndex(findings []Finding, refused map[string]string) *relatedIndex {
+func newRelatedIndex(findings []Finding, refused map[objKey]string) *relatedIndex {
 	ri := &relatedIndex{usage: map[string][]string{}, overlap: map[string][]string{},
-		dupAddr: map[linkKey][]string{}, dupPod: map[string][]string{}, refusedBy: refused}
+		dupAddr: map[linkKey][]string{}, dupPod: map[objKey][]string{}, refusedBy: refused}
 	for i := range findings {
 		f := &findings[i]
 		switch f.Check {
@@ -558,7 +560,7 @@ func (ri *relatedIndex) related(p *Pod, se stuckEvent, subnets []string) []strin
 
 // checkStuck reports every pod stuck creating past the grace with IPAM
 // events: waiting in ContainerCreating, or Pending on a node.
-func checkStuck(c *pendingCtx, opts *Options, r *Report, refused map[string]string) {
+func checkStuck(c *pendingCtx, opts *Options, r *Report, refused map[objKey]string) {
 	var ri *relatedIndex
 	pods := c.x.s.Pods
 	for i := range pods {

@@ -84,7 +84,7 @@ type owners struct {
 	x   *index
 	now time.Time
 	// launchers are the running virt-launcher pods by namespace/VM name.
-	launchers map[string]*Pod
+	launchers map[objKey]*Pod
 	pools     map[string]*kubeovnv1.IPPool
 	// missing are the resources the state could not read: what needs them
 	// is not judged (the report is incomplete already).
@@ -115,7 +115,7 @@ func newOwners(x *index, now time.Time) *owners {
 // VirtualMachineInstance, as Kube-OVN's isVMPod tells them), or nil.
 func (o *owners) launcher(namespace, vm string) *Pod {
 	if o.launchers == nil {
-		o.launchers = map[string]*Pod{}
+		o.launchers = map[objKey]*Pod{}
 		for i := range o.x.s.Pods {
 			p := &o.x.s.Pods[i]
 			if name := annotations.LauncherVM(p.OwnerReferences); name != "" && !p.HostNetwork {

@@ -402,6 +402,11 @@ func pickEvent(p *Pod, events []*Event) (stuckEvent, bool) {
 		if e.Object.UID != "" && p.UID != "" && e.Object.UID != p.UID {
 			continue
 		}
+		// Without the UID to tell, an event last seen before the pod was
+		// created is about an earlier pod of that name (a StatefulSet's).
+		if !e.Last.IsZero() && !p.CreationTimestamp.IsZero() && e.Last.Before(p.CreationTimestamp.Time) {
+			continue
+		}
 		class, ok := classifyEvent(e.Reason, e.Message)
 		if !ok {
 			continue

@@ -170,13 +170,18 @@ func TestStuckPodNotStuck(t *testing.T) {
 	earlier := pendPod("recreated", time.Hour)
 	earlierEv := noAddr("recreated")
 	earlierEv.Object.UID = "uid-of-an-earlier-pod"
+	// An event without the pod's UID, last seen before the pod was
+	// created, is about an earlier pod of that name.
+	before := pendPod("before", time.Hour)
+	beforeEv := pendEvent("e-before", "before", "AcquireAddressFailed", "NoAvailableAddress", 2*time.Hour)
+	beforeEv.Object.UID = ""
 	s := &State{
 		Pods: []Pod{
-			pendPod("young", 30*time.Second), running, hostNet, deleting, unscheduled, earlier,
+			pendPod("young", 30*time.Second), running, hostNet, deleting, unscheduled, earlier, before,
 			pendPod("timeout", time.Hour), pendPod("quiet", time.Hour),
 		},
 		Events: []Event{
-			noAddr("young"), noAddr("running"), noAddr("hostnet"), noAddr("deleting"), noAddr("unscheduled"), earlierEv,
+			noAddr("young"), noAddr("running"), noAddr("hostnet"), noAddr("deleting"), noAddr("unscheduled"), earlierEv, beforeEv,
 			pendEvent("e-timeout", "timeout", "FailedCreatePodSandBox", "RPC failed; context deadline exceeded", time.Second),
 		},
 	}

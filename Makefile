@@ -91,6 +91,18 @@ fuzz: ## Fuzz every Fuzz target (of FUZZPKGS, default all) for FUZZTIME each (de
 bench: ## Measure: handler benchmarks vs a list-and-scan baseline, percentiles, HTTPS load test, memory; writes docs/perf (summary.md, PNG plot) (~23 min).
 	$(GO) run ./hack/bench
 
+SOAK_DURATION ?= 4m
+SOAK_RACE_SIZE ?= 1000
+SOAK_RACE_RUNS ?= 20
+SOAK_PODS ?= 100000
+
+.PHONY: soak
+soak: envtest-assets ## Long runs, not part of test (~30 min): the 3-replica race SOAK_RACE_RUNS times with SOAK_RACE_SIZE creates (and as often with a replica killed), faults under churn for SOAK_DURATION, startup memory at 10k subnets/100k IPs/110k pods, reservation cost.
+	IPAMGUARD_RACE_SIZE=$(SOAK_RACE_SIZE) IPAMGUARD_RACE_RUNS=$(SOAK_RACE_RUNS) IPAMGUARD_RACE_KILL_RUNS=$(SOAK_RACE_RUNS) \
+		$(GO) test -count=1 -timeout 60m -v -run '^TestRaceAcrossThreeWebhookProcesses$$' ./test/replicas
+	IPAMGUARD_SOAK=1 IPAMGUARD_SOAK_DURATION=$(SOAK_DURATION) IPAMGUARD_SOAK_PODS=$(SOAK_PODS) \
+		$(GO) test -count=1 -timeout 90m -v -p 1 -parallel 1 ./test/soak
+
 ##@ Development
 
 .PHONY: build
@@ -138,6 +150,12 @@ chart-check: $(HELM) ## Lint the Helm chart (strict) and render it with default 
 	$(HELM) lint --strict $(CHART)
 	$(HELM) template ipamguard $(CHART) --namespace ipamguard-system >/dev/null
 	$(HELM) template ipamguard $(CHART) --namespace ipamguard-system --values test/manifests/testdata/chart/custom-values.yaml >/dev/null
+	$(HELM) lint --strict $(CHART) --values test/manifests/testdata/chart/self-managed-certs.yaml
+	$(HELM) template ipamguard $(CHART) --namespace ipamguard-system --values test/manifests/testdata/chart/self-managed-certs.yaml >/dev/null
+
+.PHONY: certs
+certs: ## Write a CA and a serving certificate for the webhook Service into certs/ (git ignores the keys), for installs without cert-manager (certs/README.md); CERTS_FLAGS e.g. -namespace, -force.
+	$(GO) run ./hack/certs -out certs $(CERTS_FLAGS)
 
 IMG ?= ghcr.io/ipamguard/ipamguard-webhook:latest
 

@@ -45,6 +45,9 @@ const (
 	childStopTimeout = 10 * time.Second
 	// loopback is the only address anything here binds to.
 	loopback = "127.0.0.1"
+	// certSecret holds the webhook's self-managed CA and serving
+	// certificate, in webhookNamespace.
+	certSecret = "ipamguard-webhook-server-cert"
 )
 
 // config holds the command-line flags.
@@ -160,9 +163,18 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 	// The API server presents a client certificate (devenv's admission
 	// configuration) and the webhook accepts no other caller, as a
 	// cluster's should: that keeps the in-flight reservations on.
+	// The serving certificate is self-managed, as without cert-manager in a
+	// cluster: the webhook keeps its CA and certificate in a Secret of its
+	// namespace and puts the CA into the caBundle of the configurations
+	// devenv installed (which call it at a loopback URL, hence the SANs).
 	child, err := startChild(log, webhookBinary, webhookLog, []string{
 		"--kubeconfig", kubeconfig,
-		"--cert-dir", env.WebhookCertDir,
+		"--cert-mode", "self-managed",
+		"--cert-secret", certSecret,
+		"--cert-service-name", "",
+		"--cert-extra-sans", env.WebhookHost + ",localhost",
+		"--cert-validating-webhooks", devenv.ValidatingWebhookConfiguration,
+		"--cert-mutating-webhooks", devenv.MutatingWebhookConfiguration,
 		"--client-ca-file", env.WebhookClientCAFile,
 		"--client-cn", devenv.WebhookClientCommonName,
 		"--webhook-host", env.WebhookHost,
@@ -276,6 +288,7 @@ ipamguard is running on a local control plane with a fresh Kube-OVN install shap
   metrics:     %s
   webhook log: %s
   leader:      kubectl -n %s get lease %s
+  certificate: kubectl -n %s get secret %s   (self-managed: CA and serving certificate)
 
 Try (kubectl from bin/):
   # refused: overlaps ovn-default
@@ -285,7 +298,7 @@ Try (kubectl from bin/):
   # shrink, checked against the addresses in use
   kubectl patch subnet tenant-a --type merge -p '{"spec":{"cidrBlock":"10.70.0.0/25"}}'
   kubectl get subnets
-`, kubeconfig, metricsURL, webhookLog, webhookNamespace, leader.DefaultLeaseName)
+`, kubeconfig, metricsURL, webhookLog, webhookNamespace, leader.DefaultLeaseName, webhookNamespace, certSecret)
 	if simulate {
 		fmt.Fprint(w, `
 Pods get addresses from a simulated Kube-OVN controller (demo only; --simulate-kube-ovn=false

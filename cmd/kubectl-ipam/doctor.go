@@ -70,6 +70,7 @@ type doctorFlags struct {
 	critAvailable uint64
 	slow, failed  time.Duration
 	configPath    string
+	webhookNS     string
 }
 
 func runDoctor(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -85,6 +86,7 @@ func runDoctor(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	own.DurationVar(&df.slow, "slow-allocation", defaults.SlowAllocation, "allocation latency (pod created → IP object created) above which a pod is slow")
 	own.StringVar(&df.configPath, "config", "", "the webhook's configuration `FILE` (defaults, mode, rules, exemptions): pods Kube-OVN has not allocated yet are judged with it, as the webhook would judge them now")
 	own.DurationVar(&df.failed, "failed-allocation", defaults.FailedAllocation, "allocation latency above which (or never) allocation failed")
+	bindWebhookNamespace(own, &df.webhookNS)
 	cf := newClusterFlags()
 	cf.stateSet.Lookup("snapshot").Usage = "diagnose the cluster state in `FILE` (the output of \"kubectl ipam snapshot\", or manifests and lists as\n\"kubectl get -o json|yaml\" writes them; a file, directory or -) instead of the live cluster; repeatable"
 	cf.stateSet.Lookup("offline").Usage = "never contact an API server (needs --snapshot)"
@@ -151,7 +153,7 @@ func runDoctor(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 		state.Time = time.Now().UTC()
-		err = audit.Read(ctx, l.reader, state, prog.report)
+		err = audit.Read(ctx, l.reader, state, prog.report, reservationResources(df.webhookNS)...)
 		prog.clear()
 		if err != nil {
 			return fail("%v", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,8 +22,11 @@ import (
 	"github.com/ipamguard/ipamguard/internal/devenv/plant"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/audit"
+	"github.com/ipamguard/ipamguard/pkg/clusterstate"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/diagnose"
+	"github.com/ipamguard/ipamguard/pkg/reserve"
+	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
 // judgeLater is how far past planting the seeded test judges the live
@@ -66,7 +71,7 @@ func TestDoctorSeeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect := planted.Expect()
+	expect := append(planted.Expect(), plantStaleReservation(t, env.Client))
 
 	// Judged past the grace: exactly the planted findings.
 	rep := diagnoseLive(t, kubeconfig, time.Now().Add(judgeLater))
@@ -175,6 +180,27 @@ func TestDoctorSeeded(t *testing.T) {
 	assertFindings(t, "after the fixes", after, remaining)
 }
 
+// webhookNamespace is where the test plants the webhook's reservations.
+const webhookNamespace = "ipamguard-system"
+
+// plantStaleReservation writes a reservation Lease as the webhook writes
+// it, taken an hour ago (so expired long since: the webhook's cleanup did
+// not run), and returns the finding the doctor must report about it.
+func plantStaleReservation(t *testing.T, c client.Client) plant.Expectation {
+	t.Helper()
+	ctx := t.Context()
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: webhookNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+	leases := &reserve.Leases{Namespace: webhookNamespace}
+	claim := validate.Claim{Subnet: plant.SubnetStatic, Addr: netip.MustParseAddr("10.80.7.77")}
+	le := leases.Lease(claim, reserve.Grant{Namespace: plant.Namespace, Owner: "p/gone", Pod: "gone", PodUID: "u-gone", RequestUID: "r-gone"}, time.Now().Add(-time.Hour))
+	if err := c.Create(ctx, le); err != nil {
+		t.Fatal(err)
+	}
+	return plant.Expectation{ID: diagnose.CheckStaleReservation + "/Lease/" + webhookNamespace + "/" + le.Name, Severity: diagnose.Warning, Fix: true}
+}
+
 // openReportsCRDs returns the openreports.io CRD files of the module.
 func openReportsCRDs(t *testing.T) []string {
 	t.Helper()
@@ -207,7 +233,7 @@ func diagnoseLive(t *testing.T, kubeconfig string, judgedAt time.Time) *diagnose
 		t.Fatal(err)
 	}
 	state := &diagnose.State{Time: time.Now().UTC()}
-	if err := audit.Read(t.Context(), l.reader, state, nil); err != nil || len(state.Incomplete) != 0 {
+	if err := audit.Read(t.Context(), l.reader, state, nil, clusterstate.ReservationLeases(webhookNamespace)); err != nil || len(state.Incomplete) != 0 {
 		t.Fatal(state.Incomplete, err)
 	}
 	cfg, err := config.Load("")

@@ -46,6 +46,8 @@ func runSnapshot(args []string, stdout, stderr io.Writer) int {
 	)
 	own.StringVarP(&output, "output", "o", "-", "the `FILE` to write (- for standard output); written whole or not at all")
 	own.BoolVarP(&quiet, "quiet", "q", false, "no progress line or notes on stderr")
+	var webhookNS string
+	bindWebhookNamespace(own, &webhookNS)
 	cf := newLiveFlags()
 	fs, code, done := parseFlags("snapshot", snapshotHelp, own, cf, args, stderr)
 	if done {
@@ -85,7 +87,7 @@ func runSnapshot(args []string, stdout, stderr io.Writer) int {
 		commit(false)
 		return fail("%v", err)
 	}
-	found, err := audit.Stream(ctx, l.reader, w.Add, prog.report)
+	found, err := audit.Stream(ctx, l.reader, w.Add, prog.report, reservationResources(webhookNS)...)
 	prog.clear()
 	if err != nil {
 		commit(false)

@@ -350,3 +350,11 @@ func CheckAssets(dir string) error {
 	}
 	return nil
 }
+
+// Names of the webhook configurations config/webhook/manifests.yaml
+// generates (unprefixed: devenv installs them as generated). A webhook with
+// self-managed certificates is told to put its CA into these.
+const (
+	ValidatingWebhookConfiguration = "validating-webhook-configuration"
+	MutatingWebhookConfiguration   = "mutating-webhook-configuration"
+)

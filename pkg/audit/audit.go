@@ -21,16 +21,18 @@ import (
 
 // Read streams the doctor's inventory (clusterstate.DoctorInventory) from
 // the API server of r into s, stripped as a snapshot is (snapshot.Stripped),
-// page by page. A list that is forbidden or times out is recorded in
-// s.Incomplete, not returned; the error is for a server that cannot be
-// reached at all, or an object that cannot be decoded. progress may be nil.
-func Read(ctx context.Context, r *clusterstate.Reader, s *diagnose.State, progress clusterstate.Progress) error {
-	return readInto(ctx, r, s, snapshot.Stripped(s.Add), progress)
+// page by page, then the extra resources (the webhook's reservations,
+// clusterstate.ReservationLeases). A list that is forbidden or times out is
+// recorded in s.Incomplete, not returned; the error is for a server that
+// cannot be reached at all, or an object that cannot be decoded. progress
+// may be nil.
+func Read(ctx context.Context, r *clusterstate.Reader, s *diagnose.State, progress clusterstate.Progress, extra ...clusterstate.Resource) error {
+	return readInto(ctx, r, s, snapshot.Stripped(s.Add), progress, extra...)
 }
 
 // readInto is Read with visit deciding what becomes of each object.
-func readInto(ctx context.Context, r *clusterstate.Reader, s *diagnose.State, visit snapshot.Visit, progress clusterstate.Progress) error {
-	gaps, err := Stream(ctx, r, visit, progress)
+func readInto(ctx context.Context, r *clusterstate.Reader, s *diagnose.State, visit snapshot.Visit, progress clusterstate.Progress, extra ...clusterstate.Resource) error {
+	gaps, err := Stream(ctx, r, visit, progress, extra...)
 	if err != nil {
 		return err
 	}
@@ -46,9 +48,10 @@ func readInto(ctx context.Context, r *clusterstate.Reader, s *diagnose.State, vi
 // Stream lists the doctor's inventory from the API server of r and hands
 // each object to visit as its page arrives (Read strips and decodes them;
 // `kubectl ipam snapshot` writes them). The lists that could not be read
-// (forbidden, timed out) are returned as gaps.
-func Stream(ctx context.Context, r *clusterstate.Reader, visit snapshot.Visit, progress clusterstate.Progress) ([]diagnose.Gap, error) {
-	failures, err := r.Stream(ctx, clusterstate.DoctorInventory(), func(o clusterstate.Object) error {
+// (forbidden, timed out) are returned as gaps. extra resources are listed
+// after the inventory.
+func Stream(ctx context.Context, r *clusterstate.Reader, visit snapshot.Visit, progress clusterstate.Progress, extra ...clusterstate.Resource) ([]diagnose.Gap, error) {
+	failures, err := r.Stream(ctx, append(clusterstate.DoctorInventory(), extra...), func(o clusterstate.Object) error {
 		return visit(o.APIVersion, o.Kind, o.Raw)
 	}, progress)
 	if err != nil {

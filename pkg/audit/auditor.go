@@ -82,6 +82,10 @@ type Auditor struct {
 	// MaxObjects stops a run that reads more objects (ErrTooLarge);
 	// 0: no bound.
 	MaxObjects int
+	// Extra are read after the doctor's inventory: the webhook's own
+	// address reservations (clusterstate.ReservationLeases), for the
+	// reservation-stale check.
+	Extra []clusterstate.Resource
 	// Options returns the checks' options for a run judged at now; nil:
 	// diagnose.DefaultOptions.
 	Options func(now time.Time) diagnose.Options
@@ -160,7 +164,7 @@ func (a *Auditor) read(ctx context.Context, s *diagnose.State) error {
 			return inner(apiVersion, kind, raw)
 		}
 	}
-	err := readInto(ctx, a.Reader, s, visit, nil)
+	err := readInto(ctx, a.Reader, s, visit, nil, a.Extra...)
 	if errors.Is(err, ErrTooLarge) {
 		return fmt.Errorf("stopped after %d objects: %w", a.MaxObjects, ErrTooLarge)
 	}

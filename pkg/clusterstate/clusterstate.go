@@ -44,8 +44,10 @@ type Resource struct {
 	// Resource is the plural name in URLs: subnets.
 	Resource string
 	Kind     string
-	// Namespaced resources are listed across all namespaces.
+	// Namespaced resources are listed across all namespaces, or in
+	// Namespace only when it is set.
 	Namespaced bool
+	Namespace  string
 	// MetadataOnly resources are read as metadata only: the API server is
 	// asked for a PartialObjectMetadataList and, if it cannot answer so,
 	// sends whole objects, of which only the metadata is kept.
@@ -53,6 +55,9 @@ type Resource struct {
 	// FieldSelector, when set, narrows the list on the server
 	// (involvedObject.kind=Pod).
 	FieldSelector string
+	// LabelSelector, when set, narrows the list on the server
+	// (ipamguard.io/reservation=true).
+	LabelSelector string
 	// Optional resources may not be served (KubeVirt, ServiceCIDRs before
 	// Kubernetes 1.33): Stream skips them without a failure.
 	Optional bool
@@ -248,7 +253,7 @@ const metadataAccept = "application/json;as=PartialObjectMetadataList;g=meta.k8s
 func (r *Reader) list(ctx context.Context, res Resource, limit int64, visit func(Object) error) error {
 	cont := ""
 	for {
-		req := r.client.Get().AbsPath(res.path("", ""))
+		req := r.client.Get().AbsPath(res.path(res.Namespace, ""))
 		if limit > 0 {
 			req.Param("limit", strconv.FormatInt(limit, 10))
 		}
@@ -257,6 +262,9 @@ func (r *Reader) list(ctx context.Context, res Resource, limit int64, visit func
 		}
 		if res.FieldSelector != "" {
 			req.Param("fieldSelector", res.FieldSelector)
+		}
+		if res.LabelSelector != "" {
+			req.Param("labelSelector", res.LabelSelector)
 		}
 		if res.MetadataOnly {
 			req.SetHeader("Accept", metadataAccept)

@@ -44,6 +44,20 @@ func DoctorInventory() []Resource {
 	)
 }
 
+// ReservationLabel marks the Leases that reserve addresses for the
+// webhook (reserve.LabelReservation).
+const ReservationLabel = "ipamguard.io/reservation"
+
+// ReservationLeases is the resource of the webhook's address reservations:
+// the Leases labelled ReservationLabel in the webhook's namespace (one
+// namespace: the webhook keeps them nowhere else, and reading Leases
+// cluster-wide would need more than the doctor's readers have). A
+// namespace that does not exist lists nothing.
+func ReservationLeases(namespace string) Resource {
+	return Resource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases", Kind: "Lease",
+		Namespaced: true, Namespace: namespace, LabelSelector: ReservationLabel + "=true"}
+}
+
 // Progress is told, while a resource is listed, how many of its objects
 // were read so far (done false, every progressEvery objects) and, once,
 // how many in all (done true).

@@ -51,12 +51,13 @@ type check func(x *index, opts *Options, r *Report)
 // checks run in this order; later ones may link to findings of earlier
 // ones (a stuck pod to the exhausted subnet that explains it).
 var checks = []check{
-	checkSubnets,    // subnet.go: table, thresholds, stored status
-	checkOverlaps,   // overlap.go
-	checkDuplicates, // duplicate.go
-	checkOwners,     // zombie.go: zombie, kept, suspicious-kept
-	checkPending,    // pending.go: stuck pods, refused annotations
-	checkLatency,    // latency.go
+	checkSubnets,      // subnet.go: table, thresholds, stored status
+	checkOverlaps,     // overlap.go
+	checkDuplicates,   // duplicate.go
+	checkOwners,       // zombie.go: zombie, kept, suspicious-kept
+	checkPending,      // pending.go: stuck pods, refused annotations
+	checkLatency,      // latency.go
+	checkReservations, // reservation.go
 }
 
 // Run diagnoses the state. It never fails: what cannot be judged is skipped

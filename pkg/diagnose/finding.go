@@ -42,6 +42,7 @@ const (
 	CheckRefusedAnnotation = "pod-annotation-refused"
 	CheckSlowAllocation    = "allocation-slow"    // pod created → IP object created slower than the thresholds
 	CheckNoAllocation      = "allocation-missing" // pod never got an IP object
+	CheckStaleReservation  = "reservation-stale"  // the webhook's reservation outlived its lifetime
 )
 
 // ObjectRef names one object involved in a finding, pinned to the version

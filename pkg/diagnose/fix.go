@@ -38,7 +38,7 @@ func RefNode(n *Node) ObjectRef {
 // resourceOf maps a kind the doctor deletes or patches to its plural.
 var resourceOf = map[string]string{
 	"Subnet": "subnets", "IP": "ips", "IPPool": "ippools", "Vip": "vips", "Vpc": "vpcs",
-	"Pod": "pods", "Node": "nodes", "Event": "events",
+	"Pod": "pods", "Node": "nodes", "Event": "events", "Lease": "leases",
 }
 
 // URL is the API path of the object: /apis/kubeovn.io/v1/ips/NAME,

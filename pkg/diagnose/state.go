@@ -103,6 +103,9 @@ type State struct {
 	// its usingIPs.
 	EIPs   []Meta
 	Events []Event
+	// Reservations are the webhook's address reservations (Leases
+	// labelled ipamguard.io/reservation in its namespace), when read.
+	Reservations []Reservation
 	// ServiceCIDRs are the cluster's Service ranges, when known (the
 	// networking.k8s.io ServiceCIDR objects, or --service-cidr).
 	ServiceCIDRs []netip.Prefix
@@ -221,6 +224,13 @@ func (d *Decoder) Decode(apiVersion, kind string, raw []byte) (Object, error) {
 		o.v, err = decodeEvent(raw)
 	case "ServiceCIDR":
 		o.v, err = decodeServiceCIDR(raw)
+	case "Lease":
+		var r *Reservation
+		r, err = decodeReservation(raw)
+		if err == nil && r == nil {
+			return Object{}, nil // not a reservation: ignored
+		}
+		o.v = r
 	default:
 		return Object{}, nil
 	}
@@ -265,6 +275,8 @@ func (s *State) Apply(o *Object) {
 			s.EIPs = append(s.EIPs, Meta(*v))
 		case *Event:
 			s.Events = append(s.Events, *v)
+		case *Reservation:
+			s.Reservations = append(s.Reservations, *v)
 		case serviceCIDRs:
 			s.ServiceCIDRs = append(s.ServiceCIDRs, v...)
 		}

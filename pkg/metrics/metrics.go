@@ -163,6 +163,8 @@ type Metrics struct {
 
 	// reservations counts the API-backed address reservations' events.
 	reservations *prometheus.CounterVec
+	// reservationDur is the time the reservations add to an admission.
+	reservationDur *prometheus.HistogramVec
 
 	// The label children of the hot path, cached by their label values:
 	// WithLabelValues hashes the values and allocates its variadic slice on
@@ -268,11 +270,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	m.buildInfo = buildInfo
 	m.reservations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: ReservationsName,
-		Help: "Address reservations in the API server (Leases), by event: created, refused (another owner holds it), taken_over (expired, taken atomically), expired and released (deleted by the leader's cleanup), api_error.",
+		Help: "Address reservations in the API server (Leases), by event: created, refused (another owner holds it), taken_over (expired, taken atomically), expired and released (deleted by the leader's cleanup), api_error; without verified callers, confirmed (the holder's pod exists and asks for the address) and unconfirmed_taken_over (taken atomically from a holder not confirmed within the window).",
 	}, []string{"event"})
 	for _, ev := range ReservationEvents {
 		m.reservations.WithLabelValues(ev)
 	}
+	m.reservationDur = newReservationDuration()
 	for _, r := range []string{AuditComplete, AuditIncomplete, AuditError} {
 		m.auditRuns.WithLabelValues(r)
 	}
@@ -316,6 +319,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.auditLast.Describe(ch)
 	m.auditDuration.Describe(ch)
 	m.auditIncomplete.Describe(ch)
+	m.reservations.Describe(ch)
+	m.reservationDur.Describe(ch)
 	ch <- m.buildInfo.Desc()
 }
 
@@ -336,6 +341,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.auditLast.Collect(ch)
 	m.auditDuration.Collect(ch)
 	m.auditIncomplete.Collect(ch)
+	m.reservations.Collect(ch)
+	m.reservationDur.Collect(ch)
 	ch <- m.buildInfo
 }
 

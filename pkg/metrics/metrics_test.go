@@ -113,6 +113,7 @@ func TestNamesAndLint(t *testing.T) {
 		metrics.DecisionsName, metrics.SubnetAddressesName, metrics.SubnetThresholdStateName,
 		metrics.LeaderName, metrics.FindingsName, metrics.AuditRunsName, metrics.AuditLastRunName,
 		metrics.AuditDurationName, metrics.AuditIncompleteName, metrics.BuildInfoName,
+		metrics.ReservationsName, metrics.ReservationDurationName,
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -482,4 +483,57 @@ func TestBuildInfo(t *testing.T) {
 	compare(t, reg, `
 		ipamguard_build_info{commit="`+info.Commit+`",goversion="`+info.GoVersion+`",version="`+info.Version+`"} 1
 	`, metrics.BuildInfoName)
+}
+
+func TestObserveReservation(t *testing.T) {
+	t.Parallel()
+	m, reg := newMetrics(t)
+	m.ObserveReservation("created")
+	m.ObserveReservation("created")
+	m.ObserveReservation("refused")
+	compare(t, reg, `
+		ipamguard_reservations_total{event="api_error"} 0
+		ipamguard_reservations_total{event="confirmed"} 0
+		ipamguard_reservations_total{event="created"} 2
+		ipamguard_reservations_total{event="expired"} 0
+		ipamguard_reservations_total{event="refused"} 1
+		ipamguard_reservations_total{event="released"} 0
+		ipamguard_reservations_total{event="taken_over"} 0
+		ipamguard_reservations_total{event="unconfirmed_taken_over"} 0
+	`, metrics.ReservationsName)
+
+	m.ObserveReservationDuration("granted", 4*time.Millisecond)
+	m.ObserveReservationDuration("granted", 5*time.Millisecond)
+	m.ObserveReservationDuration("error", 3*time.Second)
+	fams := gather(t, reg)
+	seen := map[string]bool{}
+	for _, mt := range fams[metrics.ReservationDurationName].GetMetric() {
+		result := mt.GetLabel()[0].GetValue()
+		seen[result] = true
+		h := mt.GetHistogram()
+		cum := map[float64]uint64{}
+		for _, b := range h.GetBucket() {
+			cum[b.GetUpperBound()] = b.GetCumulativeCount()
+		}
+		switch result {
+		case "granted":
+			// 4 ms and exactly 5 ms: the 5 ms bound (the target) holds both.
+			if h.GetSampleCount() != 2 || cum[3e-3] != 0 || cum[5e-3] != 2 {
+				t.Errorf("granted: count %d, cumulative buckets %v", h.GetSampleCount(), cum)
+			}
+		case "error":
+			if h.GetSampleCount() != 1 || cum[2] != 0 {
+				t.Errorf("error: count %d, cumulative buckets %v", h.GetSampleCount(), cum)
+			}
+		default:
+			if h.GetSampleCount() != 0 {
+				t.Errorf("%s: count %d", result, h.GetSampleCount())
+			}
+		}
+	}
+	for _, r := range metrics.ReservationResults {
+		if !seen[r] {
+			t.Errorf("no %s series before its first observation", r)
+		}
+	}
 }

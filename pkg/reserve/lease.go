@@ -83,6 +83,14 @@ const (
 	EventAPIError  = "api_error"
 )
 
+// Results of one Judge, passed to Leases.ObserveDuration.
+const (
+	ResultGranted = "granted"
+	ResultRefused = "refused"
+	ResultRead    = "read"
+	ResultError   = "error"
+)
+
 // Leases is the API-backed reservation store. Its Judge has the contract
 // of Table.Judge across any number of replicas sharing one API server.
 type Leases struct {
@@ -98,8 +106,17 @@ type Leases struct {
 	Timeout time.Duration
 	// Observe counts events (Event*); nil counts nothing.
 	Observe func(event string)
+	// ObserveDuration records the time one Judge spent in the API server
+	// (its reads and writes, not the judgements), by result (Result*); nil
+	// records nothing.
+	ObserveDuration func(result string, d time.Duration)
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Confirm, when set, makes another owner's live reservation refuse a
+	// request only once its holder is confirmed real (confirm.go): what
+	// keeps reservations safe when callers are not verified. Nil trusts
+	// every reservation until its TTL.
+	Confirm *Confirm
 }
 
 func (l *Leases) ttl() time.Duration {
@@ -209,7 +226,7 @@ func (l *Leases) Lease(c validate.Claim, g Grant, now time.Time) *coordinationv1
 // answered as the real request would be. Any API error, or ctx ending, is
 // returned: the caller must then refuse the request, since an address it
 // could not reserve may be another's.
-func (l *Leases) Judge(ctx context.Context, judge func(held validate.Reservations) Grant) error {
+func (l *Leases) Judge(ctx context.Context, judge func(held validate.Reservations) Grant) (err error) {
 	timeout := l.Timeout
 	if timeout <= 0 {
 		timeout = WriteTimeout
@@ -218,7 +235,21 @@ func (l *Leases) Judge(ctx context.Context, judge func(held validate.Reservation
 	defer cancel()
 	asked := &askedView{}
 	g := judge(asked)
+	// The time added is the API calls' (and the second judgement's, which
+	// only runs when an address is held): the first judgement is what the
+	// webhook does without reservations too.
+	began := time.Now()
+	result := ResultGranted
+	defer func() {
+		if l.ObserveDuration != nil && (len(g.Claims) > 0 || len(asked.keys) > 0) {
+			if err != nil {
+				result = ResultError
+			}
+			l.ObserveDuration(result, time.Since(began))
+		}
+	}()
 	if len(g.Claims) == 0 {
+		result = ResultRead
 		return l.rejudgeRead(ctx, judge, asked.keys)
 	}
 	var (
@@ -242,6 +273,7 @@ func (l *Leases) Judge(ctx context.Context, judge func(held validate.Reservation
 	if len(conflicts) == 0 {
 		return nil
 	}
+	result = ResultRefused
 	// Another owner holds an address: judge again with what the API
 	// server holds.
 	g = judge(fixedView(conflicts))
@@ -273,7 +305,12 @@ func (l *Leases) rejudgeRead(ctx context.Context, judge func(held validate.Reser
 			return fmt.Errorf("read reservation of %s in subnet %s: %w", k.addr, k.subnet, err)
 		}
 		if r, ok := reservationOf(le); ok && l.now().Before(r.Expires) {
-			held[k] = r
+			if ok, err := l.heldForRead(ctx, r); err != nil {
+				l.observe(EventAPIError)
+				return fmt.Errorf("confirm the holder of %s in subnet %s: %w", k.addr, k.subnet, err)
+			} else if ok {
+				held[k] = r
+			}
 		}
 	}
 	if len(held) > 0 {
@@ -307,8 +344,20 @@ func (l *Leases) acquire(ctx context.Context, c validate.Claim, g Grant) (got, h
 		}
 		r, ok := reservationOf(cur)
 		live := ok && now.Before(r.Expires)
-		renew := false
+		renew, unconfirmed := false, false
 		switch {
+		case live && r.Namespace == g.Namespace && r.Owner == g.Owner && l.Confirm != nil && r.PodUID != g.PodUID:
+			// The same owner with another pod, and callers unverified: a
+			// forger naming the holder's owner must not relabel a real
+			// holder's reservation (another pod would then fail to confirm
+			// it). Granted either way; rewritten only when the holder is
+			// not confirmed.
+			if st, err := l.checkHolder(ctx, r); err != nil {
+				return nil, nil, fmt.Errorf("confirm the holder of lease %s: %w", want.Name, err)
+			} else if st == holderConfirmed {
+				return nil, nil, nil
+			}
+			renew = true
 		case live && r.Namespace == g.Namespace && r.Owner == g.Owner:
 			// The same owner again: a retry, a reinvocation, the same
 			// StatefulSet ordinal or VM. Granted; renewed when less than
@@ -319,11 +368,24 @@ func (l *Leases) acquire(ctx context.Context, c validate.Claim, g Grant) (got, h
 				return nil, nil, nil
 			}
 			renew = true
+		case live && l.Confirm != nil:
+			confirmed, err := l.confirmHolder(ctx, r)
+			if err != nil {
+				return nil, nil, fmt.Errorf("confirm the holder of lease %s: %w", want.Name, err)
+			}
+			if confirmed {
+				l.observe(EventConfirmed)
+				return nil, &r, nil
+			}
+			// Not confirmed within the window: taken over, stamped with
+			// the time of the takeover rather than of the first read.
+			unconfirmed = true
+			want = l.Lease(c, g, l.now())
 		case live:
 			return nil, &r, nil
 		}
-		// Expired (the same owner's too: it is renewed), renewed, or not a
-		// reservation: take it over, atomically.
+		// Expired (the same owner's too: it is renewed), renewed, not
+		// confirmed, or not a reservation: take it over, atomically.
 		want.ResourceVersion = cur.ResourceVersion
 		err = l.Client.Update(ctx, want)
 		if err == nil {
@@ -331,7 +393,11 @@ func (l *Leases) acquire(ctx context.Context, c validate.Claim, g Grant) (got, h
 				// Still the owner's; not this request's to release.
 				return nil, nil, nil
 			}
-			l.observe(EventTakenOver)
+			if unconfirmed {
+				l.observe(EventUnconfirmedTakenOver)
+			} else {
+				l.observe(EventTakenOver)
+			}
 			r, _ := reservationOf(want)
 			return &r, nil, nil
 		}

@@ -253,3 +253,55 @@ func TestLeasesSweep(t *testing.T) {
 		t.Fatalf("events %v", f.events)
 	}
 }
+
+// Every Judge that touches the API server records its time once, by
+// result; a judgement that asks about no address records nothing.
+func TestLeasesJudgeObservesDuration(t *testing.T) {
+	t.Parallel()
+	down := false
+	f := newFixture(t, &interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+		if down {
+			return errors.New("etcdserver: request timed out")
+		}
+		return c.Create(ctx, obj, opts...)
+	}})
+	got := map[string]int{}
+	f.l.ObserveDuration = func(result string, d time.Duration) {
+		if d < 0 {
+			t.Errorf("%s: negative duration %v", result, d)
+		}
+		got[result]++
+	}
+	if err := f.l.Judge(context.Background(), func(validate.Reservations) Grant { return Grant{} }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("a judgement without addresses recorded %v", got)
+	}
+	steps := []struct {
+		owner       string
+		dry, failed bool
+		want        string
+	}{
+		{"web", true, false, ResultRead},
+		{"web", false, false, ResultGranted},
+		{"db", false, false, ResultRefused},
+		{"web", false, false, ResultGranted}, // the retry
+	}
+	for i, s := range steps {
+		if _, _, err := f.judgeAs("apps", s.owner, s.dry); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	down = true
+	f.now = f.now.Add(time.Hour)
+	if _, _, err := f.judgeAs("apps", "x", false); err == nil {
+		t.Fatal("a failed create was not returned")
+	}
+	want := map[string]int{ResultRead: 1, ResultGranted: 2, ResultRefused: 1, ResultError: 1}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s recorded %d times, want %d (all %v)", k, got[k], v, got)
+		}
+	}
+}

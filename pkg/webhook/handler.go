@@ -33,17 +33,18 @@ type Deps struct {
 	// scale requests without it (advisory capacity warnings only).
 	Workloads admit.WorkloadGetter
 	// CallersVerified is true when the server refuses every caller but the
-	// API server (ClientAuth). Only then does the Pod validator reserve the
-	// addresses of the pods it admits: a reservation affects the requests
-	// that follow, and a caller that is not the API server could reserve
-	// addresses for pods that never exist.
+	// API server (ClientAuth). A reservation affects the requests that
+	// follow, and a caller that is not the API server could reserve
+	// addresses for pods that never exist: without verified callers the
+	// Pod validator keeps only reservations that confirm their holders
+	// (Reservations a reserve.Leases with Confirm set).
 	CallersVerified bool
-	// Reservations is where the Pod validator keeps its reservations when
-	// CallersVerified: nil is an in-memory reserve.Table (one process);
-	// Setup sets a reserve.Leases for --reservations=api.
+	// Reservations is where the Pod validator keeps its reservations: nil
+	// is, when CallersVerified, an in-memory reserve.Table (one process);
+	// Setup sets a reserve.Leases for --reservations=api, confirming
+	// holders when callers are not verified.
 	Reservations admit.Reservations
-	// NoReservations keeps none even with CallersVerified
-	// (--reservations=off).
+	// NoReservations keeps none (--reservations=off).
 	NoReservations bool
 }
 

@@ -33,17 +33,20 @@ type Options struct {
 	// Metrics records requests and decisions; nil records nothing.
 	Metrics *metrics.Metrics
 	// CallersVerified is true when the webhook server only accepts the API
-	// server (ClientAuth applied to it); it turns on the in-flight
-	// reservations of the Pod validator (Deps.CallersVerified).
+	// server (ClientAuth applied to it): API reservations are then trusted
+	// until their TTL, and memory reservations are on. Without it, only
+	// API reservations are kept, and another owner's reservation refuses
+	// a pod only once its holder is confirmed (reserve.Confirm).
 	CallersVerified bool
 	// ServingCheck is the readiness check of the webhook server, the one
 	// ClientAuth.Apply returned; nil is the server's StartedChecker.
 	ServingCheck healthz.Checker
 	// Reservations is where the Pod validator keeps the reservations of
-	// admissions in flight, when CallersVerified: ReservationsMemory (the
-	// zero value: one process's table, as tests and single replicas use),
-	// ReservationsAPI (Leases in ReservationNamespace, shared by every
-	// replica) or ReservationsOff.
+	// admissions in flight: ReservationsMemory (the zero value: one
+	// process's table, as tests and single replicas use; only when
+	// CallersVerified, since it cannot confirm holders), ReservationsAPI
+	// (Leases in ReservationNamespace, shared by every replica; holders
+	// confirmed unless CallersVerified) or ReservationsOff.
 	Reservations ReservationMode
 	// ReservationNamespace is the webhook's own namespace, where
 	// ReservationsAPI keeps its Leases.
@@ -51,6 +54,10 @@ type Options struct {
 	// ReservationTTL is how long an API reservation whose pod has not
 	// appeared holds its address; zero is reserve.APITTL.
 	ReservationTTL time.Duration
+	// ConfirmWindow is how long, without CallersVerified, an API
+	// reservation whose pod is not in the API server yet refuses others
+	// (reserve.Confirm.Window); zero is reserve.ConfirmWindow.
+	ConfirmWindow time.Duration
 }
 
 // ReservationQPS is the client-side rate limit of the reservations'
@@ -84,8 +91,8 @@ type Inventory struct {
 	Store *inventory.Store
 	Feed  *inventory.Feed
 	// Leases are the API-backed reservations, nil unless
-	// Options.Reservations is ReservationsAPI and callers are verified;
-	// main runs their cleanup on the leader (CleanReservations).
+	// Options.Reservations is ReservationsAPI; main runs their cleanup on
+	// the leader (CleanReservations).
 	Leases *reserve.Leases
 	config *config.Live
 }
@@ -114,7 +121,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Inventory, err
 		NoReservations:  o.Reservations == ReservationsOff,
 	}
 	var leases *reserve.Leases
-	if o.Reservations == ReservationsAPI && o.CallersVerified {
+	if o.Reservations == ReservationsAPI {
 		if o.ReservationNamespace == "" {
 			return nil, errors.New("reservations in the API server need the webhook's namespace")
 		}
@@ -130,6 +137,16 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Inventory, err
 			return nil, fmt.Errorf("reservations client: %w", err)
 		}
 		leases = &reserve.Leases{Client: c, Namespace: o.ReservationNamespace, TTL: o.ReservationTTL, Observe: o.Metrics.ObserveReservation}
+		if !o.CallersVerified {
+			if o.ConfirmWindow != 0 {
+				if err := reserve.CheckWindow(o.ConfirmWindow); err != nil {
+					return nil, err
+				}
+			}
+			// Holders' pods are read with the same uncached client: a pod
+			// persisted a moment ago is in the API server first.
+			leases.Confirm = &reserve.Confirm{Requests: deps.PodRequestsAddress, Window: o.ConfirmWindow}
+		}
 		deps.Reservations = leases
 	}
 	srv := mgr.GetWebhookServer()
@@ -161,17 +178,18 @@ func HTTPHandlers(hs map[string]admission.Handler, log logr.Logger) map[string]h
 // wiring Setup registers, which the benchmarks, the load test's fixture
 // server and the memory measurement (test/bench, cmd/ipamguard-load) serve
 // from an inventory they feed themselves. The Pod validator keeps in-flight
-// reservations only when d.CallersVerified (and not d.NoReservations): in
-// d.Reservations, else in a table of this process. Without them, pods
-// created at the same moment with one address are told apart only once the
-// first is in the inventory as a pending pod.
+// reservations (unless d.NoReservations) in d.Reservations when callers are
+// verified or those confirm their holders (reserve.Leases with Confirm),
+// else, with callers verified, in a table of this process. Without them,
+// pods created at the same moment with one address are told apart only
+// once the first is in the inventory as a pending pod.
 func HandlersByPath(d Deps) map[string]admission.Handler {
 	var res admit.Reservations
 	switch {
-	case !d.CallersVerified || d.NoReservations:
-	case d.Reservations != nil:
+	case d.NoReservations:
+	case d.Reservations != nil && (d.CallersVerified || confirmsHolders(d.Reservations)):
 		res = d.Reservations
-	default:
+	case d.CallersVerified && d.Reservations == nil:
 		res = reserve.New(reserve.TTL)
 	}
 	pods := NewPodValidator(d, res)

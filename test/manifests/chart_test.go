@@ -757,6 +757,40 @@ func TestChartNoCertManager(t *testing.T) {
 	}
 }
 
+// selfManagedValues select self-managed certificates (certs.mode).
+const selfManagedValues = "test/manifests/testdata/chart/self-managed-certs.yaml"
+
+// TestChartSelfManagedCerts: certs.mode=selfManaged renders what
+// config/selfcert does: no cert-manager object, annotation or mounted
+// Secret, --cert-mode=self-managed, and the RBAC of that mode for this
+// release's Secret and webhook configurations (checkSelfCert); the
+// release's names reach the flags.
+func TestChartSelfManagedCerts(t *testing.T) {
+	objs := renderChartObjects(t, "--values", selfManagedValues)
+	checkSelfCert(t, objs)
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		d := typed[appsv1.Deployment](t, o)
+		for flag, want := range map[string]string{
+			"--cert-secret":              "ipamguard-webhook-server-cert",
+			"--cert-service-name":        "ipamguard-webhook-service",
+			"--cert-validating-webhooks": "ipamguard-validating-webhook-configuration",
+			"--cert-mutating-webhooks":   "ipamguard-mutating-webhook-configuration",
+			"--cert-validity":            "2160h",
+		} {
+			if v, ok := flagValue(d, flag); !ok || v != want {
+				t.Errorf("%s=%q (set %v), want %q", flag, v, ok, want)
+			}
+		}
+	}
+	_, stderr, err := runHelm(t, "template", chartRelease, chartDir, "--namespace", chartNamespace, "--set", "certs.mode=self-managed")
+	if err == nil || !strings.Contains(string(stderr), "certs/mode") {
+		t.Errorf("certs.mode=self-managed: err %v, want a schema refusal naming certs/mode:\n%s", err, stderr)
+	}
+}
+
 // TestChartInstallDryRun applies the chart's renders (default values, and
 // custom-values.yaml with every optional object) with a server-side dry
 // run to a real API server, as TestInstallDryRun does for config/.
@@ -788,6 +822,7 @@ func TestChartInstallDryRun(t *testing.T) {
 		{"default values", nil},
 		{"custom values", []string{"--values", "test/manifests/testdata/chart/custom-values.yaml"}},
 		{"without cert-manager", []string{"--set", "certManager.enabled=false", "--set", "tls.secretName=ipamguard-tls"}},
+		{"self-managed certificates", []string{"--values", selfManagedValues}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := renderChart(t, c.args...)

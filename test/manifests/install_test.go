@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,7 @@ func TestInstallDryRun(t *testing.T) {
 		{"config/default", deployTree, nil},
 		{"config/default with components/audit-reports", "test/manifests/testdata/audit-reports", nil},
 		{"config/default without cert-manager (config/README.md)", "test/manifests/testdata/no-cert-manager", checkNoCertManager},
+		{"config/selfcert (self-managed certificates)", "config/selfcert", checkSelfCert},
 		{"config/prometheus", prometheusTree, nil},
 	}
 	var deflt []*unstructured.Unstructured
@@ -209,6 +211,88 @@ func checkNoCertManager(t *testing.T, objs []*unstructured.Unstructured) {
 	}
 	if webhooks == 0 {
 		t.Error("no webhooks rendered")
+	}
+}
+
+// checkSelfCert: config/selfcert renders no cert-manager object or
+// annotation, runs the webhook with --cert-mode=self-managed and no
+// mounted Secret, and grants exactly what that mode writes: the Secret the
+// flag defaults name and the two webhook configurations the tree renders,
+// by name.
+func checkSelfCert(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	configs := map[string]string{}
+	var secretRule, configRules []map[string]any
+	var deploy *unstructured.Unstructured
+	for _, o := range objs {
+		if strings.HasSuffix(o.GroupVersionKind().Group, "cert-manager.io") {
+			t.Errorf("%s %s is rendered in self-managed mode", o.GetKind(), o.GetName())
+		}
+		if _, ok := o.GetAnnotations()["cert-manager.io/inject-ca-from"]; ok {
+			t.Errorf("%s %s keeps cert-manager's cainjector annotation", o.GetKind(), o.GetName())
+		}
+		switch o.GetKind() {
+		case "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration":
+			configs[strings.ToLower(o.GetKind())+"s"] = o.GetName()
+		case "Deployment":
+			deploy = o
+		case "Role", "ClusterRole":
+			if o.GetName() != "ipamguard-self-managed-certs" {
+				continue
+			}
+			rules, _, _ := unstructured.NestedSlice(o.Object, "rules")
+			for _, r := range rules {
+				rm := r.(map[string]any)
+				if o.GetKind() == "Role" {
+					secretRule = append(secretRule, rm)
+				} else {
+					configRules = append(configRules, rm)
+				}
+			}
+		}
+	}
+	if deploy == nil {
+		t.Fatal("no Deployment rendered")
+	}
+	var args []string
+	containers, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
+	if len(containers) > 0 {
+		args, _, _ = unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	}
+	if !slices.Contains(args, "--cert-mode=self-managed") || slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--cert-dir") }) {
+		t.Errorf("webhook args %v: want --cert-mode=self-managed and no --cert-dir", args)
+	}
+	vols, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "volumes")
+	for _, v := range vols {
+		if v.(map[string]any)["secret"] != nil {
+			t.Errorf("the pods still mount a Secret: %v", v)
+		}
+	}
+	// The flag defaults of cmd/webhook name these.
+	names := func(rs []map[string]any, resource string) []string {
+		var out []string
+		for _, r := range rs {
+			res, _, _ := unstructured.NestedStringSlice(r, "resources")
+			n, _, _ := unstructured.NestedStringSlice(r, "resourceNames")
+			if slices.Contains(res, resource) {
+				out = append(out, n...)
+			}
+		}
+		return out
+	}
+	if got := names(secretRule, "secrets"); !slices.Equal(got, []string{"ipamguard-webhook-server-cert"}) {
+		t.Errorf("Secret rules name %v, want [ipamguard-webhook-server-cert]", got)
+	}
+	for res, name := range map[string]string{
+		"validatingwebhookconfigurations": "ipamguard-validating-webhook-configuration",
+		"mutatingwebhookconfigurations":   "ipamguard-mutating-webhook-configuration",
+	} {
+		if configs[res] != name {
+			t.Errorf("the tree renders %s %q, the webhook's flag default is %q", res, configs[res], name)
+		}
+		if got := names(configRules, res); !slices.Equal(got, []string{name}) {
+			t.Errorf("ClusterRole names %s %v, want [%s]", res, got, name)
+		}
 	}
 }
 

@@ -13,12 +13,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -110,14 +112,24 @@ func TestRaceAcrossThreeWebhookProcesses(t *testing.T) {
 			&coordinationv1.Lease{})
 	}
 
-	const n, senders = 300, 48
+	n, runs, killRuns := envInt(t, SizeEnv, 300), envInt(t, RunsEnv, 1), envInt(t, KillRunsEnv, 1)
+	const senders = 48
 	urls := []string{procs[0].url, procs[1].url, procs[2].url}
-	admitted, refused, failed, took := race(ctx, hc, urls, n, senders, "10.16.9.10", nil)
-	t.Logf("%d creates (%d at a time) over 3 processes in %v: admitted %v, %d refused, %d failed", n, senders, took, admitted, refused, failed)
-	if len(admitted) != 1 || refused != n-1 {
-		t.Fatalf("admitted %v, %d refused, %d failed; want exactly 1 admitted and %d refused", admitted, refused, failed, n-1)
+	var winner int
+	for run := range runs {
+		addr := "10.16.9.10"
+		if run > 0 {
+			addr = fmt.Sprintf("10.16.10.%d", run)
+		}
+		admitted, refused, failed, took := race(ctx, hc, urls, n, senders, addr, nil)
+		t.Logf("run %d/%d: %d creates (%d at a time) over 3 processes in %v: admitted %v, %d refused, %d failed", run+1, runs, n, senders, took, admitted, refused, failed)
+		if len(admitted) != 1 || refused != n-1 {
+			t.Fatalf("run %d: admitted %v, %d refused, %d failed; want exactly 1 admitted and %d refused", run+1, admitted, refused, failed, n-1)
+		}
+		if run == 0 {
+			winner = admitted[0]
+		}
 	}
-	winner := admitted[0]
 	t.Run("the winner's retry is admitted by every process", func(t *testing.T) {
 		for i, p := range procs {
 			if v := send(ctx, hc, p.url, nsOf(winner), fmt.Sprintf("p-%d", winner), "10.16.9.10", false); !v.allowed {
@@ -134,29 +146,77 @@ func TestRaceAcrossThreeWebhookProcesses(t *testing.T) {
 		}
 	})
 	t.Run("at most one admitted while a process is killed mid-run", func(t *testing.T) {
-		killed := procs[2]
-		kill := func(i int) {
-			if i == n/3 {
-				if err := killed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Errorf("kill: %v", err)
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+		tally := map[int]int{}
+		for run := range killRuns {
+			if run > 0 {
+				// The replica killed last time comes back on its ports.
+				procs[2] = start(t, bin, dir, 2, kubeconfig, env, webhookPorts[2], ports[4])
+			}
+			killed := procs[2]
+			// A random moment: after a random request, plus up to 20 ms.
+			at, delay := n/10+rng.IntN(n*8/10), time.Duration(rng.IntN(20_000))*time.Microsecond
+			kill := func(i int) {
+				if i == at {
+					time.AfterFunc(delay, func() {
+						if err := killed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+							t.Errorf("kill: %v", err)
+						}
+					})
 				}
 			}
+			addr := "10.16.9.12"
+			if run > 0 {
+				addr = fmt.Sprintf("10.16.11.%d", run)
+			}
+			admitted, refused, failed, took := race(ctx, hc, urls, n, senders, addr, kill)
+			<-killed.done
+			killed.done <- nil
+			tally[len(admitted)]++
+			t.Logf("kill run %d/%d: %d creates with replica 2 killed %v after request %d: admitted %v, %d refused, %d failed (connection refused by the dead replica: the API server's failurePolicy Fail) in %v",
+				run+1, killRuns, n, delay, at, admitted, refused, failed, took)
+			if len(admitted) > 1 {
+				t.Fatalf("kill run %d: admitted %v: two pods with one address", run+1, admitted)
+			}
+			if refused+failed+len(admitted) != n || refused == 0 {
+				t.Fatalf("kill run %d: admitted %v, %d refused, %d failed of %d", run+1, admitted, refused, failed, n)
+			}
+			if len(admitted) == 0 && lease(addr) == nil {
+				// The winner's request was cut with the replica: its Lease
+				// stands and its retry is admitted on a live replica.
+				t.Logf("kill run %d: the winner was on the killed replica; its Lease stands until its TTL", run+1)
+			}
 		}
-		admitted, refused, failed, took := race(ctx, hc, urls, n, senders, "10.16.9.12", kill)
-		t.Logf("%d creates with replica 2 killed after %d: admitted %v, %d refused, %d failed (connection refused by the dead replica: the API server's failurePolicy Fail) in %v",
-			n, n/3, admitted, refused, failed, took)
-		if len(admitted) > 1 {
-			t.Fatalf("admitted %v: two pods with one address", admitted)
-		}
-		if refused+failed+len(admitted) != n || refused == 0 {
-			t.Fatalf("admitted %v, %d refused, %d failed of %d", admitted, refused, failed, n)
-		}
-		if len(admitted) == 0 && lease("10.16.9.12") == nil {
-			// The winner's request was cut with the replica: its Lease
-			// stands and its retry is admitted on a live replica.
-			t.Log("the winner was on the killed replica; its Lease stands until its TTL")
-		}
+		t.Logf("kill runs by pods admitted: %v", tally)
 	})
+}
+
+// The race's size and repetitions: make test runs it once with 300
+// creates; make soak sets these (test/soak's Makefile target).
+const (
+	// SizeEnv is the number of concurrent creates per race (default 300).
+	SizeEnv = "IPAMGUARD_RACE_SIZE"
+	// RunsEnv is the number of races in a row, each on its own address
+	// (default 1).
+	RunsEnv = "IPAMGUARD_RACE_RUNS"
+	// KillRunsEnv is the number of races with one replica killed at a
+	// random moment, which is restarted before the next (default 1).
+	KillRunsEnv = "IPAMGUARD_RACE_KILL_RUNS"
+)
+
+// envInt reads a positive integer from the environment variable name, or
+// returns def when it is unset.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100_000 {
+		t.Fatalf("$%s=%q: want an integer from 1 to 100000", name, v)
+	}
+	return n
 }
 
 // race sends n creations of distinct pods with one address, senders at a

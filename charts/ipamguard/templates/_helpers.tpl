@@ -45,9 +45,20 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{ include "ipamguard.fullname" . }}-serving-cert
 {{- end }}
 
-{{/* The Secret the pods mount: cert-manager's, or the given one. */}}
+{{/* True (non-empty) when the webhook manages its own certificate. */}}
+{{- define "ipamguard.selfManagedCerts" -}}
+{{- if eq .Values.certs.mode "selfManaged" }}true{{ end }}
+{{- end }}
+
+{{/* cert-manager issues the certificate. */}}
+{{- define "ipamguard.certManagerCerts" -}}
+{{- if and (eq .Values.certs.mode "certManager") .Values.certManager.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The Secret the pods mount (cert-manager's, or the given one), or the
+Secret the webhook writes in self-managed mode. */}}
 {{- define "ipamguard.tlsSecretName" -}}
-{{- if .Values.certManager.enabled -}}
+{{- if or (include "ipamguard.selfManagedCerts" .) .Values.certManager.enabled -}}
 {{ include "ipamguard.fullname" . }}-webhook-server-cert
 {{- else -}}
 {{ required "tls.secretName is required when certManager.enabled is false" .Values.tls.secretName }}
@@ -88,7 +99,7 @@ per-webhook overrides.
 {{- if ne (int $root.Values.service.port) 443 }}
 {{- $_ := set $wh.clientConfig.service "port" (int $root.Values.service.port) }}
 {{- end }}
-{{- if and (not $root.Values.certManager.enabled) $root.Values.tls.caBundle }}
+{{- if and (not $root.Values.certManager.enabled) $root.Values.tls.caBundle (not (include "ipamguard.selfManagedCerts" $root)) }}
 {{- $_ := set $wh.clientConfig "caBundle" $root.Values.tls.caBundle }}
 {{- end }}
 {{- if $o.failurePolicy }}{{ $_ := set $wh "failurePolicy" $o.failurePolicy }}{{ end }}
@@ -114,7 +125,7 @@ per-webhook overrides.
 
 {{/* Annotations of the webhook configurations. */}}
 {{- define "ipamguard.webhookAnnotations" -}}
-{{- if .Values.certManager.enabled }}
+{{- if include "ipamguard.certManagerCerts" . }}
 annotations:
   cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "ipamguard.certificateName" . }}
 {{- end }}

@@ -246,8 +246,8 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 	// Items are decoded on every core, applied in file order.
 	h, err := snapshot.ReadParallel(br, 0, func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
 		return new(diagnose.Decoder).Decode
-	}, func(o diagnose.Object) error {
-		state.Apply(&o)
+	}, func(o *diagnose.Object) error {
+		state.Apply(o)
 		return nil
 	})
 	var ie *snapshot.ItemError

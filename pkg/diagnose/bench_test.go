@@ -119,7 +119,7 @@ func diagnoseFile(path string) error {
 		func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
 			return new(diagnose.Decoder).Decode
 		},
-		func(o diagnose.Object) error { s.Apply(&o); return nil })
+		func(o *diagnose.Object) error { s.Apply(o); return nil })
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -11,13 +11,14 @@ import (
 // core: decode runs on workers goroutines at once (0: GOMAXPROCS), each
 // with the decode function newDecoder made for it, items in no particular
 // order; apply receives what decode returned in the items' order, one at
-// a time, on the calling goroutine. raw is valid only during decode.
+// a time, on the calling goroutine, valid only during the call. raw is
+// valid only during decode.
 //
 // Errors are Read's: the first error of decode or apply, in the items'
 // order, stops the reading and is returned as an *ItemError naming the
 // item; a malformed document is an error once the items before the fault
 // are applied. Header.Items counts the items applied.
-func ReadParallel[T any](r io.Reader, workers int, newDecoder func() func(apiVersion, kind string, raw []byte) (T, error), apply func(T) error) (*Header, error) {
+func ReadParallel[T any](r io.Reader, workers int, newDecoder func() func(apiVersion, kind string, raw []byte) (T, error), apply func(*T) error) (*Header, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -123,7 +124,7 @@ func ReadParallel[T any](r io.Reader, workers int, newDecoder func() func(apiVer
 		for i, e := range b.entries {
 			err := b.errs[i]
 			if err == nil {
-				err = apply(b.results[i])
+				err = apply(&b.results[i]) // not copied: a T may be large
 			}
 			if err != nil {
 				raw := b.arena[e.start:e.end]

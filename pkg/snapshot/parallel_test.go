@@ -20,7 +20,7 @@ func readParallel(doc []byte, workers int) (*diagnose.State, *snapshot.Header, e
 		func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
 			return new(diagnose.Decoder).Decode
 		},
-		func(o diagnose.Object) error { s.Apply(&o); return nil })
+		func(o *diagnose.Object) error { s.Apply(o); return nil })
 	return s, h, err
 }
 

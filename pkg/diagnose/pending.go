@@ -396,6 +396,10 @@ type stuckEvent struct {
 // CNI's "no address allocated" repeats on every sandbox retry, and the
 // controller's own reason is more telling). Events about an earlier pod
 // of the same name (another UID) do not count.
+// eventSkew is how much earlier than its pod's creation an event without
+// the pod's UID may be and still be about that pod.
+const eventSkew = 2 * time.Second
+
 func pickEvent(p *Pod, events []*Event) (stuckEvent, bool) {
 	var best stuckEvent
 	for _, e := range events {
@@ -404,7 +408,9 @@ func pickEvent(p *Pod, events []*Event) (stuckEvent, bool) {
 		}
 		// Without the UID to tell, an event last seen before the pod was
 		// created is about an earlier pod of that name (a StatefulSet's).
-		if !e.Last.IsZero() && !p.CreationTimestamp.IsZero() && e.Last.Before(p.CreationTimestamp.Time) {
+		// Event times are whole seconds of the sender's clock, creation
+		// times the API server's: eventSkew of slack.
+		if !e.Last.IsZero() && !p.CreationTimestamp.IsZero() && e.Last.Add(eventSkew).Before(p.CreationTimestamp.Time) {
 			continue
 		}
 		class, ok := classifyEvent(e.Reason, e.Message)

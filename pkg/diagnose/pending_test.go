@@ -368,3 +368,21 @@ func TestRefusedAndStuckAreLinked(t *testing.T) {
 		t.Errorf("stuck pod %+v is not linked to the refusal that explains it", stuck)
 	}
 }
+
+// TestPickEventClockSkew: an event without the pod's UID last seen a
+// second before the pod's creation (the sender's clock behind the API
+// server's) is still about the pod; one an hour older is not.
+func TestPickEventClockSkew(t *testing.T) {
+	t.Parallel()
+	p := pendPod("web", time.Hour)
+	skewed := pendEvent("e-skewed", "web", "AcquireAddressFailed", "NoAvailableAddress", time.Hour+time.Second)
+	skewed.Object.UID = ""
+	if se, ok := pickEvent(&p, []*Event{&skewed}); !ok || se.e != &skewed {
+		t.Errorf("an event 1 s before the pod's creation is not picked: %+v %v", se, ok)
+	}
+	old := pendEvent("e-old", "web", "AcquireAddressFailed", "NoAvailableAddress", 2*time.Hour)
+	old.Object.UID = ""
+	if se, ok := pickEvent(&p, []*Event{&old}); ok {
+		t.Errorf("an event an hour before the pod's creation is picked: %+v", se)
+	}
+}

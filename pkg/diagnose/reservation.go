@@ -49,7 +49,9 @@ const staleAfter = time.Minute
 func checkReservations(x *index, opts *Options, r *Report) {
 	for i := range x.s.Reservations {
 		res := &x.s.Reservations[i]
-		if res.Expires.IsZero() || res.DeletionTimestamp != nil {
+		// Without an acquire or renew time (not written by the webhook)
+		// there is no expiry to judge.
+		if res.Acquired.IsZero() || res.DeletionTimestamp != nil {
 			continue
 		}
 		late := opts.Now.Sub(res.Expires)

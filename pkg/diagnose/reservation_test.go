@@ -45,8 +45,20 @@ func TestStaleReservation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A reservation-labelled Lease without times (not the webhook's
+	// writing) has no expiry to judge.
+	untimed := &coordinationv1.Lease{}
+	if err := json.Unmarshal(lease("10.1.0.13", now, "untimed"), untimed); err != nil {
+		t.Fatal(err)
+	}
+	untimed.Spec.AcquireTime, untimed.Spec.RenewTime = nil, nil
+	untimedRaw, err := json.Marshal(untimed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &State{Time: now}
 	for _, raw := range [][]byte{
+		untimedRaw,
 		lease("10.1.0.10", now.Add(-10*time.Second), "fresh"),
 		lease("10.1.0.11", now.Add(-90*time.Second), "just-expired"), // expired 30 s ago
 		lease("10.1.0.12", now.Add(-time.Hour), "stale"),
@@ -56,8 +68,8 @@ func TestStaleReservation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(s.Reservations) != 3 {
-		t.Fatalf("reservations read: %d, want 3 (the leader election Lease is not one)", len(s.Reservations))
+	if len(s.Reservations) != 4 {
+		t.Fatalf("reservations read: %d, want 4 (the leader election Lease is not one)", len(s.Reservations))
 	}
 	r := Run(s, DefaultOptions(now))
 	var got []Finding

@@ -177,8 +177,13 @@ func (m *Manager) Serving() *x509.Certificate {
 
 // Serve watches the Secret until ctx ends and serves each valid
 // certificate it holds from the next handshake on; an invalid or deleted
-// Secret leaves the last good one in force. Every replica runs it.
+// Secret leaves the last good one in force. Every replica runs it. It
+// also reads the Secret every half overlap: the leader drops the old CA
+// from the caBundles one overlap after it issued a certificate of the new
+// one, and a replica whose watch stalled unnoticed must have loaded the
+// new certificate by then.
 func (m *Manager) Serve(ctx context.Context) error {
+	go m.poll(ctx, max(m.o.Policy.Overlap/2, time.Second))
 	lw := cache.NewListWatchFromClient(m.o.Client.CoreV1().RESTClient(), "secrets", m.o.Namespace,
 		fields.OneTermEqualSelector("metadata.name", m.o.SecretName))
 	return m.watch(ctx, lw, &corev1.Secret{}, func(obj any) {
@@ -187,6 +192,29 @@ func (m *Manager) Serve(ctx context.Context) error {
 		}
 		m.wake()
 	})
+}
+
+// poll reads the Secret every interval until ctx ends and loads it.
+// Errors are logged: the watch and the next poll try again.
+func (m *Manager) poll(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, interval)
+		s, err := m.o.Client.CoreV1().Secrets(m.o.Namespace).Get(rctx, m.o.SecretName, metav1.GetOptions{})
+		cancel()
+		switch {
+		case err == nil:
+			m.load(s)
+		case !apierrors.IsNotFound(err) && ctx.Err() == nil:
+			m.o.Log.Error(err, "read the serving certificate's Secret", "secret", m.o.SecretName)
+		}
+	}
 }
 
 // load serves the Secret's certificate if it is valid and new.

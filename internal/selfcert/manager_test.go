@@ -146,3 +146,48 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestPollLoadsWithoutWatch: a replica whose watch delivers nothing still
+// serves the Secret's certificate, and the next one after a rotation,
+// through its periodic read.
+func TestPollLoadsWithoutWatch(t *testing.T) {
+	now := time.Now()
+	m, cs := newFakeManager(t, &now)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := m.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go m.poll(ctx, 10*time.Millisecond)
+	waitServing := func(not string) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if c := m.Serving(); c != nil && c.SerialNumber.String() != not {
+				return c.SerialNumber.String()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("no serving certificate other than %q loaded by polling", not)
+		return ""
+	}
+	first := waitServing("")
+	// The Secret is lost; the leader writes a new one.
+	if err := cs.CoreV1().Secrets("ns").Delete(ctx, "cert", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := cs.CoreV1().Secrets("ns").Get(ctx, "cert", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := ParseCerts(sec.Data[CertKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := waitServing(first); got != certs[0].SerialNumber.String() {
+		t.Errorf("serving serial %s, want the Secret's %s", got, certs[0].SerialNumber)
+	}
+}

@@ -7,15 +7,15 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 
-	"github.com/ipamguard/ipamguard/pkg/reserve"
+	"github.com/ipamguard/ipamguard/pkg/reservation"
 )
 
 // Reservation is one of the webhook's address reservations: a Lease that
 // holds a fixed address for a pod it admitted until Kube-OVN's IP object
-// appears (pkg/reserve).
+// appears (pkg/reserve writes them).
 type Reservation struct {
 	Meta
-	reserve.Reservation
+	reservation.Fields
 }
 
 // decodeReservation reads a Lease; nil when it is not a well-formed
@@ -25,13 +25,13 @@ func decodeReservation(raw []byte) (*Reservation, error) {
 	if err := json.Unmarshal(raw, &le); err != nil {
 		return nil, err
 	}
-	r, ok := reserve.FromLease(&le)
+	r, ok := reservation.Read(&le)
 	if !ok {
 		return nil, nil
 	}
 	m := Meta{Namespace: le.Namespace, Name: le.Name, UID: string(le.UID), ResourceVersion: le.ResourceVersion,
 		CreationTimestamp: le.CreationTimestamp, DeletionTimestamp: le.DeletionTimestamp}
-	return &Reservation{Meta: m, Reservation: r}, nil
+	return &Reservation{Meta: m, Fields: r}, nil
 }
 
 // staleAfter is how long past its expiry a reservation may still be there
@@ -62,7 +62,7 @@ func checkReservations(x *index, opts *Options, r *Report) {
 			UID: res.UID, ResourceVersion: res.ResourceVersion}
 		holder := res.Owner
 		if res.Pod != "" {
-			holder = "pod " + res.Reservation.Namespace + "/" + res.Pod
+			holder = "pod " + res.Fields.Namespace + "/" + res.Pod
 		}
 		r.Findings = append(r.Findings, Finding{
 			Check:    CheckStaleReservation,

@@ -85,6 +85,10 @@ type verdict struct {
 	allowed bool
 	message string
 	err     error
+	// timedOut is a refusal because the request ran out of its budget
+	// (504): fail closed, as a webhook under more load than two shared
+	// cores can take answers some requests.
+	timedOut bool
 }
 
 // create sends the AdmissionReview of a pod's creation to replica i, as
@@ -131,8 +135,12 @@ func (r *replicas) create(ctx context.Context, i int, ns, name, addr string, dry
 	v := verdict{allowed: out.Response.Allowed}
 	if out.Response.Result != nil {
 		v.message = out.Response.Result.Message
-		if !v.allowed && out.Response.Result.Code != http.StatusUnprocessableEntity && out.Response.Result.Code != http.StatusForbidden {
-			v.err = fmt.Errorf("HTTP %d: %s", out.Response.Result.Code, v.message)
+		switch code := out.Response.Result.Code; {
+		case v.allowed, code == http.StatusUnprocessableEntity, code == http.StatusForbidden:
+		case code == http.StatusGatewayTimeout:
+			v.timedOut = true
+		default:
+			v.err = fmt.Errorf("HTTP %d: %s", code, v.message)
 		}
 	}
 	return v
@@ -197,11 +205,14 @@ func TestReservationsAcrossReplicasOnRealAPIServer(t *testing.T) {
 	close(next)
 	wg.Wait()
 	took := time.Since(began)
-	winner, refused := -1, 0
+	winner, refused, timedOut := -1, 0, 0
 	for i, v := range results {
 		switch {
 		case v.err != nil:
 			t.Errorf("pod %d: %v", i, v.err)
+		case v.timedOut:
+			timedOut++
+			t.Logf("pod %d: refused, out of time: %s", i, v.message)
 		case v.allowed:
 			if winner >= 0 {
 				t.Errorf("pods %d and %d both admitted with %s", winner, i, addr)
@@ -213,9 +224,11 @@ func TestReservationsAcrossReplicasOnRealAPIServer(t *testing.T) {
 			t.Errorf("pod %d refused for another reason: %s", i, v.message)
 		}
 	}
-	t.Logf("%d creates (%d at a time) over 3 replicas in %v: winner %d, %d refused; events %v", n, senders, took, winner, refused, r.events)
-	if winner < 0 || refused != n-1 {
-		t.Fatalf("want exactly 1 admitted and %d refused, got winner %d, %d refused", n-1, winner, refused)
+	t.Logf("%d creates (%d at a time) over 3 replicas in %v: winner %d, %d refused, %d out of time; events %v", n, senders, took, winner, refused, timedOut, r.events)
+	// Out of time is a refusal too (fail closed); a few are tolerated on a
+	// loaded machine, more would mean the reservations are too slow.
+	if winner < 0 || refused+timedOut != n-1 || timedOut > n/20 {
+		t.Fatalf("want exactly 1 admitted and %d refused (at most %d out of time), got winner %d, %d refused, %d out of time", n-1, n/20, winner, refused, timedOut)
 	}
 	winnerNS, winnerName := []string{"race-a", "race-b"}[winner%2], fmt.Sprintf("p-%d", winner)
 	le, err := lease(addr)

@@ -26,11 +26,12 @@ var allowed = map[string][]string{
 	"pkg/apis/kubeovn/v1": nil,
 	"pkg/review":          nil,
 	"pkg/metrics":         {"internal/version"}, // ipamguard_build_info's labels
+	"pkg/reservation":     nil,
 	"pkg/inventory":       {"pkg/ipam", "pkg/annotations", "pkg/apis/kubeovn/v1"},
 	"pkg/config":          {"pkg/policy", "pkg/settings"},
 	"pkg/mutate":          {"pkg/ipam", "pkg/annotations", "pkg/review"},
 	"pkg/validate":        {"pkg/ipam", "pkg/annotations", "pkg/apis/kubeovn/v1", "pkg/inventory", "pkg/policy", "pkg/settings"},
-	"pkg/reserve":         {"pkg/validate"},
+	"pkg/reserve":         {"pkg/validate", "pkg/reservation"},
 	"pkg/admit": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/policy", "pkg/apis/kubeovn/v1", "pkg/review",
 		"pkg/inventory", "pkg/config", "pkg/mutate", "pkg/validate", "pkg/reserve"},
 	// Transport: no address math and no defaulting of its own.
@@ -46,7 +47,7 @@ var allowed = map[string][]string{
 	// The doctor's checks read a State and report: address math and
 	// annotation grammar, the inventory's address parsing, no rules (pods are judged
 	// through Options.Judge, which the caller wires to the pipeline).
-	"pkg/diagnose": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/apis/kubeovn/v1", "pkg/inventory"},
+	"pkg/diagnose": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/apis/kubeovn/v1", "pkg/inventory", "pkg/reservation"},
 	// The snapshot file format: strips objects to what the doctor and
 	// check read (annotation grammar), writes and streams them back.
 	"pkg/snapshot": {"pkg/annotations", "pkg/apis/kubeovn/v1"},

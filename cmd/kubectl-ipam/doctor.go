@@ -239,6 +239,9 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 		return fmt.Errorf("%s: %w", name, unwrapPath(err))
 	}
 	defer f.Close()
+	if rs, ok := f.(io.ReadSeeker); ok {
+		state.Reserve(snapshot.TailCounts(rs))
+	}
 	br := bufio.NewReaderSize(f, 1<<16)
 	if !startsWithObject(br) {
 		return addManifests(path, rd, state)

@@ -115,6 +115,7 @@ func diagnoseFile(path string) error {
 	}
 	defer f.Close()
 	s := &diagnose.State{}
+	s.Reserve(snapshot.TailCounts(f))
 	h, err := snapshot.ReadParallel(bufio.NewReaderSize(f, 1<<16), 0,
 		func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
 			return new(diagnose.Decoder).Decode
@@ -198,7 +199,7 @@ func rss() uint64 {
 // benchFixture returns the path of the fixture of size z, writing it
 // first if no earlier run left it in os.TempDir().
 func benchFixture(z benchSize) (string, error) {
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("ipamguard-doctor-bench-v1-%s.json", z))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("ipamguard-doctor-bench-v2-%s.json", z))
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}

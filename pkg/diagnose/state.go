@@ -283,6 +283,15 @@ func (s *State) Apply(o *Object) {
 	}
 }
 
+// Reserve makes room for the pods and IP objects a snapshot says it holds
+// (its item counts by kind, snapshot.TailCounts), so that reading them
+// never grows (copies) the state's two largest slices. Counts that are
+// wrong only cost that growth, or room Compact gives back.
+func (s *State) Reserve(counts map[string]int) {
+	s.Pods = slices.Grow(s.Pods, counts["Pod"])
+	s.IPs = slices.Grow(s.IPs, counts["IP"])
+}
+
 // Compact shrinks the slices of pods and IP objects to their length once
 // the state is read, and when it copied one, collects the garbage: growing
 // them by doubling can leave up to half of a slice of a million unused (a

@@ -57,6 +57,8 @@ type Gap struct {
 type Writer struct {
 	w *bufio.Writer
 	n int
+	// kinds counts the items written by kind, for the trailer.
+	kinds map[string]int
 	// err is the first write error: every later call returns it.
 	err    error
 	closed bool
@@ -71,7 +73,7 @@ func NewWriter(w io.Writer, meta Metadata) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write the snapshot's metadata: %w", err)
 	}
-	sw := &Writer{w: bufio.NewWriterSize(w, 1<<16)}
+	sw := &Writer{w: bufio.NewWriterSize(w, 1<<16), kinds: map[string]int{}}
 	fmt.Fprintf(sw.w, `{"apiVersion":%q,"kind":%q,"metadata":%s,"items":[`, APIVersion, Kind, m)
 	return sw, nil
 }
@@ -98,6 +100,7 @@ func (w *Writer) Add(apiVersion, kind string, raw []byte) error {
 		return w.err
 	}
 	w.n++
+	w.kinds[kind]++
 	return nil
 }
 
@@ -126,6 +129,17 @@ func (w *Writer) Close(incomplete []Gap) error {
 		w.w.WriteString(",\n\"incomplete\":")
 		w.w.Write(g)
 	}
+	// The counts by kind come last, where a reader of a file finds them
+	// before it reads the items (TailCounts): it can then size its
+	// slices once instead of growing them.
+	if w.n > 0 {
+		counts, err := json.Marshal(w.kinds) // keys in order
+		if err != nil {
+			return fmt.Errorf("write the snapshot: %w", err)
+		}
+		w.w.WriteString(",\n\"" + countsMember + "\":")
+		w.w.Write(counts)
+	}
 	w.w.WriteString("}\n")
 	if err := w.w.Flush(); err != nil {
 		w.err = fmt.Errorf("write the snapshot: %w", err)
@@ -140,6 +154,9 @@ type Header struct {
 	Metadata Metadata
 	// Incomplete are the gaps a snapshot records.
 	Incomplete []Gap
+	// ItemCounts are the items by kind the writer recorded (nil in a
+	// List or a snapshot of an older writer).
+	ItemCounts map[string]int
 	// Items counts the items read.
 	Items int
 }
@@ -242,6 +259,14 @@ func read(r io.Reader, visit itemVisit) (*Header, error) {
 			}
 			if err := json.Unmarshal(v, &h.Incomplete); err != nil {
 				return bad(fmt.Errorf("incomplete: %s", Describe(err)))
+			}
+		case countsMember:
+			v, err := dec.ReadValue()
+			if err != nil {
+				return bad(err)
+			}
+			if err := json.Unmarshal(v, &h.ItemCounts); err != nil {
+				return bad(fmt.Errorf("%s: %s", countsMember, Describe(err)))
 			}
 		case "items":
 			itemsSeen = true

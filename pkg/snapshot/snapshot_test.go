@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -355,5 +356,56 @@ func TestWriterEmpty(t *testing.T) {
 	}
 	if err := w.Add("v1", "Pod", []byte(`{}`)); err == nil {
 		t.Error("Add after Close succeeded")
+	}
+}
+
+// TestItemCounts: a snapshot ends with its items by kind; Read returns
+// them, and TailCounts finds them in a file without reading the items and
+// leaves the file where it was. Anything else is no hint.
+func TestItemCounts(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w, err := snapshot.NewWriter(&buf, snapshot.Metadata{Time: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []struct{ apiVersion, kind, raw string }{
+		{"v1", "Pod", `{"metadata":{"name":"a","namespace":"n"}}`},
+		{"v1", "Pod", `{"metadata":{"name":"b","namespace":"n"}}`},
+		{"kubeovn.io/v1", "IP", `{"metadata":{"name":"a.n"},"spec":{"ipAddress":"10.0.0.2"}}`},
+	} {
+		if err := w.Add(o.apiVersion, o.kind, []byte(o.raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"Pod": 2, "IP": 1}
+	h, err := snapshot.Read(bytes.NewReader(buf.Bytes()), func(string, string, []byte) error { return nil })
+	if err != nil || !maps.Equal(h.ItemCounts, want) {
+		t.Errorf("Read: counts %v, %v; want %v", h.ItemCounts, err, want)
+	}
+	r := bytes.NewReader(buf.Bytes())
+	if _, err := r.Seek(7, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshot.TailCounts(r); !maps.Equal(got, want) {
+		t.Errorf("TailCounts %v, want %v", got, want)
+	}
+	if pos, _ := r.Seek(0, io.SeekCurrent); pos != 7 {
+		t.Errorf("TailCounts left the reader at %d, want 7", pos)
+	}
+	doc := buf.String()
+	for name, text := range map[string]string{
+		"a List":        `{"apiVersion":"v1","kind":"List","items":[]}`,
+		"cut short":     doc[:len(doc)-3],
+		"more after it": strings.TrimSpace(doc[:len(doc)-2]) + `,"x":1}`,
+		"negative":      strings.Replace(doc, `"IP":1`, `"IP":-1`, 1),
+		"more than fit": strings.Replace(doc, `"IP":1`, `"IP":100000`, 1),
+	} {
+		if got := snapshot.TailCounts(strings.NewReader(text)); got != nil {
+			t.Errorf("%s: TailCounts %v, want nil", name, got)
+		}
 	}
 }

@@ -84,7 +84,7 @@ func run() error {
 	flag.StringVar(&clientCNs, "client-cn", ipamwebhook.DefaultClientCommonName, "comma-separated common names accepted in callers' certificates with --client-ca-file (empty: any certificate the CA issued)")
 	flag.StringVar(&reservations, "reservations", string(ipamwebhook.ReservationsAPI), "where the Pod webhook reserves the fixed addresses of pods it admits: api (one Lease per address in the webhook's namespace, shared by every replica: of pods created at once with one address exactly one is admitted; without --client-ca-file, holders are confirmed), memory (in this process only: exact with one replica; only with --client-ca-file) or off")
 	flag.DurationVar(&reservationTTL, "reservation-ttl", reserve.APITTL, "with --reservations=api, how long a reservation whose pod has not appeared holds its address before another pod may take it over")
-	flag.DurationVar(&confirmWindow, "reservation-confirm-window", reserve.ConfirmWindow, "with --reservations=api and no --client-ca-file, how long a reservation whose pod is not in the API server yet refuses other pods (it may be in flight); past it the reservation is taken over: the most a forged admission request can delay a real pod, and the time within which an admitted pod must be persisted for exactly one to win (100ms to 1s)")
+	flag.DurationVar(&confirmWindow, "reservation-confirm-window", reserve.ConfirmWindow, "with --reservations=api and no --client-ca-file, how long a request waits, on this replica's clock and once for all its addresses, for the holders of the reservations in its way to be confirmed (their pods may be in flight); a holder not confirmed by then is taken over: the most one forged admission request can delay a real pod, and the time within which an admitted pod must be persisted for exactly one to win. A forger re-forging one address without pause can still deny that address (a takeover lost at the deadline is refused); only --client-ca-file prevents it (100ms to 1s)")
 	flag.BoolVar(&inventoryDigest, "inventory-digest", false, "serve /debug/inventory-digest on the metrics address: a hash and counts of the inventory (no object data), which tests compare with one computed from a fresh list of the cluster; each request costs a pass over the inventory")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "address of the Go profiler's /debug/pprof endpoints, for measuring memory and CPU (empty: off; never expose it outside the pod)")
 	// 0.7, not 0.9: at 90 % the collector lets the heap grow to the limit
@@ -204,7 +204,7 @@ func run() error {
 	case !resActive:
 		holders = "none kept"
 	case !auth.Enabled():
-		holders = "confirmed: another pod is refused only once the holder pod exists with the address, or while the reservation is younger than the window"
+		holders = "confirmed: another pod is refused once the holder pod exists, live, and asks for the address; an unconfirmed holder is waited for up to the window, then taken over"
 	}
 	log.Info("reservations", "mode", resMode, "namespace", resNamespace, "ttl", reservationTTL, "active", resActive, "holders", holders, "confirmWindow", confirmWindow)
 	if resMode == ipamwebhook.ReservationsMemory && !auth.Enabled() {

@@ -263,10 +263,11 @@ func TestForgedReservationDelaysByAtMostTheWindow(t *testing.T) {
 	}
 	t.Logf("admitted %v after the forged reservation (window %v)", took, w)
 
-	// Already older than the window: taken over at once.
+	// Older than the window and the clock-skew allowance: taken over at
+	// once.
 	const oldAddr = "10.16.1.2"
 	old := l.Lease(validate.Claim{Subnet: subnet, Addr: netip.MustParseAddr(oldAddr)},
-		reserve.Grant{Namespace: podNS, Owner: "ghost", Pod: "ghost", PodUID: "uid-ghost"}, time.Now().Add(-2*w))
+		reserve.Grant{Namespace: podNS, Owner: "ghost", Pod: "ghost", PodUID: "uid-ghost"}, time.Now().Add(-w-reserve.ClockSkewAllowance-time.Second))
 	if err := s.env.Client.Create(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
@@ -283,9 +284,10 @@ func TestForgedReservationDelaysByAtMostTheWindow(t *testing.T) {
 }
 
 // A forged reservation naming a real pod (its name and UID) that does not
-// ask for the address is not confirmed: the next pod takes it over at once.
-// One naming a real pod that asks for the address is that pod's: confirmed,
-// the next pod is refused at once.
+// ask for the address is not confirmed: the next pod takes it over once
+// the window has passed (not at once: the reading replica's inventory may
+// lag behind the pod's). One naming a real pod that asks for the address
+// is that pod's: confirmed, the next pod is refused at once.
 func TestReservationConfirmedOnlyByAPodAskingForTheAddress(t *testing.T) {
 	s := useSuite(t)
 	const w = 800 * time.Millisecond
@@ -300,8 +302,8 @@ func TestReservationConfirmedOnlyByAPodAskingForTheAddress(t *testing.T) {
 	if granted, holder, err := judge(l, requester{name: "web", uid: "uid-web"}, addr); err != nil || !granted {
 		t.Fatalf("real pod after a reservation naming pod db: granted %v, holder %q, err %v", granted, holder, err)
 	}
-	if took := time.Since(began); took > w/2 {
-		t.Errorf("a reservation naming a pod that does not ask for the address delayed the next by %v", took)
+	if took := time.Since(began); took < w-50*time.Millisecond || took > w+500*time.Millisecond {
+		t.Errorf("a reservation naming a pod that does not ask for the address delayed the next by %v, want about the window %v", took, w)
 	}
 	if ev.get(reserve.EventUnconfirmedTakenOver) != 1 {
 		t.Errorf("events %v: want one unconfirmed_taken_over", ev)
@@ -432,7 +434,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Fatalf("dry run on a reservation in its window: holder %q, err %v", holder, err)
 	}
 	stale := l.Lease(validate.Claim{Subnet: subnet, Addr: netip.MustParseAddr(old)},
-		reserve.Grant{Namespace: podNS, Owner: "ghost", Pod: "ghost", PodUID: "uid-ghost"}, time.Now().Add(-2*w))
+		reserve.Grant{Namespace: podNS, Owner: "ghost", Pod: "ghost", PodUID: "uid-ghost"}, time.Now().Add(-w-reserve.ClockSkewAllowance-time.Second))
 	if err := s.env.Client.Create(context.Background(), stale); err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +489,7 @@ func TestConcurrentCreatesThroughTheAPIServer(t *testing.T) {
 	}
 	t.Logf("%d rounds of %d concurrent creates: one pod each; events %v", rounds, perRound, s.events)
 
-	t.Run("a forged request delays the real pod, never refuses it", func(t *testing.T) {
+	t.Run("one forged request delays the real pod, never refuses it", func(t *testing.T) {
 		const addr = "10.16.6.100"
 		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a forger does not check
 		url := fmt.Sprintf("https://%s%s", net.JoinHostPort(s.env.WebhookHost, strconv.Itoa(s.env.WebhookPort)), webhook.PodPath)

@@ -34,12 +34,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/pkg/reservation"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -54,19 +56,20 @@ const APITTL = 60 * time.Second
 // Timeout.
 const WriteTimeout = 2 * time.Second
 
-// Label and annotation keys of a reservation Lease.
+// Label and annotation keys of a reservation Lease: its stored form is
+// pkg/reservation's.
 const (
 	// LabelReservation marks a Lease as an address reservation; its value
 	// is "true".
-	LabelReservation = "ipamguard.io/reservation"
-	AnnSubnet        = "ipamguard.io/subnet"
-	AnnAddress       = "ipamguard.io/address"
-	AnnNamespace     = "ipamguard.io/namespace"
-	AnnOwner         = "ipamguard.io/owner"
-	AnnPod           = "ipamguard.io/pod"
-	AnnPodUID        = "ipamguard.io/pod-uid"
-	AnnRequestUID    = "ipamguard.io/request-uid"
-	AnnState         = "ipamguard.io/state"
+	LabelReservation = reservation.Label
+	AnnSubnet        = reservation.AnnSubnet
+	AnnAddress       = reservation.AnnAddress
+	AnnNamespace     = reservation.AnnNamespace
+	AnnOwner         = reservation.AnnOwner
+	AnnPod           = reservation.AnnPod
+	AnnPodUID        = reservation.AnnPodUID
+	AnnRequestUID    = reservation.AnnRequestUID
+	AnnState         = reservation.AnnState
 )
 
 // StateAdmitted is the state of a reservation written by an admission:
@@ -117,6 +120,9 @@ type Leases struct {
 	// keeps reservations safe when callers are not verified. Nil trusts
 	// every reservation until its TTL.
 	Confirm *Confirm
+	// Log receives the errors that do not fail a request (a read for a
+	// request that writes nothing); the zero Logger discards them.
+	Log logr.Logger
 }
 
 func (l *Leases) ttl() time.Duration {
@@ -153,42 +159,22 @@ func LeaseName(subnet string, a netip.Addr) string {
 
 // Reservation is one reservation as stored.
 type Reservation struct {
-	Name                  string
-	Subnet                string
-	Addr                  netip.Addr
-	Namespace, Owner, Pod string
-	PodUID, RequestUID    string
-	State                 string
-	// Acquired is when the current holder took it, Expires when it lapses.
-	Acquired, Expires time.Time
-	uid               types.UID
-	resourceVersion   string
+	// Name is the Lease's.
+	Name string
+	// Fields are what the Lease says: address, requester, times.
+	reservation.Fields
+	uid             types.UID
+	resourceVersion string
 }
 
 // reservationOf reads a Lease; ok is false for a Lease that is not a
 // well-formed reservation.
 func reservationOf(le *coordinationv1.Lease) (Reservation, bool) {
-	ann := le.Annotations
-	a, err := netip.ParseAddr(ann[AnnAddress])
-	if err != nil || le.Labels[LabelReservation] != "true" {
+	f, ok := reservation.Read(le)
+	if !ok {
 		return Reservation{}, false
 	}
-	r := Reservation{Name: le.Name, Subnet: ann[AnnSubnet], Addr: a, Namespace: ann[AnnNamespace], Owner: ann[AnnOwner],
-		Pod: ann[AnnPod], PodUID: ann[AnnPodUID], RequestUID: ann[AnnRequestUID], State: ann[AnnState],
-		uid: le.UID, resourceVersion: le.ResourceVersion}
-	if le.Spec.AcquireTime != nil {
-		r.Acquired = le.Spec.AcquireTime.Time
-	}
-	renew := r.Acquired
-	if le.Spec.RenewTime != nil {
-		renew = le.Spec.RenewTime.Time
-	}
-	var d time.Duration
-	if le.Spec.LeaseDurationSeconds != nil {
-		d = time.Duration(*le.Spec.LeaseDurationSeconds) * time.Second
-	}
-	r.Expires = renew.Add(d)
-	return r, true
+	return Reservation{Name: le.Name, Fields: f, uid: le.UID, resourceVersion: le.ResourceVersion}, true
 }
 
 // Lease builds the Lease reserving c for g, taken at now (Judge writes
@@ -223,9 +209,14 @@ func (l *Leases) Lease(c validate.Claim, g Grant, now time.Time) *coordinationv1
 // admission that wins costs one API call. A judgement that grants nothing
 // (a dry run, a request denied by other rules) writes nothing and reads
 // the Leases of the addresses it asked about instead, so a dry run is
-// answered as the real request would be. Any API error, or ctx ending, is
-// returned: the caller must then refuse the request, since an address it
-// could not reserve may be another's.
+// answered as the real request would be; when that read fails, the first
+// judgement stands (the error is logged). Any API error while writing, or
+// ctx ending, is returned: the caller must then refuse the request, since
+// an address it could not reserve may be another's.
+//
+// With Confirm, the holders of other owners' Leases are confirmed within
+// one deadline for the whole call (confirm.go): its start plus the window,
+// on this replica's clock, shared by every claim and every round.
 func (l *Leases) Judge(ctx context.Context, judge func(held validate.Reservations) Grant) (err error) {
 	timeout := l.Timeout
 	if timeout <= 0 {
@@ -250,25 +241,17 @@ func (l *Leases) Judge(ctx context.Context, judge func(held validate.Reservation
 	}()
 	if len(g.Claims) == 0 {
 		result = ResultRead
-		return l.rejudgeRead(ctx, judge, asked.keys)
+		l.rejudgeRead(ctx, judge, asked.keys)
+		return nil
 	}
-	var (
-		mine      []Reservation
-		conflicts = map[key]Reservation{}
-	)
-	for _, c := range g.Claims {
-		got, held, err := l.acquire(ctx, c, g)
-		if err != nil {
-			l.observe(EventAPIError)
-			return errors.Join(fmt.Errorf("reserve %s in subnet %s: %w", c.Addr, c.Subnet, err), l.release(mine))
-		}
-		switch {
-		case held != nil:
-			l.observe(EventRefused)
-			conflicts[key{c.Subnet, c.Addr}] = *held
-		case got != nil:
-			mine = append(mine, *got)
-		}
+	run := &judgeRun{start: l.now()}
+	if l.Confirm != nil {
+		run.deadline = run.start.Add(l.Confirm.window())
+	}
+	mine, conflicts, err := l.acquireAll(ctx, run, g)
+	if err != nil {
+		l.observe(EventAPIError)
+		return errors.Join(err, l.release(mine))
 	}
 	if len(conflicts) == 0 {
 		return nil
@@ -291,8 +274,11 @@ func (l *Leases) Judge(ctx context.Context, judge func(held validate.Reservation
 }
 
 // rejudgeRead reads the live reservations of keys and, if any is held,
-// judges again with them in view; it writes nothing.
-func (l *Leases) rejudgeRead(ctx context.Context, judge func(held validate.Reservations) Grant, keys []key) error {
+// judges again with them in view; it writes nothing. A read that fails is
+// logged and counted, and leaves the first judgement standing: the request
+// writes nothing, so a denial on other grounds stays that denial, and a
+// dry run is answered without the reservation it could not read.
+func (l *Leases) rejudgeRead(ctx context.Context, judge func(held validate.Reservations) Grant, keys []key) {
 	held := fixedView{}
 	for _, k := range keys {
 		le := &coordinationv1.Lease{}
@@ -302,12 +288,14 @@ func (l *Leases) rejudgeRead(ctx context.Context, judge func(held validate.Reser
 			continue
 		case err != nil:
 			l.observe(EventAPIError)
-			return fmt.Errorf("read reservation of %s in subnet %s: %w", k.addr, k.subnet, err)
+			l.Log.Error(err, "read reservation for a request that writes nothing; answered without it", "subnet", k.subnet, "address", k.addr.String())
+			return
 		}
 		if r, ok := reservationOf(le); ok && l.now().Before(r.Expires) {
 			if ok, err := l.heldForRead(ctx, r); err != nil {
 				l.observe(EventAPIError)
-				return fmt.Errorf("confirm the holder of %s in subnet %s: %w", k.addr, k.subnet, err)
+				l.Log.Error(err, "confirm reservation holder for a request that writes nothing; answered without it", "subnet", k.subnet, "address", k.addr.String())
+				return
 			} else if ok {
 				held[k] = r
 			}
@@ -316,96 +304,280 @@ func (l *Leases) rejudgeRead(ctx context.Context, judge func(held validate.Reser
 	if len(held) > 0 {
 		judge(held)
 	}
-	return nil
 }
 
-// acquire reserves c for g: it returns the reservation written (nil when
-// g's owner already held it), or the live reservation of another owner.
-func (l *Leases) acquire(ctx context.Context, c validate.Claim, g Grant) (got, held *Reservation, err error) {
-	// A few rounds at most: each lost round means another writer won, and
-	// the next read sees its Lease.
-	for range 4 {
-		now := l.now()
-		want := l.Lease(c, g, now)
-		err := l.Client.Create(ctx, want)
-		if err == nil {
-			l.observe(EventCreated)
-			r, _ := reservationOf(want)
-			return &r, nil, nil
+// judgeRun is the state of one Judge that writes.
+type judgeRun struct {
+	// start is when the call began, deadline when waiting for holders to
+	// be confirmed ends (start plus the window; zero without Confirm), on
+	// this replica's clock (Leases.Now).
+	start, deadline time.Time
+	// waitedUntil is when the last wait for a holder ended; zero when
+	// there was none.
+	waitedUntil time.Time
+}
+
+// step is what one attempt at a claim found.
+type step int
+
+const (
+	// stepRetry: the Lease vanished between the create and the read.
+	stepRetry step = iota
+	// stepCreated: the Lease was created; the claim is this request's.
+	stepCreated
+	// stepGranted: the same owner holds it; nothing to write.
+	stepGranted
+	// stepHeld: another owner holds it; the request is refused.
+	stepHeld
+	// stepWrite: the Lease is to be rewritten (taken over or renewed).
+	stepWrite
+	// stepConfirm: its holder must be confirmed first (Confirm).
+	stepConfirm
+)
+
+// attempt is one claim's progress in one round of acquireAll.
+type attempt struct {
+	c    validate.Claim
+	step step
+	// cur is the Lease read, r its reservation, want what is to be
+	// written over it (stepWrite).
+	cur  *coordinationv1.Lease
+	r    Reservation
+	want *coordinationv1.Lease
+	// same: the Lease is the same owner's (with another pod, when it is to
+	// be confirmed). renew: the rewrite keeps it that owner's, not this
+	// request's to release. unconfirmed: taken over from a holder not
+	// confirmed.
+	same, renew, unconfirmed bool
+	// confirmed and resolved are set by confirmAll.
+	confirmed, resolved bool
+}
+
+// maxRounds bounds the rounds of acquireAll: each lost round means another
+// writer won, and the next read sees its Lease.
+const maxRounds = 4
+
+// acquireAll reserves g's claims: it returns the reservations written
+// (this request's to release) and the live reservations of other owners
+// in the way. Each round creates (or reads) every claim's Lease first,
+// then confirms the holders found, all within run's one deadline, then
+// writes the takeovers; a claim whose takeover was lost goes to the next
+// round. When holders were waited for, Leases this request wrote before
+// the wait are stamped again afterwards (see restamp).
+func (l *Leases) acquireAll(ctx context.Context, run *judgeRun, g Grant) (mine []Reservation, conflicts map[key]Reservation, err error) {
+	conflicts = map[key]Reservation{}
+	todo := g.Claims
+	// lostLate: the claims whose takeover was lost past the deadline.
+	lostLate := map[key]bool{}
+	for round := 0; len(todo) > 0; round++ {
+		if round == maxRounds {
+			return mine, nil, fmt.Errorf("reserve %s in subnet %s: lease %s: too many concurrent writers", todo[0].Addr, todo[0].Subnet, LeaseName(todo[0].Subnet, todo[0].Addr))
 		}
-		if !apierrors.IsAlreadyExists(err) {
-			return nil, nil, fmt.Errorf("create lease %s: %w", want.Name, err)
-		}
-		cur := &coordinationv1.Lease{}
-		if err := l.Client.Get(ctx, client.ObjectKeyFromObject(want), cur); apierrors.IsNotFound(err) {
-			continue
-		} else if err != nil {
-			return nil, nil, fmt.Errorf("read lease %s: %w", want.Name, err)
-		}
-		r, ok := reservationOf(cur)
-		live := ok && now.Before(r.Expires)
-		renew, unconfirmed := false, false
-		switch {
-		case live && r.Namespace == g.Namespace && r.Owner == g.Owner && l.Confirm != nil && r.PodUID != g.PodUID:
-			// The same owner with another pod, and callers unverified: a
-			// forger naming the holder's owner must not relabel a real
-			// holder's reservation (another pod would then fail to confirm
-			// it). Granted either way; rewritten only when the holder is
-			// not confirmed.
-			if st, err := l.checkHolder(ctx, r); err != nil {
-				return nil, nil, fmt.Errorf("confirm the holder of lease %s: %w", want.Name, err)
-			} else if st == holderConfirmed {
-				return nil, nil, nil
-			}
-			renew = true
-		case live && r.Namespace == g.Namespace && r.Owner == g.Owner:
-			// The same owner again: a retry, a reinvocation, the same
-			// StatefulSet ordinal or VM. Granted; renewed when less than
-			// half its TTL is left, so the new pod is covered for a whole
-			// TTL as the first one was (another replica could otherwise
-			// take the address over moments after granting it here).
-			if r.Expires.Sub(now) > l.ttl()/2 {
-				return nil, nil, nil
-			}
-			renew = true
-		case live && l.Confirm != nil:
-			confirmed, err := l.confirmHolder(ctx, r)
+		var writes, checks []*attempt
+		var retry []validate.Claim
+		for _, c := range todo {
+			a, err := l.try(ctx, c, g)
 			if err != nil {
-				return nil, nil, fmt.Errorf("confirm the holder of lease %s: %w", want.Name, err)
+				return mine, nil, fmt.Errorf("reserve %s in subnet %s: %w", c.Addr, c.Subnet, err)
 			}
-			if confirmed {
-				l.observe(EventConfirmed)
-				return nil, &r, nil
+			switch a.step {
+			case stepRetry:
+				retry = append(retry, c)
+			case stepCreated:
+				mine = append(mine, a.r)
+			case stepHeld:
+				l.observe(EventRefused)
+				conflicts[key{c.Subnet, c.Addr}] = a.r
+			case stepWrite:
+				writes = append(writes, a)
+			case stepConfirm:
+				checks = append(checks, a)
 			}
-			// Not confirmed within the window: taken over, stamped with
-			// the time of the takeover rather than of the first read.
-			unconfirmed = true
-			want = l.Lease(c, g, l.now())
-		case live:
-			return nil, &r, nil
 		}
-		// Expired (the same owner's too: it is renewed), renewed, not
-		// confirmed, or not a reservation: take it over, atomically.
-		want.ResourceVersion = cur.ResourceVersion
-		err = l.Client.Update(ctx, want)
-		if err == nil {
-			if renew {
-				// Still the owner's; not this request's to release.
-				return nil, nil, nil
+		if len(checks) > 0 {
+			if err := l.confirmAll(ctx, run, checks); err != nil {
+				return mine, nil, err
 			}
-			if unconfirmed {
-				l.observe(EventUnconfirmedTakenOver)
-			} else {
-				l.observe(EventTakenOver)
+			for _, a := range checks {
+				k := key{a.c.Subnet, a.c.Addr}
+				switch {
+				case a.confirmed && a.same:
+					// The owner's real pod holds it: granted, not relabelled.
+				case a.confirmed:
+					l.observe(EventConfirmed)
+					l.observe(EventRefused)
+					conflicts[k] = a.r
+				case !a.resolved && lostLate[k] && a.same:
+					// Past the deadline, a new writer of the same owner:
+					// granted, left as written.
+				case !a.resolved && lostLate[k]:
+					// A takeover of this address was lost past the
+					// deadline and a new unconfirmed holder stands: fail
+					// closed (another wait would time the request out).
+					// A forger re-forging one address without pause can
+					// deny it so (docs/operations.md).
+					l.observe(EventRefused)
+					conflicts[k] = a.r
+				default:
+					// Not confirmed within the window (or at once: its pod
+					// can never hold it, or the Lease is older than the
+					// window and the clock-skew allowance): taken over,
+					// stamped with the time of the takeover.
+					a.step, a.unconfirmed, a.renew = stepWrite, !a.same, a.same
+					a.want = l.Lease(a.c, g, l.now())
+					writes = append(writes, a)
+				}
 			}
-			r, _ := reservationOf(want)
-			return &r, nil, nil
 		}
-		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-			return nil, nil, fmt.Errorf("take over lease %s: %w", want.Name, err)
+		todo = retry
+		for _, a := range writes {
+			r, lost, err := l.write(ctx, a)
+			switch {
+			case err != nil:
+				return mine, nil, fmt.Errorf("reserve %s in subnet %s: %w", a.c.Addr, a.c.Subnet, err)
+			case lost:
+				todo = append(todo, a.c)
+				if !l.now().Before(run.deadline) {
+					lostLate[key{a.c.Subnet, a.c.Addr}] = true
+				}
+			case r != nil:
+				mine = append(mine, *r)
+			}
 		}
 	}
-	return nil, nil, fmt.Errorf("lease %s: too many concurrent writers", LeaseName(c.Subnet, c.Addr))
+	mine, err = l.restamp(ctx, run, g, mine, conflicts)
+	return mine, conflicts, err
+}
+
+// try creates c's Lease for g or, when it exists, reads it and says what
+// is to be done with it.
+func (l *Leases) try(ctx context.Context, c validate.Claim, g Grant) (*attempt, error) {
+	now := l.now()
+	want := l.Lease(c, g, now)
+	a := &attempt{c: c}
+	err := l.Client.Create(ctx, want)
+	if err == nil {
+		l.observe(EventCreated)
+		a.step = stepCreated
+		a.r, _ = reservationOf(want)
+		return a, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create lease %s: %w", want.Name, err)
+	}
+	cur := &coordinationv1.Lease{}
+	if err := l.Client.Get(ctx, client.ObjectKeyFromObject(want), cur); apierrors.IsNotFound(err) {
+		a.step = stepRetry
+		return a, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read lease %s: %w", want.Name, err)
+	}
+	r, ok := reservationOf(cur)
+	live := ok && now.Before(r.Expires)
+	a.cur, a.r, a.want = cur, r, want
+	sameOwner := live && r.Namespace == g.Namespace && r.Owner == g.Owner
+	switch {
+	case !live:
+		// Expired, or not a reservation: taken over.
+		a.step = stepWrite
+	case sameOwner && l.Confirm != nil && r.PodUID != g.PodUID:
+		// The same owner with another pod, and callers unverified: a
+		// forger naming the holder's owner must not relabel a real
+		// holder's reservation, in flight or persisted (another pod would
+		// then fail to confirm it). Granted either way; rewritten only
+		// when the holder is not confirmed within the deadline.
+		a.step, a.same = stepConfirm, true
+	case sameOwner:
+		// The same owner again: a retry, a reinvocation, the same
+		// StatefulSet ordinal or VM. Granted; renewed when less than half
+		// its TTL is left, so the new pod is covered for a whole TTL as
+		// the first one was (another replica could otherwise take the
+		// address over moments after granting it here).
+		if r.Expires.Sub(now) > l.ttl()/2 {
+			a.step = stepGranted
+			return a, nil
+		}
+		a.step, a.renew = stepWrite, true
+		if r.PodUID == g.PodUID && cur.Spec.AcquireTime != nil {
+			// The same pod: it has held the address since it was
+			// acquired; only the renew time moves (what confirmation
+			// compares the pod's creation with).
+			a.want.Spec.AcquireTime = cur.Spec.AcquireTime.DeepCopy()
+		}
+	case l.Confirm != nil:
+		a.step = stepConfirm
+	default:
+		a.step = stepHeld
+	}
+	return a, nil
+}
+
+// write rewrites a's Lease with a.want, atomically (the resourceVersion
+// read): it returns the reservation written when it is this request's,
+// or lost when another writer changed the Lease first.
+func (l *Leases) write(ctx context.Context, a *attempt) (r *Reservation, lost bool, err error) {
+	a.want.ResourceVersion = a.cur.ResourceVersion
+	err = l.Client.Update(ctx, a.want)
+	switch {
+	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+		return nil, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("take over lease %s: %w", a.want.Name, err)
+	case a.renew:
+		// Still the owner's; not this request's to release.
+		return nil, false, nil
+	case a.unconfirmed:
+		l.observe(EventUnconfirmedTakenOver)
+	default:
+		l.observe(EventTakenOver)
+	}
+	got, _ := reservationOf(a.want)
+	return &got, false, nil
+}
+
+// restamp writes the acquire and renew times of the Leases in mine again
+// when the call waited for holders after writing them: a Lease written
+// before a wait of up to the window would otherwise look that much older
+// to other replicas while this request's pod is not even persisted yet.
+// The rewrite carries the resourceVersion written, so a Lease another
+// request took over meanwhile (it saw it unconfirmed) is not overwritten:
+// that address goes to conflicts and the request is refused (fail
+// closed), or, taken over by the same owner, is left to it.
+func (l *Leases) restamp(ctx context.Context, run *judgeRun, g Grant, mine []Reservation, conflicts map[key]Reservation) ([]Reservation, error) {
+	if run.waitedUntil.IsZero() {
+		return mine, nil
+	}
+	kept := mine[:0:0]
+	for _, r := range mine {
+		if !r.Acquired.Before(run.waitedUntil) {
+			kept = append(kept, r)
+			continue
+		}
+		want := l.Lease(validate.Claim{Subnet: r.Subnet, Addr: r.Addr}, g, l.now())
+		want.ResourceVersion = r.resourceVersion
+		err := l.Client.Update(ctx, want)
+		if err == nil {
+			got, _ := reservationOf(want)
+			kept = append(kept, got)
+			continue
+		}
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return append(kept, r), fmt.Errorf("stamp lease %s again after waiting for holders: %w", r.Name, err)
+		}
+		cur := &coordinationv1.Lease{}
+		if err := l.Client.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: r.Name}, cur); err != nil {
+			return kept, fmt.Errorf("lease %s was changed while waiting for holders; read it: %w", r.Name, err)
+		}
+		now, ok := reservationOf(cur)
+		if !ok || (now.Namespace == g.Namespace && now.Owner == g.Owner) {
+			// The same owner's (or not a reservation any more): not this
+			// request's to release, nor in its way.
+			continue
+		}
+		l.observe(EventRefused)
+		conflicts[key{r.Subnet, r.Addr}] = now
+	}
+	return kept, nil
 }
 
 // release deletes reservations this process wrote, unless someone else has

@@ -162,8 +162,10 @@ func TestLeasesJudge(t *testing.T) {
 	if granted, _, err := f.judgeAs("other", "db", false); err != nil || !granted {
 		t.Fatalf("late retry: granted %v, err %v", granted, err)
 	}
-	if le := f.lease(t); !le.Spec.AcquireTime.Time.Equal(f.now) {
-		t.Fatalf("late retry did not renew: %+v", le.Spec)
+	// Renewed: the renew time moves, the acquire time stays (the same pod
+	// has held it since; confirmation compares its creation with it).
+	if le := f.lease(t); !le.Spec.RenewTime.Time.Equal(f.now) || !le.Spec.AcquireTime.Time.Equal(f.now.Add(-40*time.Second)) {
+		t.Fatalf("late retry did not renew, or moved the acquire time: %+v", le.Spec)
 	}
 	f.now = f.now.Add(30 * time.Second) // 70 s after the renewal above, 30 s after this one
 	if _, holder, err := f.judgeAs("apps", "web", false); err != nil || holder != "other/db" {

@@ -17,7 +17,9 @@ import (
 // subnets by the pod rules against d's inventory), whoever holds the
 // address now. It is how API reservations confirm their holders when
 // callers are not verified (reserve.Confirm.Requests): a reservation
-// naming a real pod that does not ask for the address is not that pod's.
+// naming a real pod that does not ask for the address is not confirmed by
+// it (it is read again until the request's deadline: this replica's
+// inventory, which resolves the pod's subnet, may lag behind the pod).
 func (d Deps) PodRequestsAddress(m *metav1.ObjectMeta, subnet string, a netip.Addr) bool {
 	if !admit.StaticPod(m.Annotations) {
 		return false

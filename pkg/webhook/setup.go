@@ -54,15 +54,21 @@ type Options struct {
 	// ReservationTTL is how long an API reservation whose pod has not
 	// appeared holds its address; zero is reserve.APITTL.
 	ReservationTTL time.Duration
-	// ConfirmWindow is how long, without CallersVerified, an API
-	// reservation whose pod is not in the API server yet refuses others
-	// (reserve.Confirm.Window); zero is reserve.ConfirmWindow.
+	// ConfirmWindow is how long, without CallersVerified, a request waits
+	// for the holders of the API reservations in its way to be confirmed
+	// (reserve.Confirm.Window, one wait per request); zero is
+	// reserve.ConfirmWindow.
 	ConfirmWindow time.Duration
 }
 
 // ReservationQPS is the client-side rate limit of the reservations'
 // API client, in requests per second.
 const ReservationQPS = 200
+
+// ConfirmQPS is the client-side rate limit of the reads of reservation
+// holders' pods (without CallersVerified), apart from ReservationQPS: a
+// contested address is read a dozen times within the window at most.
+const ConfirmQPS = 100
 
 // ReservationMode says where the Pod validator keeps its reservations
 // (--reservations).
@@ -136,16 +142,27 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Inventory, err
 		if err != nil {
 			return nil, fmt.Errorf("reservations client: %w", err)
 		}
-		leases = &reserve.Leases{Client: c, Namespace: o.ReservationNamespace, TTL: o.ReservationTTL, Observe: o.Metrics.ObserveReservation}
+		leases = &reserve.Leases{Client: c, Namespace: o.ReservationNamespace, TTL: o.ReservationTTL, Observe: o.Metrics.ObserveReservation,
+			Log: mgr.GetLogger().WithName("reservations")}
 		if !o.CallersVerified {
 			if o.ConfirmWindow != 0 {
 				if err := reserve.CheckWindow(o.ConfirmWindow); err != nil {
 					return nil, err
 				}
 			}
-			// Holders' pods are read with the same uncached client: a pod
-			// persisted a moment ago is in the API server first.
-			leases.Confirm = &reserve.Confirm{Requests: deps.PodRequestsAddress, Window: o.ConfirmWindow}
+			// Holders' pods are read uncached (a pod persisted a moment
+			// ago is in the API server first), through a client with a
+			// rate limit of its own: polling the holders of contested
+			// addresses must not hold back the Lease writes of others.
+			pc := rest.CopyConfig(mgr.GetConfig())
+			pc.QPS, pc.Burst = ConfirmQPS, 2*ConfirmQPS
+			pods, err := client.New(pc, client.Options{Scheme: mgr.GetScheme()})
+			if err != nil {
+				return nil, fmt.Errorf("reservation holders client: %w", err)
+			}
+			cfg := o.Config
+			leases.Confirm = &reserve.Confirm{Pods: pods, Requests: deps.PodRequestsAddress, Window: o.ConfirmWindow,
+				PendingLimit: func() time.Duration { return cfg.Get().PendingHolderTimeout }}
 		}
 		deps.Reservations = leases
 	}

@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"pkg/config":          {"pkg/policy", "pkg/settings"},
 	"pkg/mutate":          {"pkg/ipam", "pkg/annotations", "pkg/review"},
 	"pkg/validate":        {"pkg/ipam", "pkg/annotations", "pkg/apis/kubeovn/v1", "pkg/inventory", "pkg/policy", "pkg/settings"},
-	"pkg/reserve":         {"pkg/validate", "pkg/reservation"},
+	"pkg/reserve":         {"pkg/validate", "pkg/reservation", "pkg/settings"},
 	"pkg/admit": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/policy", "pkg/apis/kubeovn/v1", "pkg/review",
 		"pkg/inventory", "pkg/config", "pkg/mutate", "pkg/validate", "pkg/reserve"},
 	// Transport: no address math and no defaulting of its own.

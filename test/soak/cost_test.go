@@ -1,0 +1,209 @@
+package soak
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipamguard/ipamguard/internal/devenv"
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
+)
+
+// costSample is what one mode measured.
+type costSample struct {
+	mode                string
+	seqFixed, seqPlain  []time.Duration
+	concFixed           time.Duration
+	concN               int
+	reservationCount    float64
+	reservationUnder5ms float64
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	i := int(p * float64(len(s)-1))
+	return s[i]
+}
+
+// TestReservationCost measures, through the real API server, what the
+// API-backed reservations (--reservations=api) cost a pod creation
+// against --reservations=off: the latency of one fixed-address pod
+// creation at a time (p50, p99), of a pod without a fixed address, and the
+// rate of fixed-address creations with many in flight.
+func TestReservationCost(t *testing.T) {
+	skipUnlessSoak(t)
+	seqN, concN, workers := envInt(t, "IPAMGUARD_SOAK_COST_SEQ", 600), envInt(t, "IPAMGUARD_SOAK_COST_CONC", 1500), 16
+	root, err := devenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := devenvtest.Start(t, devenv.Options{WebhookPaths: []string{filepath.Join(root, "config", "webhook")}})
+	ctx := t.Context()
+	dir := t.TempDir()
+	bin := buildWebhook(t, dir)
+	kc := dir + "/kubeconfig"
+	kubeconfigVia(t, env, kc, "")
+	rc := rest.CopyConfig(env.Config)
+	rc.QPS, rc.Burst = -1, 0
+	c, err := client.New(rc, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, 2)
+	r := &replica{name: "cost", bin: bin, kubeconfig: kc, dir: dir, webhookPort: env.WebhookPort, healthPort: ports[0], metricsPort: ports[1]}
+	t.Cleanup(func() { r.kill(syscall.SIGTERM, 20*time.Second) })
+
+	next := 0
+	addr := func() string {
+		// 10.16.128.1 - 10.16.255.250: distinct for every pod of the run.
+		next++
+		return fmt.Sprintf("10.16.%d.%d", 128+next/250, 1+next%250)
+	}
+	var seq atomic.Int64
+	create := func(fixed string) (time.Duration, error) {
+		// A name of its own, not generateName: a request the client
+		// retries (the API server answered 429 or 5xx with Retry-After)
+		// is then the same pod, which its own reservation admits.
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "cost", Name: fmt.Sprintf("p-%d", seq.Add(1))},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}}}
+		if fixed != "" {
+			p.Annotations = map[string]string{"ovn.kubernetes.io/ip_address": fixed}
+		}
+		began := time.Now()
+		err := c.Create(ctx, p)
+		return time.Since(began), err
+	}
+	var samples []*costSample
+	for round := range 2 {
+		for _, mode := range []string{"off", "api"} {
+			r.extra = []string{"--reservations", mode}
+			r.start(t, env)
+			if err := r.waitReady(time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if len(samples) == 0 {
+				// The Subnet webhooks judge the seed: the replica first.
+				if err := seedBase(ctx, env, "cost"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := &costSample{mode: mode, concN: concN}
+			// Warm up connections and caches.
+			for range 20 {
+				if _, err := create(addr()); err != nil {
+					t.Fatalf("%s: warm-up: %v", mode, err)
+				}
+			}
+			var seqFails []error
+			for range seqN {
+				d, err := create(addr())
+				if err != nil {
+					seqFails = append(seqFails, err)
+				} else {
+					s.seqFixed = append(s.seqFixed, d)
+				}
+				d, err = create("")
+				if err != nil {
+					seqFails = append(seqFails, err)
+				} else {
+					s.seqPlain = append(s.seqPlain, d)
+				}
+			}
+			if len(seqFails) > 0 {
+				t.Errorf("%s: %d of %d creations one at a time failed, first: %v", mode, len(seqFails), 2*seqN, seqFails[0])
+			}
+			addrs := make(chan string, concN)
+			for range concN {
+				addrs <- addr()
+			}
+			close(addrs)
+			var (
+				wg    sync.WaitGroup
+				mu    sync.Mutex
+				fails []error
+			)
+			began := time.Now()
+			for range workers {
+				wg.Go(func() {
+					for a := range addrs {
+						if _, err := create(a); err != nil {
+							mu.Lock()
+							fails = append(fails, err)
+							mu.Unlock()
+						}
+					}
+				})
+			}
+			wg.Wait()
+			s.concFixed = time.Since(began)
+			if len(fails) > 0 {
+				t.Errorf("%s: %d of %d concurrent creations failed, first: %v", mode, len(fails), concN, fails[0])
+			}
+			if mode == "api" {
+				s.reservationCount, s.reservationUnder5ms = histogram(ctx, t, r, "ipamguard_reservation_duration_seconds", `result="granted"`, "0.005")
+			}
+			r.kill(syscall.SIGTERM, 20*time.Second)
+			samples = append(samples, s)
+			t.Logf("round %d, --reservations=%s: fixed-address pod one at a time p50 %v p99 %v; pod without one p50 %v p99 %v; %d fixed-address pods by %d workers in %v (%.0f/s)",
+				round+1, mode, pct(s.seqFixed, .5), pct(s.seqFixed, .99), pct(s.seqPlain, .5), pct(s.seqPlain, .99),
+				concN, workers, s.concFixed.Round(time.Millisecond), float64(concN)/s.concFixed.Seconds())
+			if mode == "api" {
+				t.Logf("round %d: ipamguard_reservation_duration_seconds{result=granted}: %.0f admissions, %.1f%% within 5 ms",
+					round+1, s.reservationCount, 100*s.reservationUnder5ms/max(s.reservationCount, 1))
+			}
+		}
+	}
+	merged := map[string]*costSample{}
+	for _, s := range samples {
+		m := merged[s.mode]
+		if m == nil {
+			m = &costSample{mode: s.mode}
+			merged[s.mode] = m
+		}
+		m.seqFixed = append(m.seqFixed, s.seqFixed...)
+		m.seqPlain = append(m.seqPlain, s.seqPlain...)
+		m.concFixed += s.concFixed
+		m.concN += s.concN
+		m.reservationCount += s.reservationCount
+		m.reservationUnder5ms += s.reservationUnder5ms
+	}
+	off, api := merged["off"], merged["api"]
+	rateOff, rateAPI := float64(off.concN)/off.concFixed.Seconds(), float64(api.concN)/api.concFixed.Seconds()
+	t.Logf("added latency of a fixed-address pod creation (api - off): p50 %v, p99 %v; a pod without a fixed address: p50 %v vs %v, p99 %v vs %v",
+		pct(api.seqFixed, .5)-pct(off.seqFixed, .5), pct(api.seqFixed, .99)-pct(off.seqFixed, .99),
+		pct(api.seqPlain, .5), pct(off.seqPlain, .5), pct(api.seqPlain, .99), pct(off.seqPlain, .99))
+	t.Logf("rate of fixed-address pod creations: %.0f/s with reservations, %.0f/s without: %.0f%%", rateAPI, rateOff, 100*rateAPI/rateOff)
+	t.Logf("reservation time (histogram, granted): %.0f admissions, %.1f%% within 5 ms", api.reservationCount, 100*api.reservationUnder5ms/max(api.reservationCount, 1))
+}
+
+// histogram reads the count and the cumulative count at bucket le of one
+// series of a histogram from r's /metrics.
+func histogram(ctx context.Context, t *testing.T, r *replica, name, labels, le string) (count, under float64) {
+	t.Helper()
+	var err error
+	count, err = r.gauge(ctx, name+"_count{"+labels+"}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	under, err = r.gauge(ctx, name+"_bucket{"+labels+`,le="`+le+`"}`)
+	if err != nil && !strings.Contains(err.Error(), "not in") {
+		t.Fatal(err)
+	}
+	return count, under
+}

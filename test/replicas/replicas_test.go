@@ -346,25 +346,30 @@ func apiServerClient(t *testing.T, env *devenv.Env) *http.Client {
 // test ends.
 func start(t *testing.T, bin, dir string, i int, kubeconfig string, env *devenv.Env, port, healthPort int) *process {
 	t.Helper()
-	logPath := filepath.Join(dir, fmt.Sprintf("webhook-%d.log", i))
+	return launch(t, bin, filepath.Join(dir, fmt.Sprintf("webhook-%d.log", i)), i, port, healthPort,
+		"--kubeconfig", kubeconfig,
+		"--cert-dir", env.WebhookCertDir,
+		"--client-ca-file", env.WebhookClientCAFile,
+		"--client-cn", devenv.WebhookClientCommonName,
+		"--metrics-bind-address", "0",
+		"--leader-election-namespace", namespace,
+		"--audit-interval", "0",
+		"--reservations", "api",
+	)
+}
+
+// launch runs replica i of bin serving on port with the flags args, its
+// output in logPath (shown when the test fails), and waits until it is
+// ready on healthPort; it is stopped when the test ends.
+func launch(t *testing.T, bin, logPath string, i, port, healthPort int, args ...string) *process {
+	t.Helper()
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	health := fmt.Sprintf("127.0.0.1:%d", healthPort)
-	cmd := exec.Command(bin,
-		"--kubeconfig", kubeconfig,
-		"--cert-dir", env.WebhookCertDir,
-		"--client-ca-file", env.WebhookClientCAFile,
-		"--client-cn", devenv.WebhookClientCommonName,
-		"--webhook-host", "127.0.0.1",
-		"--webhook-port", fmt.Sprint(port),
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", health,
-		"--leader-election-namespace", namespace,
-		"--audit-interval", "0",
-		"--reservations", "api",
-	)
+	cmd := exec.Command(bin, append([]string{"--webhook-host", "127.0.0.1", "--webhook-port", fmt.Sprint(port),
+		"--health-probe-bind-address", health}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -267,62 +266,16 @@ type unverifiedProcess struct {
 // served on metricsPort, and waits until it is ready.
 func startUnverified(t *testing.T, bin, dir string, i int, kubeconfig string, env *devenv.Env, port, healthPort, metricsPort int) *unverifiedProcess {
 	t.Helper()
-	logPath := filepath.Join(dir, fmt.Sprintf("unverified-webhook-%d.log", i))
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	health := fmt.Sprintf("127.0.0.1:%d", healthPort)
-	cmd := exec.Command(bin,
+	metrics := fmt.Sprintf("127.0.0.1:%d", metricsPort)
+	p := launch(t, bin, filepath.Join(dir, fmt.Sprintf("unverified-webhook-%d.log", i)), i, port, healthPort,
 		"--kubeconfig", kubeconfig,
 		"--cert-dir", env.WebhookCertDir,
-		"--webhook-host", "127.0.0.1",
-		"--webhook-port", fmt.Sprint(port),
-		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metricsPort),
-		"--health-probe-bind-address", health,
+		"--metrics-bind-address", metrics,
 		"--leader-election-namespace", namespace,
 		"--audit-interval", "0",
 		"--reservations", "api",
 	)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &unverifiedProcess{process: &process{cmd: cmd, url: fmt.Sprintf("https://127.0.0.1:%d/validate-v1-pod", port), log: logPath, done: make(chan error, 1)},
-		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
-	go func() { p.done <- cmd.Wait(); f.Close() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("replica %d log (tail):\n%s", i, tail(b, 3000))
-			}
-		}
-	})
-	devenvtest.Eventually(t, fmt.Sprintf("replica %d ready", i), waitTimeout, func() error {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			return fmt.Errorf("replica %d exited: %v", i, err)
-		default:
-		}
-		resp, err := http.Get("http://" + health + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz %d", resp.StatusCode)
-		}
-		return nil
-	})
-	return p
+	return &unverifiedProcess{process: p, metrics: "http://" + metrics + "/metrics"}
 }
 
 // scrapeReservations reads ipamguard_reservations_total by event from a

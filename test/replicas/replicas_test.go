@@ -8,8 +8,6 @@ package replicas
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,7 +33,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -96,7 +93,7 @@ func TestRaceAcrossThreeWebhookProcesses(t *testing.T) {
 	if err := devenv.Seed(ctx, env.Client); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	hc := apiServerClient(t, env)
+	hc := devenvtest.APIServerClient(t, env, 10*time.Second)
 	// Every replica's inventory has the default subnet: a dry run on a
 	// free address is admitted.
 	for i, p := range procs {
@@ -313,33 +310,6 @@ func send(ctx context.Context, hc *http.Client, url, ns, name, addr string, dryR
 		v.message = out.Response.Result.Message
 	}
 	return v
-}
-
-// apiServerClient calls the webhooks as the API server does: with its
-// client certificate (devenv's AdmissionConfiguration), trusting the
-// webhook's serving CA.
-func apiServerClient(t *testing.T, env *devenv.Env) *http.Client {
-	t.Helper()
-	kc, err := clientcmd.LoadFromFile(filepath.Join(filepath.Dir(env.WebhookClientCAFile), "webhook-client.kubeconfig"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ai := kc.AuthInfos["*"]
-	if ai == nil {
-		t.Fatal("no client certificate in devenv's webhook client kubeconfig")
-	}
-	cert, err := tls.X509KeyPair(ai.ClientCertificateData, ai.ClientKeyData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(env.WebhookCAData) {
-		t.Fatal("webhook CA does not parse")
-	}
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:     &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: 64,
-	}}
 }
 
 // start runs replica i and waits until it is ready; it is stopped when the

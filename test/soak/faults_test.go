@@ -235,7 +235,7 @@ func TestFaultsUnderChurn(t *testing.T) {
 	defer func() { stop(); wg.Wait() }()
 	wg.Go(func() { ch.run(runCtx, 50*time.Millisecond) })
 
-	hc := apiServerClient(t, env)
+	hc := devenvtest.APIServerClient(t, env, 5*time.Second)
 	stats := make([]*probeStats, len(reps))
 	for i, r := range reps {
 		stats[i] = &probeStats{messages: map[string]int{}}

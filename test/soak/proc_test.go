@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -268,33 +266,6 @@ func kubeconfigVia(t *testing.T, env *devenv.Env, path, server string) {
 	if err := clientcmd.WriteToFile(*kc, path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// apiServerClient calls the webhooks as the API server does: with its
-// client certificate (devenv's AdmissionConfiguration), trusting the
-// webhook's serving CA.
-func apiServerClient(t *testing.T, env *devenv.Env) *http.Client {
-	t.Helper()
-	kc, err := clientcmd.LoadFromFile(filepath.Join(filepath.Dir(env.WebhookClientCAFile), "webhook-client.kubeconfig"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ai := kc.AuthInfos["*"]
-	if ai == nil {
-		t.Fatal("no client certificate in devenv's webhook client kubeconfig")
-	}
-	cert, err := tls.X509KeyPair(ai.ClientCertificateData, ai.ClientKeyData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(env.WebhookCAData) {
-		t.Fatal("webhook CA does not parse")
-	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:     &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: 64,
-	}}
 }
 
 type verdict struct {

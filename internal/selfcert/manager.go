@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +86,8 @@ const (
 type Manager struct {
 	o       Options
 	current atomic.Pointer[served]
+	// loading orders the loads of the watch and of the periodic read.
+	loading sync.Mutex
 	// poke wakes the leader's loop (buffer 1: pokes coalesce).
 	poke chan struct{}
 }
@@ -188,7 +191,7 @@ func (m *Manager) Serve(ctx context.Context) error {
 		fields.OneTermEqualSelector("metadata.name", m.o.SecretName))
 	return m.watch(ctx, lw, &corev1.Secret{}, func(obj any) {
 		if s, ok := obj.(*corev1.Secret); ok {
-			m.load(s)
+			m.load(s, false)
 		}
 		m.wake()
 	})
@@ -210,7 +213,7 @@ func (m *Manager) poll(ctx context.Context, interval time.Duration) {
 		cancel()
 		switch {
 		case err == nil:
-			m.load(s)
+			m.load(s, true)
 		case !apierrors.IsNotFound(err) && ctx.Err() == nil:
 			m.o.Log.Error(err, "read the serving certificate's Secret", "secret", m.o.SecretName)
 		}
@@ -218,7 +221,14 @@ func (m *Manager) poll(ctx context.Context, interval time.Duration) {
 }
 
 // load serves the Secret's certificate if it is valid and new.
-func (m *Manager) load(s *corev1.Secret) {
+//
+// polled says s comes from the periodic read, which may have read it just
+// before the watch delivered a newer one: a polled certificate issued
+// before the one served does not replace it (the watch, which delivers in
+// order, may).
+func (m *Manager) load(s *corev1.Secret, polled bool) {
+	m.loading.Lock()
+	defer m.loading.Unlock()
 	crt, key := s.Data[CertKey], s.Data[KeyKey]
 	if cur := m.current.Load(); cur != nil && bytes.Equal(cur.raw, append(slices.Clone(crt), key...)) {
 		return
@@ -234,6 +244,9 @@ func (m *Manager) load(s *corev1.Secret) {
 			m.o.Log.Error(err, "parse serving certificate", "secret", s.Name)
 			return
 		}
+	}
+	if cur := m.current.Load(); polled && cur != nil && leaf.NotBefore.Before(cur.leaf.NotBefore) {
+		return
 	}
 	if !m.o.Now().Before(leaf.NotAfter) {
 		m.o.Log.Error(nil, "Secret's serving certificate has expired; keeping the last one", "secret", s.Name, "notAfter", leaf.NotAfter)

@@ -85,7 +85,7 @@ func TestReconcileWritesSecretAndCABundles(t *testing.T) {
 			t.Errorf("webhook %d: caBundle is not the Secret's ca.crt", i)
 		}
 	}
-	m.load(sec)
+	m.load(sec, false)
 	if err := m.ReadyCheck(nil); err != nil {
 		t.Errorf("not ready with a certificate: %v", err)
 	}
@@ -116,7 +116,7 @@ func TestReconcileWritesSecretAndCABundles(t *testing.T) {
 	// A corrupt Secret is not loaded: the last good certificate stays.
 	bad := after.DeepCopy()
 	bad.Data[CertKey] = []byte("garbage")
-	m.load(bad)
+	m.load(bad, false)
 	if err := m.ReadyCheck(nil); err != nil {
 		t.Errorf("a corrupt Secret made the replica unready: %v", err)
 	}
@@ -189,5 +189,41 @@ func TestPollLoadsWithoutWatch(t *testing.T) {
 	}
 	if got := waitServing(first); got != certs[0].SerialNumber.String() {
 		t.Errorf("serving serial %s, want the Secret's %s", got, certs[0].SerialNumber)
+	}
+}
+
+// TestPolledOlderCertificateDoesNotReplace: the periodic read may return
+// the Secret as it was just before the watch delivered its successor; the
+// older certificate it read does not replace the newer one served.
+func TestPolledOlderCertificateDoesNotReplace(t *testing.T) {
+	now := time.Now()
+	m, cs := newFakeManager(t, &now)
+	ctx := context.Background()
+	read := func() *corev1.Secret {
+		t.Helper()
+		if _, err := m.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sec, err := cs.CoreV1().Secrets("ns").Get(ctx, "cert", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sec
+	}
+	older := read()
+	if err := cs.CoreV1().Secrets("ns").Delete(ctx, "cert", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute) // the next certificate is issued later
+	newer := read()
+	m.load(newer, false)
+	served := m.Serving().SerialNumber.String()
+	m.load(older, true)
+	if got := m.Serving().SerialNumber.String(); got != served {
+		t.Errorf("a polled older certificate replaced the newer one: serving %s, want %s", got, served)
+	}
+	m.load(older, false) // the watch delivers in order: it may
+	if got := m.Serving().SerialNumber.String(); got == served {
+		t.Error("the watch's certificate was not loaded")
 	}
 }

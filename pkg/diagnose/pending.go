@@ -391,15 +391,15 @@ type stuckEvent struct {
 	class ipamClass
 }
 
+// eventSkew is how much earlier than its pod's creation an event without
+// the pod's UID may be and still be about that pod.
+const eventSkew = 2 * time.Second
+
 // pickEvent chooses the event that says what is wrong with a pod: the
 // latest one of a specific class, else the latest generic IPAM one (the
 // CNI's "no address allocated" repeats on every sandbox retry, and the
 // controller's own reason is more telling). Events about an earlier pod
 // of the same name (another UID) do not count.
-// eventSkew is how much earlier than its pod's creation an event without
-// the pod's UID may be and still be about that pod.
-const eventSkew = 2 * time.Second
-
 func pickEvent(p *Pod, events []*Event) (stuckEvent, bool) {
 	var best stuckEvent
 	for _, e := range events {

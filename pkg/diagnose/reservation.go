@@ -51,7 +51,7 @@ func checkReservations(x *index, opts *Options, r *Report) {
 		res := &x.s.Reservations[i]
 		// Without an acquire or renew time (not written by the webhook)
 		// there is no expiry to judge.
-		if res.Acquired.IsZero() || res.DeletionTimestamp != nil {
+		if res.Acquired.IsZero() && res.Renewed.IsZero() || res.DeletionTimestamp != nil {
 			continue
 		}
 		late := opts.Now.Sub(res.Expires)

@@ -34,10 +34,10 @@ type Fields struct {
 	Namespace, Owner, Pod string
 	PodUID, RequestUID    string
 	State                 string
-	// Acquired is when the current holder took it (zero when the Lease
-	// says not), Expires when it lapses: renewed (or acquired) plus the
-	// Lease's duration.
-	Acquired, Expires time.Time
+	// Acquired is when the current holder took it and Renewed when it
+	// last renewed it (zero when the Lease says not), Expires when it
+	// lapses: renewed (or acquired) plus the Lease's duration.
+	Acquired, Renewed, Expires time.Time
 }
 
 // Read reads a Lease; ok is false for a Lease that is not a well-formed
@@ -55,7 +55,8 @@ func Read(le *coordinationv1.Lease) (f Fields, ok bool) {
 	}
 	renew := f.Acquired
 	if le.Spec.RenewTime != nil {
-		renew = le.Spec.RenewTime.Time
+		f.Renewed = le.Spec.RenewTime.Time
+		renew = f.Renewed
 	}
 	var d time.Duration
 	if le.Spec.LeaseDurationSeconds != nil {

@@ -10,11 +10,13 @@ import (
 // countsMember is the snapshot's last member: the items by kind.
 const countsMember = "itemCounts"
 
-// minItemBytes is less than any item a Writer writes takes (a stripped
-// pod or IP object has its apiVersion, kind, name, namespace, UID,
-// resourceVersion and creation time: some 200 bytes at least): a file
-// claiming more items than its size allows at this size is not believed.
-const minItemBytes = 128
+// minItemBytes is less than a pod or IP object a Writer writes takes
+// (stripped, it keeps its apiVersion, kind, name, namespace, UID,
+// resourceVersion, creation time and addresses: 300 bytes and more): a
+// file claiming more items than its size allows at this size is not
+// believed, so what a reader reserves by the counts (a State: about 500
+// bytes per IP object) stays within about twice the file's size.
+const minItemBytes = 256
 
 // tailSize is how much of a file's end TailCounts reads: the counts of a
 // few dozen kinds take a few hundred bytes.
@@ -59,14 +61,14 @@ func TailCounts(f io.ReadSeeker) map[string]int {
 	}
 	// Counts the file cannot hold are not believed: a reader sizes memory
 	// by them.
-	total := 0
+	var total int64
 	for _, n := range counts {
 		if n < 0 || n > math.MaxInt32 {
 			return nil
 		}
-		total += n
+		total += int64(n)
 	}
-	if int64(total) > (end-start)/minItemBytes {
+	if total > (end-start)/minItemBytes {
 		return nil
 	}
 	return counts

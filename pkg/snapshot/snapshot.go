@@ -265,8 +265,11 @@ func read(r io.Reader, visit itemVisit) (*Header, error) {
 			if err != nil {
 				return bad(err)
 			}
-			if err := json.Unmarshal(v, &h.ItemCounts); err != nil {
-				return bad(fmt.Errorf("%s: %s", countsMember, Describe(err)))
+			// A hint only (TailCounts): one that does not parse is
+			// ignored, not an error of the document.
+			var counts map[string]int
+			if err := json.Unmarshal(v, &counts); err == nil && h.Snapshot() {
+				h.ItemCounts = counts
 			}
 		case "items":
 			itemsSeen = true

@@ -370,9 +370,11 @@ func TestItemCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range []struct{ apiVersion, kind, raw string }{
-		{"v1", "Pod", `{"metadata":{"name":"a","namespace":"n"}}`},
-		{"v1", "Pod", `{"metadata":{"name":"b","namespace":"n"}}`},
-		{"kubeovn.io/v1", "IP", `{"metadata":{"name":"a.n"},"spec":{"ipAddress":"10.0.0.2"}}`},
+		// As large as real ones: the counts are believed only for items
+		// of a realistic size.
+		{"v1", "Pod", `{"metadata":{"name":"web-0-7d9f8","namespace":"shop","uid":"00000000-0070-4000-8000-000000000000","resourceVersion":"2000000","creationTimestamp":"2026-12-01T00:00:00Z","annotations":{"ovn.kubernetes.io/ip_address":"10.0.0.20","ovn.kubernetes.io/logical_switch":"subnet-0"}},"status":{"podIPs":[{"ip":"10.0.0.20"}]}}`},
+		{"v1", "Pod", `{"metadata":{"name":"web-1-7d9f8","namespace":"shop","uid":"00000000-0070-4000-8000-000000000001","resourceVersion":"2000001","creationTimestamp":"2026-12-01T00:00:00Z","annotations":{"ovn.kubernetes.io/ip_address":"10.0.0.21","ovn.kubernetes.io/logical_switch":"subnet-0"}},"status":{"podIPs":[{"ip":"10.0.0.21"}]}}`},
+		{"kubeovn.io/v1", "IP", `{"metadata":{"name":"web-0-7d9f8.shop","uid":"00000000-0069-4000-8000-000000000000","resourceVersion":"1000","creationTimestamp":"2026-12-01T00:00:01Z"},"spec":{"podName":"web-0-7d9f8","namespace":"shop","subnet":"subnet-0","ipAddress":"10.0.0.20","v4IpAddress":"10.0.0.20"}}`},
 	} {
 		if err := w.Add(o.apiVersion, o.kind, []byte(o.raw)); err != nil {
 			t.Fatal(err)
@@ -385,6 +387,15 @@ func TestItemCounts(t *testing.T) {
 	h, err := snapshot.Read(bytes.NewReader(buf.Bytes()), func(string, string, []byte) error { return nil })
 	if err != nil || !maps.Equal(h.ItemCounts, want) {
 		t.Errorf("Read: counts %v, %v; want %v", h.ItemCounts, err, want)
+	}
+	// A hint that does not parse, or in a List, is ignored, not an error.
+	for _, text := range []string{
+		strings.Replace(buf.String(), `"itemCounts":{`, `"itemCounts":{"x":"y",`, 1),
+		`{"apiVersion":"v1","kind":"List","items":[],"itemCounts":{"Pod":1}}`,
+	} {
+		if h, err := snapshot.Read(strings.NewReader(text), func(string, string, []byte) error { return nil }); err != nil || h.ItemCounts != nil {
+			t.Errorf("Read(%.60s…): counts %v, %v; want none, no error", text, h.ItemCounts, err)
+		}
 	}
 	r := bytes.NewReader(buf.Bytes())
 	if _, err := r.Seek(7, io.SeekStart); err != nil {
@@ -402,7 +413,7 @@ func TestItemCounts(t *testing.T) {
 		"cut short":     doc[:len(doc)-3],
 		"more after it": strings.TrimSpace(doc[:len(doc)-2]) + `,"x":1}`,
 		"negative":      strings.Replace(doc, `"IP":1`, `"IP":-1`, 1),
-		"more than fit": strings.Replace(doc, `"IP":1`, `"IP":100000`, 1),
+		"more than fit": strings.Replace(doc, `"IP":1`, `"IP":100`, 1),
 	} {
 		if got := snapshot.TailCounts(strings.NewReader(text)); got != nil {
 			t.Errorf("%s: TailCounts %v, want nil", name, got)

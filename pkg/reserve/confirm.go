@@ -21,7 +21,12 @@ package reserve
 // claim are polled together. A holder not confirmed by then (no such
 // pod, another UID, a pod that does not ask for the address as this
 // replica's inventory reads it) is taken over, atomically
-// (resourceVersion precondition), as an expired one is. Taken over at
+// (resourceVersion precondition), as an expired one is — provided this
+// call has watched that version of its Lease for W: the Leases read in
+// the call's first moments are polled up to watchGrace past the deadline
+// to get their W, and an unconfirmed holder first read later (the call's
+// own writes were slow, or a takeover was lost and the Lease rewritten)
+// refuses the request (fail closed). Taken over at
 // once, without waiting: a holder whose pod can never hold the address
 // (deleting, finished, created before the Lease, pending too long), and a
 // Lease older than W plus ClockSkewAllowance whose holder is not
@@ -33,10 +38,15 @@ package reserve
 // takeover lost past the deadline to a new unconfirmed holder refuses the
 // request (fail closed: exactly one winner matters more); so such a
 // forger can deny that one address to real pods for as long as it keeps
-// going. Only caller verification (--client-ca-file) prevents that.
-// Addresses it does not target continuously are delayed at most W. Of real
-// pods racing for one address exactly one is admitted, provided the
-// winner's pod is persisted within W of its admission.
+// going. And a forger timing two forged requests around a real pod with
+// several addresses (one holding an address so the pod waits, the other
+// watching the pod's own Lease of another address for W and taking it
+// over just before the pod stamps it again, see restamp) can get that pod
+// refused. Only caller verification (--client-ca-file) prevents these.
+// Other addresses are delayed at most W. Of real pods racing for one
+// address exactly one is admitted, provided the winner's pod is persisted
+// within W of its Lease being written (at most restampAge before its
+// admission ends: older Leases are stamped again at its end).
 
 import (
 	"context"
@@ -59,8 +69,9 @@ const ConfirmWindow = time.Second
 
 // Bounds of the confirmation window. Below MinConfirmWindow a pod
 // persisted a little late (a loaded API server) would lose its address to
-// a second pod; MaxConfirmWindow leaves the handler's 1.5 s budget 500 ms
-// for the API calls around the wait.
+// a second pod; MaxConfirmWindow leaves the handler's 1.5 s budget 400 ms
+// for the API calls around the wait (which may run watchGrace, 100 ms,
+// past the window).
 const (
 	MinConfirmWindow = 100 * time.Millisecond
 	MaxConfirmWindow = time.Second
@@ -223,8 +234,10 @@ func (l *Leases) stale(r Reservation, now time.Time) bool {
 // confirmAll confirms the holders of the reservations of as, reading all
 // of them in each poll, until each is resolved — confirmed, or decided
 // without waiting (its pod can never hold it, or its Lease is stale) — or
-// run's deadline passes; past the deadline each is read once. It sets
-// confirmed and resolved on each, and run.waitedUntil after each wait.
+// run's deadline passes (extended by at most watchGrace for holders first
+// read just after the call began, so they are watched for a whole
+// window); past it each is read once. It sets confirmed and resolved on
+// each.
 func (l *Leases) confirmAll(ctx context.Context, run *judgeRun, as []*attempt) error {
 	poll := confirmPollFirst
 	for {
@@ -250,7 +263,16 @@ func (l *Leases) confirmAll(ctx context.Context, run *judgeRun, as []*attempt) e
 		if pending == 0 {
 			return nil
 		}
-		wait := run.deadline.Sub(l.now())
+		// The deadline, or later for holders first read in the call's
+		// first moments (watchGrace), so each is watched for the window.
+		until := run.deadline
+		latest := run.deadline.Add(l.Confirm.fraction(watchGrace))
+		for _, a := range as {
+			if t := run.seenAt(a).Add(l.Confirm.window()); !a.resolved && t.After(until) && !t.After(latest) {
+				until = t
+			}
+		}
+		wait := until.Sub(l.now())
 		if wait <= 0 {
 			return nil
 		}
@@ -263,7 +285,6 @@ func (l *Leases) confirmAll(ctx context.Context, run *judgeRun, as []*attempt) e
 			return fmt.Errorf("wait for the holders of %d reservation(s) to be confirmed: %w", pending, ctx.Err())
 		case <-t.C:
 		}
-		run.waitedUntil = l.now()
 	}
 }
 

@@ -211,8 +211,10 @@ func (l *Leases) Lease(c validate.Claim, g Grant, now time.Time) *coordinationv1
 // the Leases of the addresses it asked about instead, so a dry run is
 // answered as the real request would be; when that read fails, the first
 // judgement stands (the error is logged). Any API error while writing, or
-// ctx ending, is returned: the caller must then refuse the request, since
-// an address it could not reserve may be another's.
+// ctx ending (also before or during the first judgement, which then grants
+// nothing whatever the request is, or the read), is returned: the caller
+// must then refuse the request, since an address it could not reserve may
+// be another's.
 //
 // With Confirm, the holders of other owners' Leases are confirmed within
 // one deadline for the whole call (confirm.go): its start plus the window,
@@ -241,14 +243,23 @@ func (l *Leases) Judge(ctx context.Context, judge func(held validate.Reservation
 	}()
 	if len(g.Claims) == 0 {
 		result = ResultRead
+		if err := ctx.Err(); err != nil {
+			// The budget ran out in (or before) the first judgement, which
+			// then grants nothing whatever the request is: answering it
+			// would admit a pod without its reservation. Fail closed.
+			return fmt.Errorf("judge the reservations: %w", err)
+		}
 		l.rejudgeRead(ctx, judge, asked.keys)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("read the reservations: %w", err)
+		}
 		return nil
 	}
-	run := &judgeRun{start: l.now()}
+	run := &judgeRun{start: l.now(), seen: map[string]time.Time{}}
 	if l.Confirm != nil {
 		run.deadline = run.start.Add(l.Confirm.window())
 	}
-	mine, conflicts, err := l.acquireAll(ctx, run, g)
+	mine, conflicts, err := l.acquireAll(ctx, run, g, judge)
 	if err != nil {
 		l.observe(EventAPIError)
 		return errors.Join(err, l.release(mine))
@@ -312,9 +323,45 @@ type judgeRun struct {
 	// be confirmed ends (start plus the window; zero without Confirm), on
 	// this replica's clock (Leases.Now).
 	start, deadline time.Time
-	// waitedUntil is when the last wait for a holder ended; zero when
-	// there was none.
-	waitedUntil time.Time
+	// seen is when each version of another owner's Lease (name and
+	// resourceVersion) was first read in this call: an unconfirmed holder
+	// is taken over only once it has been watched for the window.
+	seen map[string]time.Time
+}
+
+// see records that a's Lease was read at now, unless its version was
+// read before, and returns when its version was first read.
+func (run *judgeRun) see(a *attempt, now time.Time) time.Time {
+	k := a.cur.Name + "@" + a.cur.ResourceVersion
+	if t, ok := run.seen[k]; ok {
+		return t
+	}
+	run.seen[k] = now
+	return now
+}
+
+// seenAt returns when a's Lease version was first read (see).
+func (run *judgeRun) seenAt(a *attempt) time.Time {
+	return run.seen[a.cur.Name+"@"+a.cur.ResourceVersion]
+}
+
+// Two small fractions of the window, each at most 100 ms and at most a
+// quarter of the window.
+const (
+	// watchGrace: the wait for holders may run past the call's deadline by
+	// this much, so that the Leases read in the call's first moments
+	// (after its own creates and reads) are watched for a whole window.
+	// Holders first read later than that are not waited for again: not
+	// confirmed at the deadline, they refuse the request (fail closed).
+	watchGrace = 100 * time.Millisecond
+	// restampAge: a Lease of this request older than this when the call
+	// ends is stamped again (restamp), whatever made the call slow.
+	restampAge = 100 * time.Millisecond
+)
+
+// fraction returns d, at most a quarter of the window.
+func (c *Confirm) fraction(d time.Duration) time.Duration {
+	return min(d, c.window()/4)
 }
 
 // step is what one attempt at a claim found.
@@ -362,13 +409,14 @@ const maxRounds = 4
 // in the way. Each round creates (or reads) every claim's Lease first,
 // then confirms the holders found, all within run's one deadline, then
 // writes the takeovers; a claim whose takeover was lost goes to the next
-// round. When holders were waited for, Leases this request wrote before
-// the wait are stamped again afterwards (see restamp).
-func (l *Leases) acquireAll(ctx context.Context, run *judgeRun, g Grant) (mine []Reservation, conflicts map[key]Reservation, err error) {
+// round. Once another owner holds a claim, judge runs again before the
+// takeovers are written, and only the claims it still grants are written:
+// a request to be refused takes nothing from in-flight holders. Leases
+// this request wrote that have aged meanwhile are stamped again at the end
+// (see restamp).
+func (l *Leases) acquireAll(ctx context.Context, run *judgeRun, g Grant, judge func(held validate.Reservations) Grant) (mine []Reservation, conflicts map[key]Reservation, err error) {
 	conflicts = map[key]Reservation{}
 	todo := g.Claims
-	// lostLate: the claims whose takeover was lost past the deadline.
-	lostLate := map[key]bool{}
 	for round := 0; len(todo) > 0; round++ {
 		if round == maxRounds {
 			return mine, nil, fmt.Errorf("reserve %s in subnet %s: lease %s: too many concurrent writers", todo[0].Addr, todo[0].Subnet, LeaseName(todo[0].Subnet, todo[0].Addr))
@@ -391,6 +439,7 @@ func (l *Leases) acquireAll(ctx context.Context, run *judgeRun, g Grant) (mine [
 			case stepWrite:
 				writes = append(writes, a)
 			case stepConfirm:
+				run.see(a, l.now())
 				checks = append(checks, a)
 			}
 		}
@@ -398,6 +447,7 @@ func (l *Leases) acquireAll(ctx context.Context, run *judgeRun, g Grant) (mine [
 			if err := l.confirmAll(ctx, run, checks); err != nil {
 				return mine, nil, err
 			}
+			now := l.now()
 			for _, a := range checks {
 				k := key{a.c.Subnet, a.c.Addr}
 				switch {
@@ -407,21 +457,23 @@ func (l *Leases) acquireAll(ctx context.Context, run *judgeRun, g Grant) (mine [
 					l.observe(EventConfirmed)
 					l.observe(EventRefused)
 					conflicts[k] = a.r
-				case !a.resolved && lostLate[k] && a.same:
-					// Past the deadline, a new writer of the same owner:
-					// granted, left as written.
-				case !a.resolved && lostLate[k]:
-					// A takeover of this address was lost past the
-					// deadline and a new unconfirmed holder stands: fail
-					// closed (another wait would time the request out).
-					// A forger re-forging one address without pause can
-					// deny it so (docs/operations.md).
+				case !a.resolved && now.Sub(run.seenAt(a)) < l.Confirm.window() && a.same:
+					// Not watched for the window (first read late: a slow
+					// call, or a takeover lost near the deadline), a
+					// writer of the same owner: granted, left as written.
+				case !a.resolved && now.Sub(run.seenAt(a)) < l.Confirm.window():
+					// An unconfirmed holder first read too late to be
+					// watched for the window before the deadline (its
+					// Lease may be moments old): fail closed, as another
+					// wait would time the request out. A forger re-forging
+					// one address without pause (re-taking it whenever a
+					// takeover is due) can deny it so (docs/operations.md).
 					l.observe(EventRefused)
 					conflicts[k] = a.r
 				default:
-					// Not confirmed within the window (or at once: its pod
-					// can never hold it, or the Lease is older than the
-					// window and the clock-skew allowance): taken over,
+					// Watched for the window and not confirmed (or at once:
+					// its pod can never hold it, or the Lease is older than
+					// the window and the clock-skew allowance): taken over,
 					// stamped with the time of the takeover.
 					a.step, a.unconfirmed, a.renew = stepWrite, !a.same, a.same
 					a.want = l.Lease(a.c, g, l.now())
@@ -430,6 +482,24 @@ func (l *Leases) acquireAll(ctx context.Context, run *judgeRun, g Grant) (mine [
 			}
 		}
 		todo = retry
+		if len(conflicts) > 0 && len(writes) > 0 {
+			// The request is refused, or (warn and audit modes) admitted
+			// without the addresses held: write only what the judgement
+			// with those holders still grants. Taking over (and then
+			// deleting) another in-flight holder's Lease would make its
+			// own request fail, or leave its address unreserved.
+			still := map[key]bool{}
+			for _, c := range judge(fixedView(conflicts)).Claims {
+				still[key{c.Subnet, c.Addr}] = true
+			}
+			kept := writes[:0]
+			for _, a := range writes {
+				if still[key{a.c.Subnet, a.c.Addr}] {
+					kept = append(kept, a)
+				}
+			}
+			writes = kept
+		}
 		for _, a := range writes {
 			r, lost, err := l.write(ctx, a)
 			switch {
@@ -437,15 +507,12 @@ func (l *Leases) acquireAll(ctx context.Context, run *judgeRun, g Grant) (mine [
 				return mine, nil, fmt.Errorf("reserve %s in subnet %s: %w", a.c.Addr, a.c.Subnet, err)
 			case lost:
 				todo = append(todo, a.c)
-				if !l.now().Before(run.deadline) {
-					lostLate[key{a.c.Subnet, a.c.Addr}] = true
-				}
 			case r != nil:
 				mine = append(mine, *r)
 			}
 		}
 	}
-	mine, err = l.restamp(ctx, run, g, mine, conflicts)
+	mine, err = l.restamp(ctx, g, mine, conflicts)
 	return mine, conflicts, err
 }
 
@@ -536,20 +603,26 @@ func (l *Leases) write(ctx context.Context, a *attempt) (r *Reservation, lost bo
 }
 
 // restamp writes the acquire and renew times of the Leases in mine again
-// when the call waited for holders after writing them: a Lease written
-// before a wait of up to the window would otherwise look that much older
-// to other replicas while this request's pod is not even persisted yet.
-// The rewrite carries the resourceVersion written, so a Lease another
-// request took over meanwhile (it saw it unconfirmed) is not overwritten:
-// that address goes to conflicts and the request is refused (fail
-// closed), or, taken over by the same owner, is left to it.
-func (l *Leases) restamp(ctx context.Context, run *judgeRun, g Grant, mine []Reservation, conflicts map[key]Reservation) ([]Reservation, error) {
-	if run.waitedUntil.IsZero() {
+// when they are more than restampAge (at most a quarter of the window)
+// old at the end of the call, whether it waited for holders or was slow
+// otherwise (throttled reads, slow writes): such a Lease looks that much
+// older to other replicas while this request's pod is not even persisted
+// yet, and another request may have watched it for a window and taken it
+// over. The rewrite carries the resourceVersion written, so a Lease
+// another request took over meanwhile (it saw it unconfirmed) is not
+// overwritten: that address goes to conflicts and the request is refused
+// (fail closed), or, taken over by the same owner, is left to it. It also
+// changes the resourceVersion, so a takeover another request is about to
+// write fails. Without Confirm nothing is taken over before its TTL, and
+// nothing is stamped again.
+func (l *Leases) restamp(ctx context.Context, g Grant, mine []Reservation, conflicts map[key]Reservation) ([]Reservation, error) {
+	if l.Confirm == nil {
 		return mine, nil
 	}
+	age := l.Confirm.fraction(restampAge)
 	kept := mine[:0:0]
-	for _, r := range mine {
-		if !r.Acquired.Before(run.waitedUntil) {
+	for i, r := range mine {
+		if l.now().Sub(r.Acquired) <= age {
 			kept = append(kept, r)
 			continue
 		}
@@ -562,11 +635,15 @@ func (l *Leases) restamp(ctx context.Context, run *judgeRun, g Grant, mine []Res
 			continue
 		}
 		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-			return append(kept, r), fmt.Errorf("stamp lease %s again after waiting for holders: %w", r.Name, err)
+			// Returned all, this one and those not reached yet: the
+			// caller releases them.
+			return append(append(kept, r), mine[i+1:]...), fmt.Errorf("stamp lease %s again: %w", r.Name, err)
 		}
 		cur := &coordinationv1.Lease{}
 		if err := l.Client.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: r.Name}, cur); err != nil {
-			return kept, fmt.Errorf("lease %s was changed while waiting for holders; read it: %w", r.Name, err)
+			// This one is another's now; those not reached yet are
+			// this request's to release.
+			return append(kept, mine[i+1:]...), fmt.Errorf("lease %s was changed by another writer; read it: %w", r.Name, err)
 		}
 		now, ok := reservationOf(cur)
 		if !ok || (now.Namespace == g.Namespace && now.Owner == g.Owner) {

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -657,15 +658,26 @@ func (l *Leases) restamp(ctx context.Context, g Grant, mine []Reservation, confl
 	return kept, nil
 }
 
+// ReleaseTimeout bounds the deletes of a release, all at once: it runs
+// after the request's own deadline may have passed (the request was
+// refused or failed), and must not hold its answer much longer. A Lease
+// left behind lapses at its TTL.
+const ReleaseTimeout = 2 * time.Second
+
 // release deletes reservations this process wrote, unless someone else has
-// taken them over since.
+// taken them over since: all at once, within ReleaseTimeout.
 func (l *Leases) release(rs []Reservation) error {
-	var errs []error
-	for _, r := range rs {
-		if err := l.delete(context.Background(), r); err != nil {
-			errs = append(errs, err)
-		}
+	if len(rs) == 0 {
+		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), ReleaseTimeout)
+	defer cancel()
+	errs := make([]error, len(rs))
+	var wg sync.WaitGroup
+	for i, r := range rs {
+		wg.Go(func() { errs[i] = l.delete(ctx, r) })
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

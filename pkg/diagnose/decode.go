@@ -627,16 +627,7 @@ func (s *scanner) podStatus(p *Pod) {
 		case "podIPs":
 			s.once(&got, 1)
 			s.array(func() {
-				var ig seen
-				s.object(func(name []byte) {
-					if string(name) != "ip" {
-						s.fail()
-						return
-					}
-					s.once(&ig, 0)
-					p.PodIPs = append(p.PodIPs, s.str())
-				})
-				if ig == 0 {
+				if !s.only("ip", func() { p.PodIPs = append(p.PodIPs, s.str()) }) {
 					// {} is an IP of "": addPod keeps it.
 					p.PodIPs = append(p.PodIPs, "")
 				}
@@ -644,27 +635,9 @@ func (s *scanner) podStatus(p *Pod) {
 		case "containerStatuses":
 			s.once(&got, 2)
 			s.array(func() {
-				var cg seen
-				s.object(func(name []byte) {
-					if string(name) != "state" {
-						s.fail()
-						return
-					}
-					s.once(&cg, 0)
-					var sg seen
-					s.object(func(name []byte) {
-						if string(name) != "waiting" {
-							s.fail()
-							return
-						}
-						s.once(&sg, 0)
-						var wg seen
-						s.object(func(name []byte) {
-							if string(name) != "reason" {
-								s.fail()
-								return
-							}
-							s.once(&wg, 0)
+				s.only("state", func() {
+					s.only("waiting", func() {
+						s.only("reason", func() {
 							if r := s.istr(); r != "" && p.Waiting == "" {
 								p.Waiting = r
 							}
@@ -676,6 +649,21 @@ func (s *scanner) podStatus(p *Pod) {
 			s.fail()
 		}
 	})
+}
+
+// only reads an object whose one member may be name, at most once,
+// calling read for its value; it reports whether the member was there.
+func (s *scanner) only(name string, read func()) bool {
+	var got seen
+	s.object(func(n []byte) {
+		if string(n) != name {
+			s.fail()
+			return
+		}
+		s.once(&got, 0)
+		read()
+	})
+	return got != 0
 }
 
 // fastIP decodes an IP object as encoding/json does; ok is false when it

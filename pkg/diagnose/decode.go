@@ -2,7 +2,9 @@ package diagnose
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -36,8 +38,14 @@ import (
 // rather than ten million strings. A chunk lives as long as one of its
 // strings does; the strings of a State live together anyway.
 type interner struct {
-	cache  *[internSlots]string
-	chunk  []byte
+	cache *[internSlots]string
+	chunk []byte
+	// ichunk holds the shared strings apart from the others, so that the
+	// few thousand a snapshot repeats (namespaces, subnets, nodes, keys)
+	// sit together in the processor's cache instead of one per cache
+	// line among a million names and UIDs: a shared string is compared
+	// with the bytes read each time it comes.
+	ichunk []byte
 	bools  []bool
 	shared *[sharedSlots]sharedSlot
 }
@@ -136,19 +144,23 @@ var internSeed = maphash.MakeSeed()
 
 // fresh returns b as a new string, carved from the current chunk. The
 // bytes of a chunk are never written again once carved.
-func (in *interner) fresh(b []byte) string {
+func (in *interner) fresh(b []byte) string { return carve(&in.chunk, b) }
+
+// carve returns b as a new string carved from *chunk, which it replaces
+// when full.
+func carve(chunk *[]byte, b []byte) string {
 	switch {
 	case len(b) == 0:
 		return ""
 	case len(b) > maxCarved:
 		return string(b)
 	}
-	if cap(in.chunk)-len(in.chunk) < len(b) {
-		in.chunk = make([]byte, 0, chunkSize)
+	if cap(*chunk)-len(*chunk) < len(b) {
+		*chunk = make([]byte, 0, chunkSize)
 	}
-	start := len(in.chunk)
-	in.chunk = append(in.chunk, b...)
-	return unsafe.String(&in.chunk[start], len(b))
+	start := len(*chunk)
+	*chunk = append(*chunk, b...)
+	return unsafe.String(&(*chunk)[start], len(b))
 }
 
 // boolean returns a pointer to a new bool of value v, carved likewise.
@@ -168,7 +180,7 @@ func (in *interner) str(b []byte) string {
 	if *slot == string(b) && len(b) > 0 { // no allocation for the compare
 		return *slot
 	}
-	s := in.fresh(b)
+	s := carve(&in.ichunk, b)
 	*slot = s
 	return s
 }
@@ -213,20 +225,29 @@ func (s *scanner) expect(c byte) {
 }
 
 // raw reads a string without escapes or control characters, in valid
-// UTF-8, and returns its bytes.
+// UTF-8, and returns its bytes. It looks at eight bytes at a time
+// (special) and at single bytes only where one needs a look.
 func (s *scanner) raw() []byte {
 	if s.peek() != '"' {
 		s.fail()
 		return nil
 	}
+	b := s.b
 	start := s.i + 1
 	ascii := true
-	for j := start; j < len(s.b); j++ {
-		c := s.b[j]
-		switch {
+	for j := start; j < len(b); {
+		if j+8 <= len(b) {
+			m := special(binary.LittleEndian.Uint64(b[j:]))
+			if m == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(m) >> 3
+		}
+		switch c := b[j]; {
 		case c == '"':
 			s.i = j + 1
-			v := s.b[start:j]
+			v := b[start:j]
 			if !ascii && !utf8.Valid(v) {
 				s.fail()
 				return nil
@@ -238,9 +259,27 @@ func (s *scanner) raw() []byte {
 		case c >= 0x80:
 			ascii = false
 		}
+		j++
 	}
 	s.fail()
 	return nil
+}
+
+// Bytes repeated in each byte of a word, for special.
+const (
+	swarOnes = 0x0101010101010101
+	swarHigh = 0x8080808080808080
+)
+
+// special marks (with its high bit) each byte of the eight bytes v, read
+// little-endian, that a string scan must look at: a quote, a backslash, a
+// control character or a byte of a multi-byte UTF-8 sequence. The lowest
+// marked byte is always one of them; a byte above it may be marked
+// without being one (a borrow), so only the lowest is to be trusted.
+func special(v uint64) uint64 {
+	q := v ^ (swarOnes * '"')
+	e := v ^ (swarOnes * '\\')
+	return ((q-swarOnes)&^q | (e-swarOnes)&^e | (v-swarOnes*0x20)&^v | v) & swarHigh
 }
 
 // str reads a string into a new string; istr shares it.

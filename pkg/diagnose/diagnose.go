@@ -51,9 +51,10 @@ type check func(x *index, opts *Options, r *Report)
 // stages run in this order, the checks of one stage at once (on as many
 // cores), each into a report of its own, merged in the order listed: a
 // check reads only the index and the findings of earlier stages (a stuck
-// pod links to the exhausted subnet that explains it). At a million IP
-// objects the duplicate check alone takes as long as the other three of
-// its stage together.
+// pod links to the exhausted subnet that explains it). The duplicate
+// check also splits its own work among the cores; measureLatency walks the
+// pods for the latency check beside the owner check, the longest of the
+// stage before it.
 var stages = [][]check{
 	{
 		checkSubnets,    // subnet.go: table, thresholds, stored status
@@ -63,6 +64,7 @@ var stages = [][]check{
 	{
 		checkOwners,       // zombie.go: zombie, kept, suspicious-kept (reads the subnet table)
 		checkReservations, // reservation.go
+		measureLatency,    // latency.go: the walk over the pods checkLatency reports on
 	},
 	{checkPending}, // pending.go: stuck pods, refused annotations (links to all the above)
 	{checkLatency}, // latency.go (links to stuck pods)
@@ -132,6 +134,8 @@ type index struct {
 	// then cost no slice each.
 	ipsByPod map[objKey]int32
 	nextIP   []int32
+	// latency is measureLatency's walk, for checkLatency.
+	latency *latencyScan
 	// statefulSets and vms by namespace/name; nodes by name; namespaces by
 	// name.
 	statefulSets map[objKey]*StatefulSet

@@ -1,12 +1,15 @@
 package diagnose
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ipamguard/ipamguard/pkg/annotations"
@@ -44,95 +47,210 @@ type holder struct {
 	idx  int32
 }
 
-// addrKey is (subnet, address) without pointers, so that the map of every
-// held address, a million entries and more, costs the collector nothing to
-// scan.
-type addrKey struct {
+// heldAddr is one address a holder holds, without pointers, so that the
+// two or three million of a large state cost the collector nothing to
+// scan: the address as 16 bytes, its family, the subnet by number
+// (holderWalk.names) and the holder.
+type heldAddr struct {
 	addr   [16]byte
 	subnet int32
+	idx    int32
+	kind   holderKind
 	v6     bool
 }
 
-// holderWalk visits every (subnet, address, holder) of the state.
+// sameAddr reports whether two held addresses are one (subnet, address).
+func (a *heldAddr) sameAddr(b *heldAddr) bool {
+	return a.subnet == b.subnet && a.addr == b.addr && a.v6 == b.v6
+}
+
+func (a *heldAddr) holder() holder { return holder{a.kind, a.idx} }
+
+// holderWalk visits every (subnet, address, holder) of the state, on
+// several goroutines at once, each over a range of the holders.
 type holderWalk struct {
 	x *index
 	// now judges terminating pods.
-	now     time.Time
-	subnets map[string]int32
+	now time.Time
+	// known numbers the subnets of the state; read-only during a walk.
+	known map[string]int32
+	// names are the subnets by number: those of the state, then those
+	// only holders name.
+	names []string
+}
+
+func newHolderWalk(x *index, now time.Time) *holderWalk {
+	w := &holderWalk{x: x, now: now, known: make(map[string]int32, len(x.s.Subnets)), names: make([]string, 0, len(x.s.Subnets))}
+	for i := range x.s.Subnets {
+		name := x.s.Subnets[i].Name
+		if _, ok := w.known[name]; !ok {
+			w.known[name] = int32(len(w.names))
+			w.names = append(w.names, name)
+		}
+	}
+	return w
+}
+
+// walkPart is one goroutine's share of a walk: the addresses it found and
+// the subnets not in the state it met, numbered -1, -2, … in its
+// addresses until the walk numbers them.
+type walkPart struct {
+	w       *holderWalk
+	out     []heldAddr
+	unknown map[string]int32
 	names   []string
-	// last is the subnet interned last: holders in a row mostly share it.
+	// last is the subnet numbered last: holders in a row often share it.
 	last   string
 	lastID int32
 }
 
-func (w *holderWalk) key(subnet string, a netip.Addr) addrKey {
-	if subnet != w.last || len(w.names) == 0 {
-		id, ok := w.subnets[subnet]
+func (p *walkPart) add(subnet string, a netip.Addr, h holder) {
+	if subnet != p.last || p.last == "" {
+		id, ok := p.w.known[subnet]
 		if !ok {
-			id = int32(len(w.names))
-			w.subnets[subnet] = id
-			w.names = append(w.names, subnet)
+			if id, ok = p.unknown[subnet]; !ok {
+				if p.unknown == nil {
+					p.unknown = map[string]int32{}
+				}
+				p.names = append(p.names, subnet)
+				id = -int32(len(p.names))
+				p.unknown[subnet] = id
+			}
 		}
-		w.last, w.lastID = subnet, id
+		p.last, p.lastID = subnet, id
 	}
-	return addrKey{addr: a.As16(), subnet: w.lastID, v6: a.Is6()}
+	p.out = append(p.out, heldAddr{addr: a.As16(), subnet: p.lastID, idx: h.idx, kind: h.kind, v6: a.Is6()})
 }
 
-// each calls fn for every address held: IP objects' (spec.subnet with the
+// collect returns every address held: IP objects' (spec.subnet with the
 // family fields and ipAddress, attachSubnets with attachIps, as
 // inventory.IPAddrs reads them), Vips' (spec and status), and those of
 // running pods not on the host network and not past their deletion time:
-// status.podIPs in the subnet of
-// their ovn.kubernetes.io/logical_switch annotation, and the attachment
-// addresses of their Multus network-status in the subnet of the
-// attachment's logical_switch annotation.
-func (w *holderWalk) each(fn func(k addrKey, h holder)) {
+// status.podIPs in the subnet of their ovn.kubernetes.io/logical_switch
+// annotation, and the attachment addresses of their Multus network-status
+// in the subnet of the attachment's logical_switch annotation. They come
+// grouped by subnet, in the order of w.names; within a subnet in state
+// order (IP objects, Vips, pods). Parsing the addresses is most of the
+// work: it runs on every core.
+func (w *holderWalk) collect() []heldAddr {
 	s := w.x.s
-	for i := range s.IPs {
-		h := holder{holderIP, int32(i)}
-		for a := range inventory.IPAddrSeq(&s.IPs[i].Spec) {
-			fn(w.key(a.Subnet, a.Addr), h)
-		}
-	}
-	for i := range s.Vips {
-		v := &s.Vips[i]
-		if v.Spec.Subnet == "" {
-			continue
-		}
-		h := holder{holderVip, int32(i)}
-		var seen [4]netip.Addr
-		n := 0
-		for _, text := range [...]string{v.Spec.V4ip, v.Spec.V6ip, v.Status.V4ip, v.Status.V6ip} {
-			a, ok := ipam.ParseIP(strings.TrimSpace(text))
-			if !ok || slices.Contains(seen[:n], a) {
-				continue
-			}
-			seen[n] = a
-			n++
-			fn(w.key(v.Spec.Subnet, a), h)
-		}
-	}
-	for i := range s.Pods {
-		p := &s.Pods[i]
-		if p.HostNetwork || p.Phase != "Running" || p.DeletionTimestamp != nil && p.DeletionTimestamp.Time.Before(w.now) {
-			// A pod past its deletion time (its grace period is over, as on
-			// a lost node) is no longer alive to Kube-OVN, which releases
-			// its address (isPodAlive, enqueueUpdatePod in
-			// pkg/controller/pod.go), though the API still shows it Running.
-			continue
-		}
-		h := holder{holderPod, int32(i)}
-		if subnet := p.Annotations[annotations.DefaultProvider+annotations.Domain+annotations.LogicalSwitch]; subnet != "" {
-			for _, text := range p.PodIPs {
-				if a, ok := ipam.ParseIP(strings.TrimSpace(text)); ok {
-					fn(w.key(subnet, a), h)
+	nIP, nVip := len(s.IPs), len(s.Vips)
+	total := nIP + nVip + len(s.Pods)
+	workers := max(1, min(runtime.GOMAXPROCS(0), total/4096))
+	parts := make([]walkPart, workers)
+	var wg sync.WaitGroup
+	for i := range parts {
+		p := &parts[i]
+		p.w = w
+		from, to := total*i/workers, total*(i+1)/workers
+		wg.Go(func() {
+			p.out = make([]heldAddr, 0, (to-from)+(to-from)/8)
+			for j := from; j < to; j++ {
+				switch {
+				case j < nIP:
+					w.ipAddrs(p, int32(j))
+				case j < nIP+nVip:
+					w.vipAddrs(p, int32(j-nIP))
+				default:
+					w.podAddrs(p, int32(j-nIP-nVip))
 				}
 			}
+		})
+	}
+	wg.Wait()
+	// Number the subnets only holders name, in the parts' order, and
+	// count the addresses of each subnet.
+	all := map[string]int32{}
+	n := 0
+	for i := range parts {
+		p := &parts[i]
+		n += len(p.out)
+		if len(p.names) == 0 {
+			continue
 		}
-		for _, att := range attachments(p) {
-			for _, a := range att.addrs {
-				fn(w.key(att.subnet, a), h)
+		ids := make([]int32, len(p.names))
+		for k, name := range p.names {
+			id, ok := all[name]
+			if !ok {
+				id = int32(len(w.names))
+				all[name] = id
+				w.names = append(w.names, name)
 			}
+			ids[k] = id
+		}
+		for k := range p.out {
+			if a := &p.out[k]; a.subnet < 0 {
+				a.subnet = ids[-a.subnet-1]
+			}
+		}
+	}
+	// A counting sort by subnet: stable, so state order holds within each.
+	start := make([]int, len(w.names)+1)
+	for i := range parts {
+		for k := range parts[i].out {
+			start[parts[i].out[k].subnet+1]++
+		}
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	out := make([]heldAddr, n)
+	for i := range parts {
+		for _, a := range parts[i].out {
+			out[start[a.subnet]] = a
+			start[a.subnet]++
+		}
+		parts[i].out = nil // let it go before the next is copied
+	}
+	return out
+}
+
+func (w *holderWalk) ipAddrs(p *walkPart, i int32) {
+	h := holder{holderIP, i}
+	for a := range inventory.IPAddrSeq(&w.x.s.IPs[i].Spec) {
+		p.add(a.Subnet, a.Addr, h)
+	}
+}
+
+func (w *holderWalk) vipAddrs(p *walkPart, i int32) {
+	v := &w.x.s.Vips[i]
+	if v.Spec.Subnet == "" {
+		return
+	}
+	h := holder{holderVip, i}
+	var seen [4]netip.Addr
+	n := 0
+	for _, text := range [...]string{v.Spec.V4ip, v.Spec.V6ip, v.Status.V4ip, v.Status.V6ip} {
+		a, ok := ipam.ParseIP(strings.TrimSpace(text))
+		if !ok || slices.Contains(seen[:n], a) {
+			continue
+		}
+		seen[n] = a
+		n++
+		p.add(v.Spec.Subnet, a, h)
+	}
+}
+
+func (w *holderWalk) podAddrs(p *walkPart, i int32) {
+	pod := &w.x.s.Pods[i]
+	if pod.HostNetwork || pod.Phase != "Running" || pod.DeletionTimestamp != nil && pod.DeletionTimestamp.Time.Before(w.now) {
+		// A pod past its deletion time (its grace period is over, as on
+		// a lost node) is no longer alive to Kube-OVN, which releases
+		// its address (isPodAlive, enqueueUpdatePod in
+		// pkg/controller/pod.go), though the API still shows it Running.
+		return
+	}
+	h := holder{holderPod, i}
+	if subnet := pod.Annotations[annotations.DefaultProvider+annotations.Domain+annotations.LogicalSwitch]; subnet != "" {
+		for _, text := range pod.PodIPs {
+			if a, ok := ipam.ParseIP(strings.TrimSpace(text)); ok {
+				p.add(subnet, a, h)
+			}
+		}
+	}
+	for _, att := range attachments(pod) {
+		for _, a := range att.addrs {
+			p.add(att.subnet, a, h)
 		}
 	}
 }
@@ -331,57 +449,98 @@ type dupGroup struct {
 }
 
 // checkDuplicates finds every address held by more than one owner in one
-// subnet, one finding each. It walks the holders once into a map keyed by
-// (subnet, address) that keeps the first holder of each; a second owner
-// marks the key. Only when some key is marked does a second walk collect
-// every holder of the marked keys. Both walks are linear in the state.
+// subnet, one finding each. It collects every held address grouped by
+// subnet (holderWalk.collect), sorts each subnet's by address, and judges
+// the runs of one address: the subnets are small, so each sort runs in
+// the processor's cache, and they are judged on every core. Linear in the
+// state but for the sorts of subnets' own addresses.
 //
 // Kube-OVN's own reports of this state follow controller restarts and
 // released keep-IP addresses (kube-ovn#4304, #1809, #2486): the IPAM then
 // hands an address to a pod while an older object still names it.
 func checkDuplicates(x *index, opts *Options, r *Report) {
-	w := &holderWalk{x: x, now: opts.Now, subnets: make(map[string]int32, len(x.subnets))}
-	first := make(map[addrKey]holder, len(x.s.IPs)+len(x.s.Vips))
-	var marked map[addrKey]struct{}
-	w.each(func(k addrKey, h holder) {
-		f, ok := first[k]
-		if !ok {
-			first[k] = h
-			return
+	w := newHolderWalk(x, opts.Now)
+	held := w.collect()
+	// Subnet boundaries, then the subnets split among the goroutines by
+	// their addresses.
+	var bounds []int
+	for i := range held {
+		if i == 0 || held[i].subnet != held[i-1].subnet {
+			bounds = append(bounds, i)
 		}
-		if _, done := marked[k]; done || x.sameOwner(f, h) {
-			return
-		}
-		if marked == nil {
-			marked = map[addrKey]struct{}{}
-		}
-		marked[k] = struct{}{}
-	})
-	if len(marked) == 0 {
-		return
 	}
-	groups := make(map[addrKey]*dupGroup, len(marked))
-	w.each(func(k addrKey, h holder) {
-		if _, ok := marked[k]; !ok {
-			return
+	bounds = append(bounds, len(held))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(held)/4096))
+	found := make([][]*dupGroup, workers)
+	var wg sync.WaitGroup
+	next := 0
+	for i := range workers {
+		// Subnets [from, to) of bounds, about len(held)/workers addresses.
+		from, to := next, next
+		for to < len(bounds)-1 && (i == workers-1 || bounds[to] < len(held)*(i+1)/workers) {
+			to++
 		}
-		g := groups[k]
-		if g == nil {
-			a := netip.AddrFrom16(k.addr)
-			if !k.v6 {
-				a = a.Unmap()
+		next = to
+		wg.Go(func() {
+			for b := from; b < to; b++ {
+				found[i] = x.duplicatesIn(w, held[bounds[b]:bounds[b+1]], found[i])
 			}
-			g = &dupGroup{subnet: w.names[k.subnet], addr: a}
-			groups[k] = g
-		}
-		g.holders = append(g.holders, h)
-	})
+		})
+	}
+	wg.Wait()
 	o := newOwners(x, opts.Now)
-	for _, g := range groups {
-		if f, ok := o.duplicateFinding(g); ok {
-			r.Findings = append(r.Findings, f)
+	for _, gs := range found {
+		for _, g := range gs {
+			if f, ok := o.duplicateFinding(g); ok {
+				r.Findings = append(r.Findings, f)
+			}
 		}
 	}
+}
+
+// duplicatesIn appends to out the addresses of one subnet's held (which
+// it sorts) held by more than one owner: a run of one address whose
+// holders are not all the first one's owner (sameOwner), with its holders
+// in state order.
+func (x *index) duplicatesIn(w *holderWalk, held []heldAddr, out []*dupGroup) []*dupGroup {
+	slices.SortFunc(held, func(a, b heldAddr) int {
+		return cmp.Or(bytes.Compare(a.addr[:], b.addr[:]), compareBool(a.v6, b.v6), cmp.Compare(a.kind, b.kind), cmp.Compare(a.idx, b.idx))
+	})
+	for i := 0; i < len(held); {
+		j := i + 1
+		for j < len(held) && held[j].sameAddr(&held[i]) {
+			j++
+		}
+		run := held[i:j]
+		i = j
+		if len(run) < 2 {
+			continue
+		}
+		first := run[0].holder()
+		if !slices.ContainsFunc(run[1:], func(a heldAddr) bool { return !x.sameOwner(first, a.holder()) }) {
+			continue
+		}
+		a := netip.AddrFrom16(run[0].addr)
+		if !run[0].v6 {
+			a = a.Unmap()
+		}
+		g := &dupGroup{subnet: w.names[run[0].subnet], addr: a, holders: make([]holder, len(run))}
+		for k := range run {
+			g.holders[k] = run[k].holder()
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // party is one owner of a duplicated address, with its holders.

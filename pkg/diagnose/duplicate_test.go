@@ -1,6 +1,8 @@
 package diagnose
 
 import (
+	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -473,5 +475,44 @@ func TestDuplicateManyHoldersLinear(t *testing.T) {
 	}
 	if n := len(fs[0].Message); n > 8<<10 {
 		t.Errorf("a message of %d bytes: the holders listed are not capped", n)
+	}
+}
+
+// TestDuplicatesAcrossWorkers runs the duplicate check on a state large
+// enough for several goroutines (collect and duplicatesIn split the
+// holders and the subnets among them), with duplicates whose holders fall
+// in different goroutines' shares, in a subnet of the state and in one
+// only IP objects name: exactly the planted ones are found.
+func TestDuplicatesAcrossWorkers(t *testing.T) {
+	const n = 6000
+	s := &State{Subnets: []kubeovnv1.Subnet{dtSubnet("a", "10.0.0.0/16"), dtSubnet("b", "10.1.0.0/16")}}
+	for i := range n {
+		subnet := []string{"a", "b", "gone"}[i%3]
+		addr := "10." + strconv.Itoa(i%3) + "." + strconv.Itoa(i/250) + "." + strconv.Itoa(1+i%250)
+		name := "p" + strconv.Itoa(i)
+		s.IPs = append(s.IPs, dtIP(name+".ns", "ns", name, subnet, addr, dtOld))
+		s.Pods = append(s.Pods, dtPod("ns", name, subnet, dtOld, addr))
+	}
+	// IP object 3 (subnet a) and the pod of IP object n-3 (a, in the
+	// last share) take one address; so do IP object 5 and pod n-1 with
+	// its IP object (subnet "gone", which no Subnet object names, met
+	// first in each share).
+	s.Pods[n-3].PodIPs = []string{s.IPs[3].Spec.IPAddress}
+	s.IPs[n-3].Spec.IPAddress = s.IPs[3].Spec.IPAddress
+	s.IPs[n-1].Spec.IPAddress = s.IPs[5].Spec.IPAddress
+	s.Pods[n-1].PodIPs = []string{s.IPs[5].Spec.IPAddress}
+	if workers := min(runtime.GOMAXPROCS(0), 2*n/4096); workers < 2 && runtime.GOMAXPROCS(0) >= 2 {
+		t.Fatalf("%d workers: the state is too small to split", workers)
+	}
+	got := map[string]bool{}
+	for _, f := range dupFindings(t, runDuplicates(s)) {
+		got[f.ID] = true
+	}
+	want := map[string]bool{
+		CheckDuplicate + "/a/" + s.IPs[3].Spec.IPAddress:    true,
+		CheckDuplicate + "/gone/" + s.IPs[5].Spec.IPAddress: true,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings %v, want %v", got, want)
 	}
 }

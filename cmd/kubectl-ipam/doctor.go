@@ -215,6 +215,7 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 	var (
 		open func() (io.ReadCloser, error)
 		name = path
+		size int64
 	)
 	switch info, err := os.Stat(path); {
 	case path == "-":
@@ -226,6 +227,7 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 		}
 		name = check.StdinName
 		open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		size = int64(len(data))
 		rd = &check.Reader{Stdin: bytes.NewReader(data)}
 	case err != nil:
 		return fmt.Errorf("%s: %w", path, unwrapPath(err))
@@ -233,6 +235,7 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 		return addManifests(path, rd, state)
 	default:
 		open = func() (io.ReadCloser, error) { return os.Open(path) }
+		size = info.Size()
 	}
 	f, err := open()
 	if err != nil {
@@ -247,12 +250,14 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 		return addManifests(path, rd, state)
 	}
 	// Items are decoded on every core, applied in file order.
+	release := diagnose.HoldCollection(size)
 	h, err := snapshot.ReadParallel(br, 0, func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
 		return new(diagnose.Decoder).Decode
 	}, func(o *diagnose.Object) error {
 		state.Apply(o)
 		return nil
 	})
+	release()
 	var ie *snapshot.ItemError
 	switch {
 	case errors.As(err, &ie):

@@ -114,13 +114,19 @@ func diagnoseFile(path string) error {
 		return err
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
 	s := &diagnose.State{}
 	s.Reserve(snapshot.TailCounts(f))
+	release := diagnose.HoldCollection(info.Size())
 	h, err := snapshot.ReadParallel(bufio.NewReaderSize(f, 1<<16), 0,
 		func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
 			return new(diagnose.Decoder).Decode
 		},
 		func(o *diagnose.Object) error { s.Apply(o); return nil })
+	release()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -3,6 +3,9 @@ package soak
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,6 +52,20 @@ func pct(ds []time.Duration, p float64) time.Duration {
 func TestReservationCost(t *testing.T) {
 	skipUnlessSoak(t)
 	seqN, concN, workers := envInt(t, "IPAMGUARD_SOAK_COST_SEQ", 600), envInt(t, "IPAMGUARD_SOAK_COST_CONC", 1500), 16
+	// More rounds narrow the medians on a machine shared with other work.
+	rounds := envInt(t, "IPAMGUARD_SOAK_COST_ROUNDS", 2)
+	// IPAMGUARD_SOAK_COST_BASE_BIN=<webhook binary>: also measure
+	// --reservations=api with that binary (mode "api-base"), in every
+	// round beside the binary built here, so that two versions are
+	// compared under the same load of the machine.
+	baseBin := os.Getenv("IPAMGUARD_SOAK_COST_BASE_BIN")
+	modes := []string{"off", "api"}
+	if baseBin != "" {
+		modes = append(modes, "api-base")
+	}
+	if pods := rounds * len(modes) * (20 + seqN + concN); pods > 127*250 {
+		t.Fatalf("%d fixed addresses needed, 10.16.128.0/17 has %d", pods, 127*250)
+	}
 	root, err := devenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +73,12 @@ func TestReservationCost(t *testing.T) {
 	env := devenvtest.Start(t, devenv.Options{WebhookPaths: []string{filepath.Join(root, "config", "webhook")}})
 	ctx := t.Context()
 	dir := t.TempDir()
-	bin := buildWebhook(t, dir)
+	// IPAMGUARD_SOAK_COST_BIN=<webhook binary>: measure that binary
+	// instead of building this tree's.
+	bin := os.Getenv("IPAMGUARD_SOAK_COST_BIN")
+	if bin == "" {
+		bin = buildWebhook(t, dir)
+	}
 	kc := dir + "/kubeconfig"
 	kubeconfigVia(t, env, kc, "")
 	rc := rest.CopyConfig(env.Config)
@@ -65,8 +87,33 @@ func TestReservationCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports := freePorts(t, 2)
+	ports := freePorts(t, 3)
 	r := &replica{name: "cost", bin: bin, kubeconfig: kc, dir: dir, webhookPort: env.WebhookPort, healthPort: ports[0], metricsPort: ports[1]}
+	// IPAMGUARD_SOAK_COST_PROFILE=<dir>: CPU profiles of the webhook and
+	// the API server in round 1, one for the creations one at a time and
+	// one for the concurrent ones, written to <dir>/<mode>-<phase>-<process>.pprof.
+	profDir := os.Getenv("IPAMGUARD_SOAK_COST_PROFILE")
+	pprofPort := ports[2]
+	profile := func(round int, mode, phase string, secs int) (wait func()) {
+		if profDir == "" || round != 0 {
+			return func() {}
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			saveProfile(ctx, t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", pprofPort, secs),
+				filepath.Join(profDir, mode+"-"+phase+"-webhook.pprof"))
+		})
+		wg.Go(func() {
+			hc, err := rest.HTTPClientFor(env.Config)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			saveProfile(ctx, t, hc, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(env.Config.Host, "/"), secs),
+				filepath.Join(profDir, mode+"-"+phase+"-apiserver.pprof"))
+		})
+		return wg.Wait
+	}
 	t.Cleanup(func() { r.kill(syscall.SIGTERM, 20*time.Second) })
 
 	next := 0
@@ -90,9 +137,21 @@ func TestReservationCost(t *testing.T) {
 		return time.Since(began), err
 	}
 	var samples []*costSample
-	for round := range 2 {
-		for _, mode := range []string{"off", "api"} {
-			r.extra = []string{"--reservations", mode}
+	for round := range rounds {
+		order := slices.Clone(modes)
+		if round%2 == 1 && len(order) == 3 {
+			// Alternate which api binary goes first.
+			order[1], order[2] = order[2], order[1]
+		}
+		for _, mode := range order {
+			r.bin = bin
+			if mode == "api-base" {
+				r.bin = baseBin
+			}
+			r.extra = []string{"--reservations", strings.TrimSuffix(mode, "-base")}
+			if profDir != "" {
+				r.extra = append(r.extra, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort))
+			}
 			r.start(t, env)
 			if err := r.waitReady(time.Minute); err != nil {
 				t.Fatal(err)
@@ -111,6 +170,7 @@ func TestReservationCost(t *testing.T) {
 				}
 			}
 			var seqFails []error
+			waitProfile := profile(round, mode, "seq", 5)
 			for range seqN {
 				d, err := create(addr())
 				if err != nil {
@@ -125,6 +185,14 @@ func TestReservationCost(t *testing.T) {
 					s.seqPlain = append(s.seqPlain, d)
 				}
 			}
+			waitProfile()
+			if mode != "off" {
+				// The time of the Lease calls as the webhook measures
+				// it, for the creations one at a time (and the
+				// warm-up) only: the process started with this mode.
+				t.Logf("round %d, %s, one at a time: ipamguard_reservation_duration_seconds{result=granted}: %s",
+					round+1, mode, bucketSummary(ctx, t, r, "ipamguard_reservation_duration_seconds", `result="granted"`))
+			}
 			if len(seqFails) > 0 {
 				t.Errorf("%s: %d of %d creations one at a time failed, first: %v", mode, len(seqFails), 2*seqN, seqFails[0])
 			}
@@ -138,6 +206,7 @@ func TestReservationCost(t *testing.T) {
 				mu    sync.Mutex
 				fails []error
 			)
+			waitProfile = profile(round, mode, "conc", 3)
 			began := time.Now()
 			for range workers {
 				wg.Go(func() {
@@ -152,10 +221,11 @@ func TestReservationCost(t *testing.T) {
 			}
 			wg.Wait()
 			s.concFixed = time.Since(began)
+			waitProfile()
 			if len(fails) > 0 {
 				t.Errorf("%s: %d of %d concurrent creations failed, first: %v", mode, len(fails), concN, fails[0])
 			}
-			if mode == "api" {
+			if mode != "off" {
 				s.reservationCount, s.reservationUnder5ms = histogram(ctx, t, r, "ipamguard_reservation_duration_seconds", `result="granted"`, "0.005")
 			}
 			r.kill(syscall.SIGTERM, 20*time.Second)
@@ -163,9 +233,9 @@ func TestReservationCost(t *testing.T) {
 			t.Logf("round %d, --reservations=%s: fixed-address pod one at a time p50 %v p99 %v; pod without one p50 %v p99 %v; %d fixed-address pods by %d workers in %v (%.0f/s)",
 				round+1, mode, pct(s.seqFixed, .5), pct(s.seqFixed, .99), pct(s.seqPlain, .5), pct(s.seqPlain, .99),
 				concN, workers, s.concFixed.Round(time.Millisecond), float64(concN)/s.concFixed.Seconds())
-			if mode == "api" {
-				t.Logf("round %d: ipamguard_reservation_duration_seconds{result=granted}: %.0f admissions, %.1f%% within 5 ms",
-					round+1, s.reservationCount, 100*s.reservationUnder5ms/max(s.reservationCount, 1))
+			if mode != "off" {
+				t.Logf("round %d, %s: ipamguard_reservation_duration_seconds{result=granted}: %.0f admissions, %.1f%% within 5 ms",
+					round+1, mode, s.reservationCount, 100*s.reservationUnder5ms/max(s.reservationCount, 1))
 			}
 		}
 	}
@@ -190,6 +260,55 @@ func TestReservationCost(t *testing.T) {
 		pct(api.seqPlain, .5), pct(off.seqPlain, .5), pct(api.seqPlain, .99), pct(off.seqPlain, .99))
 	t.Logf("rate of fixed-address pod creations: %.0f/s with reservations, %.0f/s without: %.0f%%", rateAPI, rateOff, 100*rateAPI/rateOff)
 	t.Logf("reservation time (histogram, granted): %.0f admissions, %.1f%% within 5 ms", api.reservationCount, 100*api.reservationUnder5ms/max(api.reservationCount, 1))
+	if base := merged["api-base"]; base != nil {
+		rateBase := float64(base.concN) / base.concFixed.Seconds()
+		t.Logf("with %s (api-base): added latency p50 %v, p99 %v; a pod without a fixed address p50 %v, p99 %v; rate %.0f/s: %.0f%%; reservation time %.1f%% within 5 ms",
+			baseBin, pct(base.seqFixed, .5)-pct(off.seqFixed, .5), pct(base.seqFixed, .99)-pct(off.seqFixed, .99),
+			pct(base.seqPlain, .5), pct(base.seqPlain, .99), rateBase, 100*rateBase/rateOff, 100*base.reservationUnder5ms/max(base.reservationCount, 1))
+	}
+}
+
+// saveProfile fetches a profile from url with hc into path.
+func saveProfile(ctx context.Context, t *testing.T, hc *http.Client, url, path string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Errorf("profile %s: %v", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("profile %s: %v %s", url, err, resp.Status)
+		return
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+// bucketSummary describes one series of a histogram from r's /metrics:
+// its count and the share of it within each bucket bound up to 10 ms.
+func bucketSummary(ctx context.Context, t *testing.T, r *replica, name, labels string) string {
+	t.Helper()
+	count, err := r.gauge(ctx, name+"_count{"+labels+"}")
+	if err != nil {
+		t.Error(err)
+		return err.Error()
+	}
+	out := fmt.Sprintf("%.0f admissions", count)
+	for _, le := range []string{"0.001", "0.002", "0.003", "0.005", "0.0075", "0.01"} {
+		under, err := r.gauge(ctx, name+"_bucket{"+labels+`,le="`+le+`"}`)
+		if err != nil {
+			continue
+		}
+		out += fmt.Sprintf(", %.1f%% <= %s s", 100*under/max(count, 1), le)
+	}
+	return out
 }
 
 // histogram reads the count and the cumulative count at bucket le of one

@@ -152,9 +152,7 @@ func (j *PodJudge) build() {
 	for i := range s.Subnets {
 		st.UpsertSubnet(&s.Subnets[i])
 	}
-	for i := range s.IPs {
-		st.UpsertIP(&s.IPs[i])
-	}
+	st.UpsertIPs(s.IPs)
 	for i := range s.Vips {
 		st.UpsertVip(&s.Vips[i])
 	}

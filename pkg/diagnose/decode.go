@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
+	"slices"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -47,6 +48,7 @@ type interner struct {
 	// with the bytes read each time it comes.
 	ichunk []byte
 	bools  []bool
+	owners []metav1.OwnerReference
 	shared *[sharedSlots]sharedSlot
 }
 
@@ -162,6 +164,28 @@ func carve(chunk *[]byte, b []byte) string {
 	*chunk = append(*chunk, b...)
 	return unsafe.String(&(*chunk)[start], len(b))
 }
+
+// ownerRefs returns a copy of refs, carved from a chunk likewise (most
+// pods have one owner: a million pods would be a million allocations);
+// an empty one is an empty slice, as encoding/json makes [].
+func (in *interner) ownerRefs(refs []metav1.OwnerReference) []metav1.OwnerReference {
+	n := len(refs)
+	switch {
+	case n == 0:
+		return []metav1.OwnerReference{}
+	case n > ownerChunk/8:
+		return slices.Clone(refs)
+	}
+	if cap(in.owners)-len(in.owners) < n {
+		in.owners = make([]metav1.OwnerReference, 0, ownerChunk)
+	}
+	start := len(in.owners)
+	in.owners = append(in.owners, refs...)
+	return in.owners[start : start+n : start+n]
+}
+
+// ownerChunk is how many owner references a chunk holds.
+const ownerChunk = 512
 
 // boolean returns a pointer to a new bool of value v, carved likewise.
 func (in *interner) boolean(v bool) *bool {
@@ -550,13 +574,14 @@ func (s *scanner) meta(m *fastMeta) {
 		case "ownerReferences":
 			s.once(&got, 8)
 			m.Owners = share(s, func() []metav1.OwnerReference {
-				owners := []metav1.OwnerReference{}
+				var buf [4]metav1.OwnerReference
+				owners := buf[:0]
 				s.array(func() {
 					var o metav1.OwnerReference
 					s.owner(&o)
 					owners = append(owners, o)
 				})
-				return owners
+				return s.in.ownerRefs(owners)
 			})
 		case "finalizers":
 			s.once(&got, 9)

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"unsafe"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // fastPods and fastIPs are objects the fast decoders must decode (ok) or
@@ -140,6 +142,15 @@ func FuzzFastDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		var in interner
+		// What a fast decoder accepts is one valid JSON value (duplicate
+		// names allowed, as a snapshot's reader allows them): ReadParallel
+		// trusts Object.CheckedJSON.
+		valid := jsontext.Value(raw).IsValid(jsontext.AllowDuplicateNames(true))
+		_, podOK := fastPod([]byte(raw), &in)
+		_, ipOK := fastIP([]byte(raw), &in)
+		if (podOK || ipOK) && !valid {
+			t.Fatalf("a fast decoder accepted invalid JSON: %q", raw)
+		}
 		if got, ok := fastPod([]byte(raw), &in); ok {
 			want, err := decodePod([]byte(raw))
 			if err != nil {

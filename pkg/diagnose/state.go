@@ -145,11 +145,22 @@ type Decoder struct {
 // applied with State.Apply.
 type Object struct {
 	kind objectKind
-	pod  Pod
-	ip   kubeovnv1.IP
+	// checked is set when a fast decoder read the object: it then checked
+	// the whole of its JSON (CheckedJSON).
+	checked bool
+	pod     Pod
+	ip      kubeovnv1.IP
 	// v holds the other kinds.
 	v any
 }
+
+// CheckedJSON reports whether decoding checked that the object's JSON is
+// one valid value (snapshot.Checked): the fast decoders of pods and IP
+// objects read every byte and accept only valid JSON (FuzzFastDecode holds
+// them to jsontext), so a reader need not check those items again.
+// encoding/json, the slow path, accepts invalid UTF-8, and kinds the
+// doctor ignores are not read: those are left to the reader.
+func (o *Object) CheckedJSON() bool { return o.checked }
 
 type objectKind uint8
 
@@ -180,13 +191,13 @@ func (d *Decoder) Decode(apiVersion, kind string, raw []byte) (Object, error) {
 	switch kind {
 	case "Pod":
 		if p, ok := fastPod(raw, &d.in); ok {
-			return Object{kind: objectPod, pod: p}, nil
+			return Object{kind: objectPod, checked: true, pod: p}, nil
 		}
 		o.pod, err = decodePod(raw)
 		o.kind = objectPod
 	case "IP":
 		if ip, ok := fastIP(raw, &d.in); ok {
-			return Object{kind: objectIP, ip: ip}, nil
+			return Object{kind: objectIP, checked: true, ip: ip}, nil
 		}
 		o.ip, err = decodeIP(raw)
 		o.kind = objectIP

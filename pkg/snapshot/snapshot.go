@@ -27,6 +27,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -191,24 +193,49 @@ func (e *ItemError) Unwrap() error { return e.Err }
 // order, one at a time: the document is never held whole. raw is valid
 // only during the call. An error of visit stops the reading and is
 // returned as an *ItemError naming the item; so is an item that is not an
-// object with apiVersion and kind.
+// object with apiVersion and kind, or not valid JSON.
 func Read(r io.Reader, visit Visit) (*Header, error) {
-	return read(r, func(i int, off int64, apiVersion, kind string, raw []byte) error {
-		if err := visit(apiVersion, kind, raw); err != nil {
-			return &ItemError{Index: i, Offset: off, Object: apiVersion + " " + kind + " " + objectName(raw), Err: err}
+	return read(r, &splitMode{check: true, pool: make(chan *block, 2), lines: true}, func(it *item) error {
+		if err := visit(it.apiVersion, it.kind, it.raw); err != nil {
+			return &ItemError{Index: it.index, Offset: it.offset, Object: it.apiVersion + " " + it.kind + " " + objectName(it.raw), Err: err}
 		}
 		return nil
 	})
 }
 
-// itemVisit receives an item with its index and byte offset; an error
-// stops the reading and is returned as it is.
-type itemVisit func(index int, offset int64, apiVersion, kind string, raw []byte) error
+// item is one item of a document, as read hands it to its visit.
+type item struct {
+	index int
+	// offset is the document's offset of raw.
+	offset           int64
+	apiVersion, kind string
+	raw              []byte
+	// checked is set once raw's syntax is checked; otherwise the visit
+	// must check it (checkValue) before it trusts it.
+	checked bool
+	// spec is set when raw is the item's line, not checked: if it is not
+	// valid JSON, the items must be read again from it (restartError).
+	spec bool
+	// blk is the block raw is a slice of (nil: raw is not); it is reused
+	// once the visit returns unless the visit holds it.
+	blk *block
+}
 
-func read(r io.Reader, visit itemVisit) (*Header, error) {
-	dec := jsontext.NewDecoder(bufio.NewReaderSize(r, 1<<16), jsontext.AllowDuplicateNames(true))
+// itemVisit receives an item; an error stops the reading and is returned
+// as it is.
+type itemVisit func(*item) error
+
+// read reads the document, handing each item to visit, split as m says.
+func read(r io.Reader, m *splitMode, visit itemVisit) (*Header, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	dec := jsontext.NewDecoder(br, jsontext.AllowDuplicateNames(true))
+	// shift is the document's offset of the decoder's offset 0: the items
+	// are read without it, and a new decoder reads what follows them.
+	var shift int64
 	h := &Header{}
-	bad := func(err error) (*Header, error) { return h, fmt.Errorf("at byte %d: %w", dec.InputOffset(), err) }
+	bad := func(err error) (*Header, error) {
+		return h, fmt.Errorf("at byte %d: %w", dec.InputOffset()+shift, shiftOffset(err, shift))
+	}
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return h, fmt.Errorf("read the document: %w", eofIsEmpty(err))
@@ -276,9 +303,33 @@ func read(r io.Reader, visit itemVisit) (*Header, error) {
 			if err := h.checkKind(true); err != nil {
 				return bad(err)
 			}
-			if err := h.items(dec, visit); err != nil {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return h, fmt.Errorf("items: %w", shiftOffset(err, shift))
+			}
+			switch tok.Kind() {
+			case 'n':
+				continue
+			case '[':
+			default:
+				return h, fmt.Errorf("items: must be an array, not a JSON %s", kindName(tok.Kind()))
+			}
+			src := newSource(br, dec.UnreadBuffer(), dec.InputOffset()+shift, m.pool)
+			if err := h.items(src, m, visit); err != nil {
 				return h, err
 			}
+			// A new decoder reads on from the end of the items, its
+			// state restored by a prefix: inside the document's object,
+			// after a member.
+			const prefix = `{"":0`
+			rest := src.blk.buf[src.pos:]
+			dec = jsontext.NewDecoder(io.MultiReader(strings.NewReader(prefix), bytes.NewReader(rest), br), jsontext.AllowDuplicateNames(true))
+			for range 3 {
+				if _, err := dec.ReadToken(); err != nil {
+					return h, fmt.Errorf("items: %w", err) // not reached: the prefix reads
+				}
+			}
+			shift = src.offset() - int64(len(prefix))
 		default:
 			if err := dec.SkipValue(); err != nil {
 				return bad(err)
@@ -322,54 +373,172 @@ func (h *Header) checkKind(complete bool) error {
 	return nil
 }
 
-// items reads the items array.
-func (h *Header) items(dec *jsontext.Decoder, visit itemVisit) error {
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return fmt.Errorf("items: %w", err)
-	}
-	if tok.Kind() == 'n' {
-		return nil
-	}
-	if tok.Kind() != '[' {
-		return fmt.Errorf("items: must be an array, not a JSON %s", kindName(tok.Kind()))
-	}
+// items reads the items of an array after its '[', and the ']'; src is
+// left after it.
+func (h *Header) items(src *source, m *splitMode, visit itemVisit) error {
 	// The items of a typed List (SubnetList) name no kind: the List's.
 	var dflt [2]string
 	if h.Kind != Kind && h.Kind != "List" {
 		dflt = [2]string{h.APIVersion, h.Kind[:len(h.Kind)-4]}
 	}
 	var names nameCache
-	for i := 0; dec.PeekKind() != ']'; i++ {
-		off := dec.InputOffset()
-		v, err := dec.ReadValue()
-		if err != nil {
-			return &ItemError{Index: i, Offset: off, Err: err}
+	lines := m.lines
+	speculate := lines && !m.check
+	if speculate {
+		src.keepChain(m.applied)
+	}
+	c, ok := src.skipSpace()
+	if !ok {
+		return &ItemError{Index: 0, Offset: src.offset(), Err: src.endErr()}
+	}
+	if c == ']' {
+		src.pos++
+		return nil
+	}
+	first, before := 0, h.Items
+	for {
+		err := h.itemsFrom(src, first, lines, m.check, dflt, &names, visit)
+		if !speculate {
+			return err
 		}
-		if v.Kind() != '{' {
-			return &ItemError{Index: i, Offset: off, Err: fmt.Errorf("must be an object, not a JSON %s", kindName(v.Kind()))}
+		// The lines split are all items, or the items are read again
+		// from the first that is not.
+		var rs *restartError
+		if !errors.As(err, &rs) {
+			if serr := m.sync(); !errors.As(serr, &rs) {
+				if serr != nil {
+					return serr
+				}
+				return err
+			}
 		}
-		apiVersion, kind, err := itemHead(v, &names)
-		if err != nil {
-			return &ItemError{Index: i, Offset: off, Err: err}
+		ns, rerr := src.rewind(rs.offset)
+		if rerr != nil {
+			return &ItemError{Index: rs.index, Offset: rs.offset, Err: rerr}
 		}
-		raw := []byte(v)
-		if apiVersion == "" && kind == "" && dflt[1] != "" {
-			apiVersion, kind = dflt[0], dflt[1]
-			raw = withType(apiVersion, kind, raw)
-		}
-		if apiVersion == "" || kind == "" {
-			return &ItemError{Index: i, Offset: off, Object: objectName(raw), Err: errors.New("field apiVersion, kind: both must be set")}
-		}
-		if err := visit(i, off, apiVersion, kind, raw); err != nil {
+		*src = *ns
+		restarts.Add(1)
+		h.Items = before + rs.index
+		first, lines, speculate = rs.index, false, false
+	}
+}
+
+// restarts counts the readings of items again, for the tests.
+var restarts atomic.Int64
+
+// itemsFrom reads the items from the one at src, the first-th, not white
+// space.
+func (h *Header) itemsFrom(src *source, first int, lines, check bool, dflt [2]string, names *nameCache, visit itemVisit) error {
+	it := new(item) // one for all: an item per item would be garbage
+	for i := first; ; i++ {
+		if err := h.item(src, it, i, lines, check, dflt, names, visit); err != nil {
 			return err
 		}
 		h.Items++
+		c, ok := src.skipSpace()
+		switch {
+		case !ok:
+			return &ItemError{Index: i + 1, Offset: src.offset(), Err: src.endErr()}
+		case c == ']':
+			src.pos++
+			return nil
+		case c != ',':
+			return &ItemError{Index: i + 1, Offset: src.offset(), Err: fmt.Errorf("invalid character %q after an item (expecting ',' or ']')", c)}
+		}
+		src.pos++
+		if _, ok := src.skipSpace(); !ok {
+			return &ItemError{Index: i + 1, Offset: src.offset(), Err: src.endErr()}
+		}
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return fmt.Errorf("items: %w", err)
+}
+
+// item reads the item at src (not white space) and visits it. Its syntax
+// is checked first when check is set, and whenever it is found wrong in
+// another way, so that a malformed item is always refused for its syntax,
+// by Read and ReadParallel alike.
+func (h *Header) item(src *source, it *item, i int, lines, check bool, dflt [2]string, names *nameCache, visit itemVisit) error {
+	off := src.offset()
+	c := src.blk.buf[src.pos]
+	if lines && c == '{' {
+		if e := src.line(); e >= 0 {
+			start := src.pos
+			v := src.blk.buf[start:e]
+			src.pos = e
+			*it = item{index: i, offset: off, raw: v, blk: src.blk, spec: true}
+			err := h.visitItem(it, check, dflt, names, visit)
+			if err != errRedo {
+				return err
+			}
+			src.pos = start
+		}
 	}
-	return nil
+	v, err := src.value()
+	if err != nil {
+		return &ItemError{Index: i, Offset: off, Err: err}
+	}
+	if len(v) == 0 {
+		return &ItemError{Index: i, Offset: off, Err: fmt.Errorf("invalid character %q at the start of an item", c)}
+	}
+	*it = item{index: i, offset: off, raw: v, blk: src.blk}
+	return h.visitItem(it, check, dflt, names, visit)
+}
+
+// visitItem checks what the reading must of an item and visits it. An
+// item split at its line that is found not to be valid JSON here is
+// errRedo.
+func (h *Header) visitItem(it *item, check bool, dflt [2]string, names *nameCache, visit itemVisit) error {
+	i, off, v := it.index, it.offset, it.raw
+	var err error
+	checkIt := func() error {
+		if it.checked {
+			return nil
+		}
+		if it.spec {
+			if !valid(v) {
+				return errRedo
+			}
+			it.checked, it.spec = true, false
+			return nil
+		}
+		it.checked = true
+		if err := checkValue(v, off); err != nil {
+			return &ItemError{Index: i, Offset: off, Err: err}
+		}
+		return nil
+	}
+	if check {
+		if err := checkIt(); err != nil {
+			return err
+		}
+	}
+	if v[0] != '{' {
+		if err := checkIt(); err != nil {
+			return err
+		}
+		return &ItemError{Index: i, Offset: off, Err: fmt.Errorf("must be an object, not a JSON %s", kindName(jsontext.Value(v).Kind()))}
+	}
+	it.apiVersion, it.kind, err = itemHead(v, names)
+	if err != nil {
+		if cerr := checkIt(); cerr != nil {
+			return cerr
+		}
+		return &ItemError{Index: i, Offset: off, Err: err}
+	}
+	if it.apiVersion == "" && it.kind == "" && dflt[1] != "" {
+		// A new value, not the block's: checked first, as the item read.
+		if err := checkIt(); err != nil {
+			return err
+		}
+		it.apiVersion, it.kind = dflt[0], dflt[1]
+		it.raw, it.blk = withType(it.apiVersion, it.kind, v), nil
+	}
+	if it.apiVersion == "" || it.kind == "" {
+		if err := checkIt(); err != nil {
+			return err
+		}
+		return &ItemError{Index: i, Offset: off, Object: objectName(it.raw), Err: errors.New("field apiVersion, kind: both must be set")}
+	}
+	return visit(it)
 }
 
 // itemHead reads an item's apiVersion and kind.

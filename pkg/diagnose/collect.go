@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 )
 
 // HoldCollection turns the garbage collector off while a State is read
@@ -16,7 +17,7 @@ import (
 // objects and 1M pods those collections (of 0.7 and 1.4 GB) free almost
 // nothing and cost about 1.8 CPU-seconds on the cores the decoding needs;
 // one collection after the reading costs about 0.7. A soft memory limit of
-// the heap at the start plus twice size (the state takes about the size
+// the runtime's memory at the start plus twice size (the state takes about the size
 // of its snapshot) still bounds the heap when an input does make garbage
 // (objects the fast decoders leave to encoding/json): the collector runs
 // when it is reached. A lower limit already set (GOMEMLIMIT) is kept. A
@@ -28,11 +29,13 @@ func HoldCollection(size int64) (release func()) {
 	if size <= 0 {
 		return func() {}
 	}
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
+	// The soft limit counts all the runtime's memory, not only the heap.
+	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(sample)
+	held := int64(sample[0].Value.Uint64() - sample[1].Value.Uint64())
 	limit := int64(math.MaxInt64)
-	if size < (math.MaxInt64-int64(m.HeapAlloc))/2 {
-		limit = int64(m.HeapAlloc) + 2*size
+	if size < (math.MaxInt64-held)/2 {
+		limit = held + 2*size
 	}
 	oldLimit := debug.SetMemoryLimit(-1)
 	debug.SetMemoryLimit(min(oldLimit, limit))

@@ -376,15 +376,15 @@ func (s *scanner) strings(shared bool) []string {
 // only the members it accepts are kept (and {} is a nil map, as after
 // trimming a decoded one).
 func (s *scanner) stringMap(sharedValue, keep func(key string) bool) map[string]string {
-	n, _ := s.countStrings()
 	var m map[string]string
+	n := 8
 	if keep == nil {
+		n, _ = s.countStrings()
 		m = make(map[string]string, n)
-	} else {
-		// Most are dropped: a map of up to 8 is one allocation, a larger
-		// hint several.
-		n = min(n, 8)
 	}
+	// Else most are dropped: a map of up to 8 is made at the first kept
+	// one, the same size for any hint up to 8, so the members need no
+	// count.
 	s.object(func(name []byte) {
 		if keep != nil {
 			if !keep(transient(name)) {

@@ -461,7 +461,9 @@ func (s *Store) UpsertIP(obj *kubeovnv1.IP) {
 // judge of a snapshot of a million IP objects). The objects' addresses are
 // read on every core, and their B-tree entries inserted in key order: each
 // insertion then walks the same few, cached, nodes instead of a random
-// path through a million entries.
+// path through a million entries. The Store's write lock is held for the
+// whole insertion (about a second for a million): not for a Store that
+// admissions read while it is filled.
 func (s *Store) UpsertIPs(objs []kubeovnv1.IP) {
 	owners := make([]*holderOwner, len(objs))
 	workers := max(1, min(runtime.GOMAXPROCS(0), len(objs)/1024))

@@ -70,7 +70,7 @@ type Options struct {
 // limit only queues fixed-address admissions inside the webhook, adding
 // latency and, past the handler's budget, refusing pods. At 200/s it was
 // the bottleneck of 16 clients creating fixed-address pods through a local
-// API server (271/s: the burst, then 200/s; docs/performance.md).
+// API server (271/s: the burst, then 200/s; docs/operations.md).
 const ReservationQPS = 1000
 
 // ConfirmQPS is the client-side rate limit of the reads of reservation

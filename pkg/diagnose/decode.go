@@ -136,7 +136,10 @@ func (s *scanner) valueEnd() int {
 }
 
 const (
-	internSlots = 1 << 13
+	// internSlots is room for the names a large cluster repeats (10k
+	// subnets, a thousand nodes and namespaces) with few of them evicting
+	// each other: 512 KiB per Decoder, within a core's cache.
+	internSlots = 1 << 15
 	chunkSize   = 64 << 10
 	// maxCarved is the longest string carved from a chunk.
 	maxCarved = 512

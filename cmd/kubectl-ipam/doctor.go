@@ -242,15 +242,18 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 		return fmt.Errorf("%s: %w", name, unwrapPath(err))
 	}
 	defer f.Close()
+	// Held before the state's slices are reserved: their allocation
+	// would otherwise start a collection that scans them as they fill.
+	release := diagnose.HoldCollection(size)
 	if rs, ok := f.(io.ReadSeeker); ok {
 		state.Reserve(snapshot.TailCounts(rs))
 	}
 	br := bufio.NewReaderSize(f, 1<<16)
 	if !startsWithObject(br) {
+		release()
 		return addManifests(path, rd, state)
 	}
 	// Items are decoded on every core, applied in file order.
-	release := diagnose.HoldCollection(size)
 	h, err := snapshot.ReadParallel(br, 0, func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
 		return new(diagnose.Decoder).Decode
 	}, func(o *diagnose.Object) error {

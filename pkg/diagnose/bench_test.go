@@ -118,9 +118,9 @@ func diagnoseFile(path string) error {
 	if err != nil {
 		return err
 	}
+	release := diagnose.HoldCollection(info.Size())
 	s := &diagnose.State{}
 	s.Reserve(snapshot.TailCounts(f))
-	release := diagnose.HoldCollection(info.Size())
 	h, err := snapshot.ReadParallel(bufio.NewReaderSize(f, 1<<16), 0,
 		func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
 			return new(diagnose.Decoder).Decode

@@ -168,11 +168,12 @@ func newIndex(s *State) *index {
 		namespaces:   make(map[string]*Meta, len(s.Namespaces)),
 		eventsByPod:  map[objKey][]*Event{},
 	}
-	// The IP objects are indexed beside the rest: two maps of a million
-	// entries each take a second apiece, and the rest of the index does
-	// not read them.
+	// The IP objects are indexed beside the rest, by subnet and by pod at
+	// once: maps of a million entries take a second apiece, and the rest
+	// of the index does not read them.
 	var wg sync.WaitGroup
-	wg.Go(func() { x.indexIPs() })
+	wg.Go(func() { x.indexIPsBySubnet() })
+	wg.Go(func() { x.indexIPsByPod() })
 	for i := range s.Subnets {
 		x.subnets[s.Subnets[i].Name] = &s.Subnets[i]
 	}
@@ -205,8 +206,8 @@ func newIndex(s *State) *index {
 	return x
 }
 
-// indexIPs fills ipsBySubnet and ipsByPod.
-func (x *index) indexIPs() {
+// indexIPsBySubnet fills ipsBySubnet.
+func (x *index) indexIPsBySubnet() {
 	s := x.s
 	for i := range s.IPs {
 		ip := &s.IPs[i]
@@ -220,6 +221,11 @@ func (x *index) indexIPs() {
 			}
 		}
 	}
+}
+
+// indexIPsByPod fills ipsByPod and nextIP.
+func (x *index) indexIPsByPod() {
+	s := x.s
 	// Backwards, each in front of the later ones: the chains come out in
 	// state order.
 	x.nextIP = make([]int32, len(s.IPs))

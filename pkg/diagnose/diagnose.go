@@ -2,9 +2,11 @@ package diagnose
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 )
@@ -126,14 +128,22 @@ type index struct {
 	// ipsBySubnet are the IP objects naming a subnet (spec.subnet or an
 	// attachSubnets entry), in state order.
 	ipsBySubnet map[string][]*kubeovnv1.IP
-	// pods by namespace/name.
-	pods map[objKey]*Pod
-	// ipsByPod holds, for each pod that IP objects name
-	// (spec.namespace/podName), the index in s.IPs of the first of them;
-	// nextIP chains the others in state order (-1 ends). A million pods
-	// then cost no slice each.
-	ipsByPod map[objKey]int32
-	nextIP   []int32
+	// pods by namespace/name; podDup is set when two pods of the state
+	// have one (pods then holds the last).
+	pods   map[objKey]*Pod
+	podDup bool
+	// ipPod is, for each IP object (by index in s.IPs), the pod pods holds
+	// for its spec.namespace/podName, nil for none: one lookup each, on
+	// every core, read by the owner and latency checks.
+	ipPod []*Pod
+	// podFirstIP is, for each pod (by index in s.Pods) that pods holds,
+	// the index of the first IP object naming it, -1 for none; ipsByPod
+	// the same for the names IP objects give that no pod has (a VM's, a
+	// gone pod's). nextIP chains the others of each name in state order
+	// (-1 ends). A million pods then cost no slice and no second map.
+	podFirstIP []int32
+	ipsByPod   map[objKey]int32
+	nextIP     []int32
 	// latency is measureLatency's walk, for checkLatency.
 	latency *latencyScan
 	// statefulSets and vms by namespace/name; nodes by name; namespaces by
@@ -161,7 +171,7 @@ func newIndex(s *State) *index {
 		subnets:      make(map[string]*kubeovnv1.Subnet, len(s.Subnets)),
 		ipsBySubnet:  make(map[string][]*kubeovnv1.IP, len(s.Subnets)),
 		pods:         make(map[objKey]*Pod, len(s.Pods)),
-		ipsByPod:     make(map[objKey]int32, len(s.IPs)),
+		ipsByPod:     map[objKey]int32{},
 		statefulSets: make(map[objKey]*StatefulSet, len(s.StatefulSets)),
 		vms:          make(map[objKey]*Meta, len(s.VirtualMachines)),
 		nodes:        make(map[string]*Node, len(s.Nodes)),
@@ -173,14 +183,18 @@ func newIndex(s *State) *index {
 	// of the index does not read them.
 	var wg sync.WaitGroup
 	wg.Go(func() { x.indexIPsBySubnet() })
-	wg.Go(func() { x.indexIPsByPod() })
 	for i := range s.Subnets {
 		x.subnets[s.Subnets[i].Name] = &s.Subnets[i]
 	}
 	for i := range s.Pods {
 		p := &s.Pods[i]
-		x.pods[key(p.Namespace, p.Name)] = p
+		k := key(p.Namespace, p.Name)
+		if _, ok := x.pods[k]; ok {
+			x.podDup = true
+		}
+		x.pods[k] = p
 	}
+	wg.Go(func() { x.indexIPsByPod() })
 	for i := range s.StatefulSets {
 		st := &s.StatefulSets[i]
 		x.statefulSets[key(st.Namespace, st.Name)] = st
@@ -223,14 +237,40 @@ func (x *index) indexIPsBySubnet() {
 	}
 }
 
-// indexIPsByPod fills ipsByPod and nextIP.
+// indexIPsByPod fills ipPod, podFirstIP, ipsByPod and nextIP, once pods
+// is built: the lookups of the IP objects' pods split among the cores
+// (pods is only read), then the chains in one pass over arrays.
 func (x *index) indexIPsByPod() {
 	s := x.s
+	x.ipPod = make([]*Pod, len(s.IPs))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(s.IPs)/4096))
+	var wg sync.WaitGroup
+	for w := range workers {
+		from, to := len(s.IPs)*w/workers, len(s.IPs)*(w+1)/workers
+		wg.Go(func() {
+			for i := from; i < to; i++ {
+				if sp := &s.IPs[i].Spec; sp.PodName != "" {
+					x.ipPod[i] = x.pods[key(sp.Namespace, sp.PodName)]
+				}
+			}
+		})
+	}
+	wg.Wait()
+	x.podFirstIP = make([]int32, len(s.Pods))
+	for i := range x.podFirstIP {
+		x.podFirstIP[i] = -1
+	}
 	// Backwards, each in front of the later ones: the chains come out in
 	// state order.
 	x.nextIP = make([]int32, len(s.IPs))
 	for i := len(s.IPs) - 1; i >= 0; i-- {
 		x.nextIP[i] = -1
+		if p := x.ipPod[i]; p != nil {
+			j, _ := indexIn(s.Pods, p)
+			x.nextIP[i] = x.podFirstIP[j]
+			x.podFirstIP[j] = int32(i)
+			continue
+		}
 		sp := &s.IPs[i].Spec
 		if sp.PodName == "" {
 			continue
@@ -241,4 +281,44 @@ func (x *index) indexIPsByPod() {
 		}
 		x.ipsByPod[k] = int32(i)
 	}
+}
+
+// firstIPOf returns the index of the first IP object naming pod
+// namespace/name (-1 for none). p, when set, is that pod, from the state.
+func (x *index) firstIPOf(namespace, name string, p *Pod) int32 {
+	if p == nil || x.podDup {
+		p = x.pods[key(namespace, name)]
+	}
+	if p != nil {
+		if j, ok := indexIn(x.s.Pods, p); ok {
+			return x.podFirstIP[j]
+		}
+	}
+	if i, ok := x.ipsByPod[key(namespace, name)]; ok {
+		return i
+	}
+	return -1
+}
+
+// podOfIP is the pod pods holds for an IP object's spec.namespace/podName,
+// nil for none.
+func (x *index) podOfIP(ip *kubeovnv1.IP) *Pod {
+	if i, ok := indexIn(x.s.IPs, ip); ok && ip.Spec.PodName != "" {
+		return x.ipPod[i]
+	}
+	return x.pods[key(ip.Spec.Namespace, ip.Spec.PodName)]
+}
+
+// indexIn returns the index in s of the element p points to, if it is
+// one of s's.
+func indexIn[T any](s []T, p *T) (int, bool) {
+	if len(s) == 0 || p == nil {
+		return 0, false
+	}
+	size := unsafe.Sizeof(s[0])
+	base, at := uintptr(unsafe.Pointer(&s[0])), uintptr(unsafe.Pointer(p))
+	if at < base || at-base >= uintptr(len(s))*size || (at-base)%size != 0 {
+		return 0, false
+	}
+	return int((at - base) / size), true
 }

@@ -224,13 +224,11 @@ func (c *pendingCtx) existing(name string) []string {
 // (keep-vm-ip IP objects carry the VM's name, pkg/controller/pod.go
 // getNameByPod). x.nextIP chains the others.
 func (x *index) firstPodIP(p *Pod) int32 {
-	if i, ok := x.ipsByPod[key(p.Namespace, p.Name)]; ok {
+	if i := x.firstIPOf(p.Namespace, p.Name, p); i >= 0 {
 		return i
 	}
 	if vm := annotations.LauncherVM(p.OwnerReferences); vm != "" && vm != p.Name {
-		if i, ok := x.ipsByPod[key(p.Namespace, vm)]; ok {
-			return i
-		}
+		return x.firstIPOf(p.Namespace, vm, nil)
 	}
 	return -1
 }

@@ -134,7 +134,7 @@ func (o *owners) podOf(ip *kubeovnv1.IP) *Pod {
 	if ip.Spec.PodName == "" {
 		return nil
 	}
-	if p := o.x.pods[key(ip.Spec.Namespace, ip.Spec.PodName)]; p != nil && !p.HostNetwork && !podFinished(p) {
+	if p := o.x.podOfIP(ip); p != nil && !p.HostNetwork && !podFinished(p) {
 		return p
 	}
 	if ip.Spec.PodType == kubeovnv1.PodTypeVirtualMachine {
@@ -247,7 +247,7 @@ func (o *owners) classify(ip *kubeovnv1.IP) verdict {
 		return verdict{class: classSkipped}
 	}
 	if ip.Spec.PodName != "" {
-		if p := o.x.pods[key(ip.Spec.Namespace, ip.Spec.PodName)]; p != nil {
+		if p := o.x.podOfIP(ip); p != nil {
 			if p.HostNetwork {
 				return verdict{class: classZombie, reason: fmt.Sprintf("pod %s/%s uses the host network now and needs no address (kube-ovn-controller's start-up GC deletes such objects)", p.Namespace, p.Name)}
 			}

@@ -228,7 +228,9 @@ type itemVisit func(*item) error
 // read reads the document, handing each item to visit, split as m says.
 func read(r io.Reader, m *splitMode, visit itemVisit) (*Header, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
-	dec := jsontext.NewDecoder(br, jsontext.AllowDuplicateNames(true))
+	// in is what dec reads: br, then what follows the items.
+	var in io.Reader = br
+	dec := jsontext.NewDecoder(in, jsontext.AllowDuplicateNames(true))
 	// shift is the document's offset of the decoder's offset 0: the items
 	// are read without it, and a new decoder reads what follows them.
 	var shift int64
@@ -314,7 +316,7 @@ func read(r io.Reader, m *splitMode, visit itemVisit) (*Header, error) {
 			default:
 				return h, fmt.Errorf("items: must be an array, not a JSON %s", kindName(tok.Kind()))
 			}
-			src := newSource(br, dec.UnreadBuffer(), dec.InputOffset()+shift, m.pool)
+			src := newSource(in, dec.UnreadBuffer(), dec.InputOffset()+shift, m.pool)
 			if err := h.items(src, m, visit); err != nil {
 				return h, err
 			}
@@ -322,8 +324,17 @@ func read(r io.Reader, m *splitMode, visit itemVisit) (*Header, error) {
 			// state restored by a prefix: inside the document's object,
 			// after a member.
 			const prefix = `{"":0`
-			rest := src.blk.buf[src.pos:]
-			dec = jsontext.NewDecoder(io.MultiReader(strings.NewReader(prefix), bytes.NewReader(rest), br), jsontext.AllowDuplicateNames(true))
+			// After what the source read: the rest of its reader, or
+			// why it ended.
+			rest := []io.Reader{strings.NewReader(prefix), bytes.NewReader(src.blk.buf[src.pos:])}
+			switch {
+			case src.err == nil:
+				rest = append(rest, src.r)
+			case !errors.Is(src.err, io.EOF):
+				rest = append(rest, errReader{src.err})
+			}
+			in = io.MultiReader(rest...)
+			dec = jsontext.NewDecoder(in, jsontext.AllowDuplicateNames(true))
 			for range 3 {
 				if _, err := dec.ReadToken(); err != nil {
 					return h, fmt.Errorf("items: %w", err) // not reached: the prefix reads
@@ -431,7 +442,7 @@ var restarts atomic.Int64
 func (h *Header) itemsFrom(src *source, first int, lines, check bool, dflt [2]string, names *nameCache, visit itemVisit) error {
 	it := new(item) // one for all: an item per item would be garbage
 	for i := first; ; i++ {
-		if err := h.item(src, it, i, lines, check, dflt, names, visit); err != nil {
+		if err := h.item(src, it, i, &lines, check, dflt, names, visit); err != nil {
 			return err
 		}
 		h.Items++
@@ -455,21 +466,26 @@ func (h *Header) itemsFrom(src *source, first int, lines, check bool, dflt [2]st
 // item reads the item at src (not white space) and visits it. Its syntax
 // is checked first when check is set, and whenever it is found wrong in
 // another way, so that a malformed item is always refused for its syntax,
-// by Read and ReadParallel alike.
-func (h *Header) item(src *source, it *item, i int, lines, check bool, dflt [2]string, names *nameCache, visit itemVisit) error {
+// by Read and ReadParallel alike. *lines says whether to try the item's
+// line first; it is cleared once a line is found not to be its item.
+func (h *Header) item(src *source, it *item, i int, lines *bool, check bool, dflt [2]string, names *nameCache, visit itemVisit) error {
 	off := src.offset()
 	c := src.blk.buf[src.pos]
-	if lines && c == '{' {
+	if *lines && c == '{' {
 		if e := src.line(); e >= 0 {
 			start := src.pos
-			v := src.blk.buf[start:e]
+			v := src.blk.buf[start:e:e]
 			src.pos = e
 			*it = item{index: i, offset: off, raw: v, blk: src.blk, spec: true}
 			err := h.visitItem(it, check, dflt, names, visit)
 			if err != errRedo {
 				return err
 			}
+			// The document is not laid out as the Writer writes it: the
+			// items from here on are split by the structural scan (a
+			// line of many items is not checked again for each).
 			src.pos = start
+			*lines = false
 		}
 	}
 	v, err := src.value()
@@ -672,6 +688,11 @@ func kindName(k jsontext.Kind) string {
 	}
 	return "value"
 }
+
+// errReader is a reader that failed.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 func eofIsEmpty(err error) error {
 	if errors.Is(err, io.EOF) {

@@ -100,6 +100,13 @@ type source struct {
 	// (rewind); applied is the end offset of the items applied.
 	chain   []*block
 	applied *atomic.Int64
+	// nl is the document's offset of the newline line last found, and
+	// scanned the offset up to which line searched: no newline lies
+	// between where it started (an item's start) and scanned, unless at
+	// nl.
+	nl, scanned int64
+	// stack holds the brackets value has open.
+	stack []byte
 }
 
 // newSource continues the document at offset base, with buffered: the
@@ -205,28 +212,47 @@ func (s *source) rewind(off int64) (*source, error) {
 	return ns, nil
 }
 
+// lineCap bounds a line's search: a line longer than this from its item's
+// start is not tried (the structural scan splits the item), so that a
+// document on one line is not held whole nor searched again for each
+// item.
+const lineCap = blockSize
+
 // line returns the end (in blk.buf) of the item at pos, a '{', if its
 // line holds it as the Writer writes it — the item, maybe a comma, then
 // the line's end — on the assumption that the line holds one item; -1
-// if the line does not end with '}' or ',' after one. Whether the line
-// is the item is for the check of the item's syntax to tell: if it is
-// valid JSON, it is the item.
+// if the line does not end with '}' or ',' after one, or is longer than
+// lineCap. Whether the line is the item is for the check of the item's
+// syntax to tell: if it is valid JSON, it is the item. What the search
+// found is remembered (nl, scanned), so that each byte is searched once
+// however many items a line holds.
 func (s *source) line() int {
-	start := s.pos
-	from := start
+	startOff := s.offset()
 	nl := -1
-	for {
-		buf := s.blk.buf
-		if k := bytes.IndexByte(buf[from:], '\n'); k >= 0 {
-			nl = from + k
-			break
+	switch {
+	case s.nl >= startOff:
+		nl = int(s.nl - s.blk.base)
+	case s.scanned-startOff >= lineCap:
+		return -1
+	default:
+		for {
+			buf := s.blk.buf
+			from := max(s.pos, int(s.scanned-s.blk.base))
+			if k := bytes.IndexByte(buf[from:], '\n'); k >= 0 {
+				nl = from + k
+				s.nl = s.blk.base + int64(nl)
+				s.scanned = s.nl
+				break
+			}
+			s.scanned = s.blk.base + int64(len(buf))
+			if len(buf)-s.pos >= lineCap || !s.more(s.pos) {
+				return -1
+			}
 		}
-		n := len(buf) - start
-		if !s.more(start) {
-			return -1
-		}
-		start = s.pos
-		from = start + n
+	}
+	start := s.pos
+	if nl-start > lineCap {
+		return -1
 	}
 	buf := s.blk.buf
 	e := trimSpaceEnd(buf, start, nl)
@@ -290,13 +316,19 @@ func (s *source) skipSpace() (byte, bool) {
 // value finds the end of the JSON value at pos (not white space) and
 // returns it, moving pos past it. Its syntax is not checked, only its
 // structure: a string ends at an unescaped quote, an object or array at
-// the bracket that brings the depth back to zero, anything else at white
-// space, a comma, a bracket, a brace, a quote or the end of the document.
-// The value is valid until the next call to more.
+// the bracket that closes it, anything else at white space, a comma, a
+// bracket, a brace, a quote or the end of the document. A closing
+// bracket that does not match the one open, or the end of the document
+// inside the value, is the decoder's error (checkValue) on the value so
+// far. The value is valid until the next call to more.
 func (s *source) value() ([]byte, error) {
 	start := s.pos
 	i := start
+	// The brackets open: depth of them, the first 64 a bit each in
+	// arrays (set: '['), the others in stack.
 	depth := 0
+	var arrays uint64
+	stack := s.stack[:0]
 	inString := false
 	scalar := false
 	switch s.blk.buf[start] {
@@ -314,7 +346,7 @@ func (s *source) value() ([]byte, error) {
 				switch buf[i] {
 				case ' ', '\t', '\n', '\r', ',', ']', '}', '[', '{', '"', ':':
 					s.pos = i
-					return buf[start:i], nil
+					return buf[start:i:i], nil
 				}
 			}
 		} else {
@@ -337,20 +369,49 @@ func (s *source) value() ([]byte, error) {
 					i = j + 1
 					if depth == 0 {
 						s.pos = i
-						return buf[start:i], nil
+						return buf[start:i:i], nil
 					}
 					continue
 				}
-				switch buf[i] {
+				switch c := buf[i]; c {
 				case '"':
 					inString = true
 				case '{', '[':
+					switch {
+					case depth >= 64:
+						stack = append(stack[:depth-64], c)
+					case c == '[':
+						arrays |= 1 << depth
+					default:
+						arrays &^= 1 << depth
+					}
 					depth++
 				case '}', ']':
-					depth--
-					if depth == 0 {
+					open := byte(0)
+					if depth > 0 {
+						depth--
+						switch {
+						case depth >= 64:
+							open = stack[depth-64]
+						case arrays>>depth&1 != 0:
+							open = '['
+						default:
+							open = '{'
+						}
+					}
+					if open != c-2 { // '{'+2 == '}', '['+2 == ']'
+						s.stack = stack
+						off := s.blk.base + int64(start)
 						s.pos = i + 1
-						return buf[start : i+1], nil
+						if err := checkValue(buf[start:i+1], off); err != nil {
+							return nil, err
+						}
+						return nil, fmt.Errorf("invalid character %q at byte %d", c, off+int64(i-start))
+					}
+					if depth == 0 {
+						s.stack = stack
+						s.pos = i + 1
+						return buf[start : i+1 : i+1], nil
 					}
 				}
 				i++
@@ -358,12 +419,18 @@ func (s *source) value() ([]byte, error) {
 		}
 		n := i - start
 		if !s.more(start) {
+			s.stack = stack
 			if scalar && s.err != nil && errors.Is(s.err, io.EOF) {
-				v := s.blk.buf[s.pos:]
+				v := s.blk.buf[s.pos:len(s.blk.buf):len(s.blk.buf)]
 				s.pos = len(s.blk.buf)
 				return v, nil
 			}
+			// The decoder would report a fault before the end.
+			v := s.blk.buf[s.pos:]
 			s.pos = len(s.blk.buf)
+			if err := checkValue(v, s.offset()-int64(len(v))); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, err
+			}
 			return nil, s.endErr()
 		}
 		start, i = s.pos, s.pos+n

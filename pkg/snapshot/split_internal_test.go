@@ -258,6 +258,9 @@ var splitSeeds = []string{
 	`{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod"}]} x`, `{"kind":"List","items":[{"kind":"Pod","apiVersion":"v1","a":{"b":[{"c":"}"}]}}]}`,
 	`{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod"}}]}`, `{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod"]]}`,
 	`{"kind":"List","items":["a",{}]}`, `{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod","a":01}]}`,
+	`{"kind":"List","apiVersion":"v1","items":[],"items":[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a-namespace-with-a-long-enough-name"}}]}`,
+	`{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod","a":[[[[}]}`, `{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod","a":tru,"b":[[[`,
+	`{"kind":"List","items":[{"apiVersion":"v1","kind":"Pod"},{"apiVersion":"v1","kind":"Pod"}` + "\n" + `,{"apiVersion":"v1","kind":"Pod"}]}`,
 }
 
 // FuzzSplit compares the splitter with the old jsontext path on any

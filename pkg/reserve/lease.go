@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -124,7 +125,16 @@ type Leases struct {
 	// Log receives the errors that do not fail a request (a read for a
 	// request that writes nothing); the zero Logger discards them.
 	Log logr.Logger
+	// SweepRate paces a Sweep's deletes, per second (bursts of a tenth of
+	// it); zero is DefaultSweepRate. The sweep shares its client with the
+	// admissions, whose client-side limit is a guard, not a pace: a sweep
+	// of thousands of expired Leases must not take it all.
+	SweepRate float64
 }
+
+// DefaultSweepRate is Leases.SweepRate's default: a tenth of the
+// reservations' client-side limit (webhook.ReservationQPS).
+const DefaultSweepRate = 100
 
 func (l *Leases) ttl() time.Duration {
 	if l.TTL > 0 {
@@ -726,6 +736,11 @@ func (l *Leases) Sweep(ctx context.Context, verdict func(Reservation) Verdict) (
 		return 0, fmt.Errorf("list reservations: %w", err)
 	}
 	now := l.now()
+	pace := l.SweepRate
+	if pace <= 0 {
+		pace = DefaultSweepRate
+	}
+	limit := rate.NewLimiter(rate.Limit(pace), max(1, int(pace/10)))
 	n := 0
 	var errs []error
 	for i := range list.Items {
@@ -741,6 +756,10 @@ func (l *Leases) Sweep(ctx context.Context, verdict func(Reservation) Verdict) (
 			event = EventReleased
 		default:
 			continue
+		}
+		if err := limit.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("sweep: %w", err))
+			break
 		}
 		if err := l.delete(ctx, r); err != nil {
 			errs = append(errs, err)

@@ -3,6 +3,7 @@ package reserve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -253,6 +254,38 @@ func TestLeasesSweep(t *testing.T) {
 	}
 	if f.events[EventExpired] != 1 || f.events[EventReleased] != 1 {
 		t.Fatalf("events %v", f.events)
+	}
+}
+
+// A sweep paces its deletes (SweepRate, bursts of a tenth): 60 expired
+// Leases at 200/s take at least (60-20)/200 s, and all go.
+func TestLeasesSweepPaced(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.l.SweepRate = 200
+	ctx := context.Background()
+	for i := range 60 {
+		c := validate.Claim{Subnet: "ovn-default", Addr: netip.AddrFrom4([4]byte{10, 16, 1, byte(i)})}
+		if err := f.c.Create(ctx, f.l.Lease(c, Grant{Namespace: "apps", Owner: fmt.Sprint("p", i)}, f.now.Add(-2*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	began := time.Now()
+	n, err := f.l.Sweep(ctx, nil)
+	if took := time.Since(began); err != nil || n != 60 || took < 190*time.Millisecond {
+		t.Fatalf("Sweep: %d deleted in %v, err %v; want 60 in at least 200 ms", n, took, err)
+	}
+	// A sweep whose context ends stops, with what it deleted.
+	for i := range 60 {
+		c := validate.Claim{Subnet: "ovn-default", Addr: netip.AddrFrom4([4]byte{10, 16, 2, byte(i)})}
+		if err := f.c.Create(ctx, f.l.Lease(c, Grant{Namespace: "apps", Owner: fmt.Sprint("q", i)}, f.now.Add(-2*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if n, err := f.l.Sweep(short, nil); err == nil || n >= 60 {
+		t.Fatalf("Sweep with a 50 ms context: %d deleted, err %v; want fewer than 60 and an error", n, err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
+	"github.com/ipamguard/ipamguard/pkg/jsonscan"
 )
 
 // The fast decoders of the two kinds a large cluster holds by the million,
@@ -253,7 +254,7 @@ func (s *scanner) expect(c byte) {
 
 // raw reads a string without escapes or control characters, in valid
 // UTF-8, and returns its bytes. It looks at eight bytes at a time
-// (special) and at single bytes only where one needs a look.
+// (jsonscan.Special) and at single bytes only where one needs a look.
 func (s *scanner) raw() []byte {
 	if s.peek() != '"' {
 		s.fail()
@@ -264,7 +265,7 @@ func (s *scanner) raw() []byte {
 	ascii := true
 	for j := start; j < len(b); {
 		if j+8 <= len(b) {
-			m := special(binary.LittleEndian.Uint64(b[j:]))
+			m := jsonscan.Special(binary.LittleEndian.Uint64(b[j:]))
 			if m == 0 {
 				j += 8
 				continue
@@ -290,23 +291,6 @@ func (s *scanner) raw() []byte {
 	}
 	s.fail()
 	return nil
-}
-
-// Bytes repeated in each byte of a word, for special.
-const (
-	swarOnes = 0x0101010101010101
-	swarHigh = 0x8080808080808080
-)
-
-// special marks (with its high bit) each byte of the eight bytes v, read
-// little-endian, that a string scan must look at: a quote, a backslash, a
-// control character or a byte of a multi-byte UTF-8 sequence. The lowest
-// marked byte is always one of them; a byte above it may be marked
-// without being one (a borrow), so only the lowest is to be trusted.
-func special(v uint64) uint64 {
-	q := v ^ (swarOnes * '"')
-	e := v ^ (swarOnes * '\\')
-	return ((q-swarOnes)&^q | (e-swarOnes)&^e | (v-swarOnes*0x20)&^v | v) & swarHigh
 }
 
 // str reads a string into a new string; istr shares it.

@@ -1,9 +1,6 @@
 package diagnose
 
 import (
-	"encoding/binary"
-	"math/bits"
-	"math/rand/v2"
 	"reflect"
 	"testing"
 	"unsafe"
@@ -170,55 +167,4 @@ func FuzzFastDecode(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestSpecial holds special, the eight-bytes-at-a-time look of string
-// scans, to the byte-at-a-time rule: its lowest mark is the first byte
-// that is a quote, a backslash, a control character or 0x80 and above,
-// for every byte value at every place and for random words.
-func TestSpecial(t *testing.T) {
-	isSpecial := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
-	first := func(w [8]byte) int {
-		for i, c := range w {
-			if isSpecial(c) {
-				return i
-			}
-		}
-		return 8
-	}
-	lowest := func(w [8]byte) int {
-		m := special(binary.LittleEndian.Uint64(w[:]))
-		if m == 0 {
-			return 8
-		}
-		return bits.TrailingZeros64(m) >> 3
-	}
-	for at := range 8 {
-		for c := range 256 {
-			for _, fill := range []byte{'a', ' ', '~', '#', '!'} {
-				var w [8]byte
-				for i := range w {
-					w[i] = fill
-				}
-				w[at] = byte(c)
-				if got, want := lowest(w), first(w); got != want {
-					t.Fatalf("%q: lowest mark at %d, want %d", w[:], got, want)
-				}
-			}
-		}
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 1_000_000 {
-		var w [8]byte
-		binary.LittleEndian.PutUint64(w[:], rng.Uint64())
-		// Mostly plain text, as in a snapshot.
-		for i := range w {
-			if rng.IntN(4) > 0 {
-				w[i] = byte(0x20 + rng.IntN(0x60))
-			}
-		}
-		if got, want := lowest(w), first(w); got != want {
-			t.Fatalf("%q: lowest mark at %d, want %d", w[:], got, want)
-		}
-	}
 }

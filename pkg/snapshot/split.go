@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/ipamguard/ipamguard/pkg/jsonscan"
 )
 
 // The items of a document are split without being copied or checked: the
@@ -437,22 +439,11 @@ func (s *source) value() ([]byte, error) {
 	}
 }
 
-// Bytes repeated in each byte of a word, for stringEnd.
-const (
-	swarOnes = 0x0101010101010101
-	swarHigh = 0x8080808080808080
-)
-
 // stringEnd returns the index of the first quote or backslash in buf from
 // i on (len(buf): none), looking at eight bytes at a time.
 func stringEnd(buf []byte, i int) int {
 	for ; i+8 <= len(buf); i += 8 {
-		v := binary.LittleEndian.Uint64(buf[i:])
-		q := v ^ (swarOnes * '"')
-		e := v ^ (swarOnes * '\\')
-		// The lowest marked byte is a quote or a backslash (bytes above
-		// it may be marked by a borrow).
-		if m := ((q-swarOnes)&^q | (e-swarOnes)&^e) & swarHigh; m != 0 {
+		if m := jsonscan.QuoteOrEscape(binary.LittleEndian.Uint64(buf[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}

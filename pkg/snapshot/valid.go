@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
+
+	"github.com/ipamguard/ipamguard/pkg/jsonscan"
 )
 
 // maxItemDepth is the deepest nesting an item may have: the decoder of
@@ -133,10 +135,7 @@ func str(v []byte, i int) int {
 		// first quote, backslash, control or non-ASCII byte (bytes above
 		// it may be marked by a borrow).
 		for i+8 <= len(v) {
-			w := binary.LittleEndian.Uint64(v[i:])
-			q := w ^ (swarOnes * '"')
-			e := w ^ (swarOnes * '\\')
-			if m := ((q-swarOnes)&^q | (e-swarOnes)&^e | (w-swarOnes*0x20)&^w | w) & swarHigh; m != 0 {
+			if m := jsonscan.Special(binary.LittleEndian.Uint64(v[i:])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}

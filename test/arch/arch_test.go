@@ -28,10 +28,12 @@ var allowed = map[string][]string{
 	"pkg/metrics":         {"internal/version"}, // ipamguard_build_info's labels
 	"pkg/reservation":     nil,
 	"pkg/inventory":       {"pkg/ipam", "pkg/annotations", "pkg/apis/kubeovn/v1"},
-	"pkg/config":          {"pkg/policy", "pkg/settings"},
-	"pkg/mutate":          {"pkg/ipam", "pkg/annotations", "pkg/review"},
-	"pkg/validate":        {"pkg/ipam", "pkg/annotations", "pkg/apis/kubeovn/v1", "pkg/inventory", "pkg/policy", "pkg/settings"},
-	"pkg/reserve":         {"pkg/validate", "pkg/reservation", "pkg/settings"},
+	// Finds the bytes a JSON string scan stops at, eight at a time.
+	"pkg/jsonscan": {},
+	"pkg/config":   {"pkg/policy", "pkg/settings"},
+	"pkg/mutate":   {"pkg/ipam", "pkg/annotations", "pkg/review"},
+	"pkg/validate": {"pkg/ipam", "pkg/annotations", "pkg/apis/kubeovn/v1", "pkg/inventory", "pkg/policy", "pkg/settings"},
+	"pkg/reserve":  {"pkg/validate", "pkg/reservation", "pkg/settings"},
 	"pkg/admit": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/policy", "pkg/apis/kubeovn/v1", "pkg/review",
 		"pkg/inventory", "pkg/config", "pkg/mutate", "pkg/validate", "pkg/reserve"},
 	// Transport: no address math and no defaulting of its own.
@@ -47,10 +49,10 @@ var allowed = map[string][]string{
 	// The doctor's checks read a State and report: address math and
 	// annotation grammar, the inventory's address parsing, no rules (pods are judged
 	// through Options.Judge, which the caller wires to the pipeline).
-	"pkg/diagnose": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/apis/kubeovn/v1", "pkg/inventory", "pkg/reservation"},
+	"pkg/diagnose": {"pkg/ipam", "pkg/annotations", "pkg/settings", "pkg/apis/kubeovn/v1", "pkg/inventory", "pkg/reservation", "pkg/jsonscan"},
 	// The snapshot file format: strips objects to what the doctor and
 	// check read (annotation grammar), writes and streams them back.
-	"pkg/snapshot": {"pkg/annotations", "pkg/apis/kubeovn/v1"},
+	"pkg/snapshot": {"pkg/annotations", "pkg/apis/kubeovn/v1", "pkg/jsonscan"},
 	// Prints a doctor report: text, JSON, YAML, openreports.
 	"pkg/diagnose/render": {"pkg/diagnose", "pkg/apis/kubeovn/v1"},
 	// The doctor against the live cluster, once (the CLI) or periodically

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/pkg/reservation"
 	"github.com/ipamguard/ipamguard/pkg/reserve"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
@@ -123,7 +124,9 @@ func TestTakeoverLostPastTheDeadlineRefuses(t *testing.T) {
 	s.forgeLease(t, l, "ghost", addr, time.Now())
 	rc := &racingClient{Client: l.Client, race: func(ctx context.Context) error {
 		le := s.lease(t, addr)
-		le.Annotations[reserve.AnnPod], le.Annotations[reserve.AnnOwner], le.Annotations[reserve.AnnPodUID] = "ghost-2", "ghost-2", "uid-ghost-2"
+		f, _ := reservation.Read(le)
+		f.Pod, f.Owner, f.PodUID = "ghost-2", "ghost-2", "uid-ghost-2"
+		le.Labels, le.Annotations = reservation.Meta(f)
 		mt := metav1.NewMicroTime(time.Now())
 		le.Spec.AcquireTime, le.Spec.RenewTime = &mt, &mt
 		return s.env.Client.Update(ctx, le)
@@ -141,7 +144,7 @@ func TestTakeoverLostPastTheDeadlineRefuses(t *testing.T) {
 	if took > w+300*time.Millisecond {
 		t.Errorf("the refusal came after %v: more than one window %v", took, w)
 	}
-	if got := s.lease(t, addr).Annotations[reserve.AnnPod]; got != "ghost-2" {
+	if got := leaseFields(t, s.lease(t, addr)).Pod; got != "ghost-2" {
 		t.Errorf("the lease names %q, want the forger's ghost-2", got)
 	}
 	if ev.get(reserve.EventRefused) != 1 || ev.get(reserve.EventUnconfirmedTakenOver) != 0 {
@@ -186,7 +189,7 @@ func TestLeasesWrittenBeforeAWaitAreStampedAgain(t *testing.T) {
 	if !ra.granted || rb.granted || rb.holders[first] != podNS+"/pod-a" {
 		t.Fatalf("A granted %v (holders %v), B granted %v (holders %v): want A alone, B refused by A", ra.granted, ra.holders, rb.granted, rb.holders)
 	}
-	if got := s.lease(t, first).Annotations[reserve.AnnPod]; got != "pod-a" {
+	if got := leaseFields(t, s.lease(t, first)).Pod; got != "pod-a" {
 		t.Errorf("the lease of %s names %q, want pod-a", first, got)
 	}
 	if evb.get(reserve.EventUnconfirmedTakenOver) != 0 {
@@ -360,7 +363,7 @@ func TestSameOwnerForgeryWaitsForTheHolder(t *testing.T) {
 	if granted, _, err := judge(l, requester{name: "owner", uid: "forged"}, addr); err != nil || !granted {
 		t.Fatalf("same owner, another UID: granted %v, err %v", granted, err)
 	}
-	if got := s.lease(t, addr).Annotations[reserve.AnnPodUID]; got != string(p.UID) {
+	if got := leaseFields(t, s.lease(t, addr)).PodUID; got != string(p.UID) {
 		t.Fatalf("the in-flight holder's reservation was relabelled to UID %q", got)
 	}
 }
@@ -413,7 +416,7 @@ func TestRecreatedPodRelabelsAndConfirms(t *testing.T) {
 	}
 	took := time.Since(began)
 	le := s.lease(t, addr)
-	if got := le.Annotations[reserve.AnnPodUID]; got != string(again.UID) {
+	if got := leaseFields(t, le).PodUID; got != string(again.UID) {
 		t.Fatalf("the lease records UID %q, want the recreated pod's %q", got, again.UID)
 	}
 	// The API server stamps the creation before it calls the webhook,

@@ -12,8 +12,8 @@ package reserve
 // RBAC on Leases in its namespace for leader election, so only the delete
 // verb is added. `kubectl get leases -n <ns> -l ipamguard.io/reservation`
 // lists who holds what (HOLDER column). What an own CRD would add (printer
-// columns for subnet and address, a status subresource) is in the labels
-// and annotations here. The price: the leader election Lease shares the
+// columns for subnet and address, a status subresource) is in the name
+// and the one annotation here (pkg/reservation). The price: the leader election Lease shares the
 // namespace and the RBAC grant, told apart by the label.
 //
 // Atomicity comes from etcd: create fails with AlreadyExists for all but
@@ -58,21 +58,9 @@ const APITTL = 60 * time.Second
 // Timeout.
 const WriteTimeout = 2 * time.Second
 
-// Label and annotation keys of a reservation Lease: its stored form is
-// pkg/reservation's.
-const (
-	// LabelReservation marks a Lease as an address reservation; its value
-	// is "true".
-	LabelReservation = reservation.Label
-	AnnSubnet        = reservation.AnnSubnet
-	AnnAddress       = reservation.AnnAddress
-	AnnNamespace     = reservation.AnnNamespace
-	AnnOwner         = reservation.AnnOwner
-	AnnPod           = reservation.AnnPod
-	AnnPodUID        = reservation.AnnPodUID
-	AnnRequestUID    = reservation.AnnRequestUID
-	AnnState         = reservation.AnnState
-)
+// LabelReservation marks a Lease as an address reservation; its value is
+// "true". The stored form is pkg/reservation's.
+const LabelReservation = reservation.Label
 
 // StateAdmitted is the state of a reservation written by an admission:
 // the pod was admitted, Kube-OVN has not bound the address yet.
@@ -194,17 +182,13 @@ func (l *Leases) Lease(c validate.Claim, g Grant, now time.Time) *coordinationv1
 	secs := int32((l.ttl() + time.Second - 1) / time.Second)
 	t := metav1.NewMicroTime(now)
 	holder := g.Namespace + "/" + g.Owner
+	labels, ann := reservation.Meta(reservation.Fields{Subnet: c.Subnet, Addr: c.Addr, Namespace: g.Namespace, Owner: g.Owner,
+		Pod: g.Pod, PodUID: g.PodUID, RequestUID: g.RequestUID, State: StateAdmitted})
 	return &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      LeaseName(c.Subnet, c.Addr),
-			Namespace: l.Namespace,
-			Labels:    map[string]string{LabelReservation: "true"},
-			Annotations: map[string]string{
-				AnnSubnet: c.Subnet, AnnAddress: c.Addr.String(), AnnNamespace: g.Namespace, AnnOwner: g.Owner,
-				AnnPod: g.Pod, AnnPodUID: g.PodUID, AnnRequestUID: g.RequestUID, AnnState: StateAdmitted,
-			},
-		},
-		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, AcquireTime: &t, RenewTime: &t},
+		ObjectMeta: metav1.ObjectMeta{Name: LeaseName(c.Subnet, c.Addr), Namespace: l.Namespace, Labels: labels, Annotations: ann},
+		// No renew time: it is the acquire time until a renewal (one
+		// field less for the API server to track on every admission).
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, AcquireTime: &t},
 	}
 }
 
@@ -580,6 +564,7 @@ func (l *Leases) try(ctx context.Context, c validate.Claim, g Grant) (*attempt, 
 			// The same pod: it has held the address since it was
 			// acquired; only the renew time moves (what confirmation
 			// compares the pod's creation with).
+			a.want.Spec.RenewTime = a.want.Spec.AcquireTime
 			a.want.Spec.AcquireTime = cur.Spec.AcquireTime.DeepCopy()
 		}
 	case l.Confirm != nil:

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/ipamguard/ipamguard/pkg/reservation"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
@@ -118,7 +119,7 @@ func TestLeasesJudge(t *testing.T) {
 		t.Fatalf("first: granted %v, err %v", granted, err)
 	}
 	le := f.lease(t)
-	if *le.Spec.HolderIdentity != "apps/web" || le.Annotations[AnnPodUID] != "uid-web" || le.Annotations[AnnAddress] != "10.16.0.9" ||
+	if *le.Spec.HolderIdentity != "apps/web" || leaseFields(t, le).PodUID != "uid-web" || leaseFields(t, le).Addr.String() != "10.16.0.9" ||
 		le.Labels[LabelReservation] != "true" || *le.Spec.LeaseDurationSeconds != 60 {
 		t.Fatalf("lease: %+v", le)
 	}
@@ -339,4 +340,14 @@ func TestLeasesJudgeObservesDuration(t *testing.T) {
 			t.Errorf("%s recorded %d times, want %d (all %v)", k, got[k], v, got)
 		}
 	}
+}
+
+// leaseFields reads le as a reservation, failing t when it is not one.
+func leaseFields(t *testing.T, le *coordinationv1.Lease) reservation.Fields {
+	t.Helper()
+	f, ok := reservation.Read(le)
+	if !ok {
+		t.Fatalf("lease %s is not a reservation: %v", le.Name, le.Annotations)
+	}
+	return f
 }

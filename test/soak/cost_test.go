@@ -2,12 +2,14 @@ package soak
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -22,6 +25,7 @@ import (
 
 	"github.com/ipamguard/ipamguard/internal/devenv"
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
+	"github.com/ipamguard/ipamguard/pkg/reservation"
 )
 
 // costSample is what one mode measured.
@@ -32,6 +36,145 @@ type costSample struct {
 	concN               int
 	reservationCount    float64
 	reservationUnder5ms float64
+	// concCPU is the CPU time each process (cpuProcs) spent on the
+	// concurrent creations.
+	concCPU map[string]time.Duration
+	// deletes reservations were deleted after the mode's run, at a cost of
+	// deleteCPU (the API server's and etcd's CPU time).
+	deletes   int
+	deleteCPU time.Duration
+}
+
+// deleteReservations deletes every reservation Lease, by 16 workers, each
+// with the UID precondition the leader's sweep sends, and returns how many
+// it deleted and the CPU time the API server and etcd spent on them.
+func deleteReservations(t *testing.T, c client.Client) (int, time.Duration) {
+	t.Helper()
+	ctx := t.Context()
+	var list coordinationv1.LeaseList
+	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{reservation.Label: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	items := make(chan *coordinationv1.Lease, len(list.Items))
+	for i := range list.Items {
+		items <- &list.Items[i]
+	}
+	close(items)
+	// The webhook has exited: cpuNow reads this process in its place.
+	cpu0 := cpuNow(t, os.Getpid())
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			for le := range items {
+				if err := c.Delete(ctx, le, client.Preconditions{UID: &le.UID}); err != nil {
+					failed.Add(1)
+					t.Errorf("delete lease %s: %v", le.Name, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	cpu1 := cpuNow(t, os.Getpid())
+	spent := cpu1["kube-apiserver"] - cpu0["kube-apiserver"] + cpu1["etcd"] - cpu0["etcd"]
+	return len(list.Items) - int(failed.Load()), spent
+}
+
+// cpuProcs are the processes whose CPU time the concurrent phase reports:
+// the test itself (the client), the webhook, the API server and etcd.
+var cpuProcs = []string{"client", "webhook", "kube-apiserver", "etcd"}
+
+// cpuTime is the user and system CPU time of process pid so far.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	// pid (comm) state ppid ... utime stime: fields 14 and 15.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after comm", pid, len(f))
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	k, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	// USER_HZ is 100 on every Linux the tests run on.
+	return time.Duration(u+k) * 10 * time.Millisecond, nil
+}
+
+// childByComm is the pid of this process's child named comm.
+func childByComm(comm string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	me := strconv.Itoa(os.Getpid())
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		rp := strings.LastIndexByte(s, ')')
+		f := strings.Fields(s[rp+1:])
+		if rp < 0 || len(f) < 2 || s[strings.IndexByte(s, '(')+1:rp] != comm || f[1] != me {
+			continue
+		}
+		return pid, nil
+	}
+	return 0, fmt.Errorf("no child process %q", comm)
+}
+
+// cpuNow reads the CPU time of each of cpuProcs.
+func cpuNow(t *testing.T, webhookPID int) map[string]time.Duration {
+	t.Helper()
+	out := map[string]time.Duration{}
+	for _, name := range cpuProcs {
+		pid := os.Getpid()
+		switch name {
+		case "webhook":
+			pid = webhookPID
+		case "kube-apiserver", "etcd":
+			var err error
+			if pid, err = childByComm(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := cpuTime(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = d
+	}
+	return out
+}
+
+// cpuSum is the CPU time of all of cpuProcs, in nanoseconds.
+func cpuSum(cpu map[string]time.Duration) float64 {
+	var sum time.Duration
+	for _, d := range cpu {
+		sum += d
+	}
+	return float64(sum)
+}
+
+// perPod renders CPU times per creation, by process.
+func perPod(cpu map[string]time.Duration, n int) string {
+	var b strings.Builder
+	var sum time.Duration
+	for _, name := range cpuProcs {
+		sum += cpu[name]
+		fmt.Fprintf(&b, "%s %.2f ms, ", name, float64(cpu[name])/float64(n)/1e6)
+	}
+	fmt.Fprintf(&b, "all %.2f ms", float64(sum)/float64(n)/1e6)
+	return b.String()
 }
 
 func pct(ds []time.Duration, p float64) time.Duration {
@@ -207,6 +350,7 @@ func TestReservationCost(t *testing.T) {
 				fails []error
 			)
 			waitProfile = profile(round, mode, "conc", 3)
+			cpu0 := cpuNow(t, r.pid())
 			began := time.Now()
 			for range workers {
 				wg.Go(func() {
@@ -221,6 +365,10 @@ func TestReservationCost(t *testing.T) {
 			}
 			wg.Wait()
 			s.concFixed = time.Since(began)
+			s.concCPU = cpuNow(t, r.pid())
+			for name, d := range cpu0 {
+				s.concCPU[name] -= d
+			}
 			waitProfile()
 			if len(fails) > 0 {
 				t.Errorf("%s: %d of %d concurrent creations failed, first: %v", mode, len(fails), concN, fails[0])
@@ -229,10 +377,19 @@ func TestReservationCost(t *testing.T) {
 				s.reservationCount, s.reservationUnder5ms = histogram(ctx, t, r, "ipamguard_reservation_duration_seconds", `result="granted"`, "0.005")
 			}
 			r.kill(syscall.SIGTERM, 20*time.Second)
+			if mode != "off" {
+				// Every reservation lapses at its TTL and the leader's
+				// sweep deletes it: done here, at once, so that the next
+				// mode does not pay for this one's deletes in its window.
+				// What a delete costs is measured: it is part of a
+				// reservation's cost in a steady state.
+				s.deletes, s.deleteCPU = deleteReservations(t, c)
+			}
 			samples = append(samples, s)
 			t.Logf("round %d, --reservations=%s: fixed-address pod one at a time p50 %v p99 %v; pod without one p50 %v p99 %v; %d fixed-address pods by %d workers in %v (%.0f/s)",
 				round+1, mode, pct(s.seqFixed, .5), pct(s.seqFixed, .99), pct(s.seqPlain, .5), pct(s.seqPlain, .99),
 				concN, workers, s.concFixed.Round(time.Millisecond), float64(concN)/s.concFixed.Seconds())
+			t.Logf("round %d, --reservations=%s: CPU per concurrent creation: %s", round+1, mode, perPod(s.concCPU, concN))
 			if mode != "off" {
 				t.Logf("round %d, %s: ipamguard_reservation_duration_seconds{result=granted}: %.0f admissions, %.1f%% within 5 ms",
 					round+1, mode, s.reservationCount, 100*s.reservationUnder5ms/max(s.reservationCount, 1))
@@ -249,6 +406,14 @@ func TestReservationCost(t *testing.T) {
 		m.seqFixed = append(m.seqFixed, s.seqFixed...)
 		m.seqPlain = append(m.seqPlain, s.seqPlain...)
 		m.concFixed += s.concFixed
+		m.deletes += s.deletes
+		m.deleteCPU += s.deleteCPU
+		if m.concCPU == nil {
+			m.concCPU = map[string]time.Duration{}
+		}
+		for name, d := range s.concCPU {
+			m.concCPU[name] += d
+		}
 		m.concN += s.concN
 		m.reservationCount += s.reservationCount
 		m.reservationUnder5ms += s.reservationUnder5ms
@@ -258,7 +423,45 @@ func TestReservationCost(t *testing.T) {
 	t.Logf("added latency of a fixed-address pod creation (api - off): p50 %v, p99 %v; a pod without a fixed address: p50 %v vs %v, p99 %v vs %v",
 		pct(api.seqFixed, .5)-pct(off.seqFixed, .5), pct(api.seqFixed, .99)-pct(off.seqFixed, .99),
 		pct(api.seqPlain, .5), pct(off.seqPlain, .5), pct(api.seqPlain, .99), pct(off.seqPlain, .99))
-	t.Logf("rate of fixed-address pod creations: %.0f/s with reservations, %.0f/s without: %.0f%%", rateAPI, rateOff, 100*rateAPI/rateOff)
+	t.Logf("rate of fixed-address pod creations, all rounds together: %.0f/s with reservations, %.0f/s without: %.0f%%", rateAPI, rateOff, 100*rateAPI/rateOff)
+	// The machine's speed drifts between rounds (two shared cores): each
+	// round's modes ran minutes apart at most, so the ratio within a round
+	// is the paired figure, and the median over rounds the one reported.
+	for _, mode := range modes[1:] {
+		var ratios []float64
+		for i := 0; i+len(modes) <= len(samples); i += len(modes) {
+			var o, a *costSample
+			for _, s := range samples[i : i+len(modes)] {
+				switch s.mode {
+				case "off":
+					o = s
+				case mode:
+					a = s
+				}
+			}
+			ratios = append(ratios, o.concFixed.Seconds()/a.concFixed.Seconds()*float64(a.concN)/float64(o.concN))
+		}
+		slices.Sort(ratios)
+		var b strings.Builder
+		for _, r := range ratios {
+			fmt.Fprintf(&b, " %.0f%%", 100*r)
+		}
+		t.Logf("rate with reservations (%s) against without, per round:%s; median %.0f%%", mode, b.String(), 100*median(ratios))
+	}
+	for _, m := range []*costSample{off, api, merged["api-base"]} {
+		if m != nil {
+			t.Logf("CPU per concurrent creation, %s: %s", m.mode, perPod(m.concCPU, m.concN))
+		}
+	}
+	if api.deletes > 0 {
+		// In a steady state every reservation is deleted once: its cost
+		// is the creation's and the delete's.
+		del := float64(api.deleteCPU) / float64(api.deletes) / 1e6
+		offAll, apiAll := cpuSum(off.concCPU)/float64(off.concN)/1e6, cpuSum(api.concCPU)/float64(api.concN)/1e6
+		t.Logf("a reservation's delete (the leader's sweep): %.2f ms of API server and etcd CPU (%d deletes); "+
+			"CPU per fixed-address pod with its delete %.2f ms against %.2f ms without reservations: %.0f%%",
+			del, api.deletes, apiAll+del, offAll, 100*offAll/(apiAll+del))
+	}
 	t.Logf("reservation time (histogram, granted): %.0f admissions, %.1f%% within 5 ms", api.reservationCount, 100*api.reservationUnder5ms/max(api.reservationCount, 1))
 	if base := merged["api-base"]; base != nil {
 		rateBase := float64(base.concN) / base.concFixed.Seconds()

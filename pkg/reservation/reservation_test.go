@@ -1,0 +1,92 @@
+package reservation
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func lease(f Fields, acquired time.Time, renewed *time.Time, secs int32) *coordinationv1.Lease {
+	labels, ann := Meta(f)
+	at := metav1.NewMicroTime(acquired)
+	le := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "ipr-x", Labels: labels, Annotations: ann},
+		Spec: coordinationv1.LeaseSpec{AcquireTime: &at, LeaseDurationSeconds: &secs}}
+	if renewed != nil {
+		rt := metav1.NewMicroTime(*renewed)
+		le.Spec.RenewTime = &rt
+	}
+	return le
+}
+
+func TestMetaReadRoundTrip(t *testing.T) {
+	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	for _, f := range []Fields{
+		{Subnet: "ovn-default", Addr: netip.MustParseAddr("10.16.0.9"), Namespace: "apps", Owner: "web",
+			Pod: "web-0", PodUID: "uid-1", RequestUID: "req-1", State: "admitted"},
+		// IPv6, a VM owner, quotes and a backslash in a value, optional
+		// fields empty.
+		{Subnet: "v6", Addr: netip.MustParseAddr("fd00::a"), Namespace: "vms", Owner: `vm/"odd\name`},
+	} {
+		got, ok := Read(lease(f, at, nil, 60))
+		if !ok {
+			t.Fatalf("%+v: not read back", f)
+		}
+		want := f
+		want.Acquired, want.Expires = at, at.Add(time.Minute)
+		if got != want {
+			t.Errorf("read back %+v, want %+v", got, want)
+		}
+	}
+	// A renewal moves the expiry from the renew time.
+	renewed := at.Add(30 * time.Second)
+	f := Fields{Subnet: "s", Addr: netip.MustParseAddr("10.0.0.1"), Namespace: "n", Owner: "o"}
+	got, ok := Read(lease(f, at, &renewed, 60))
+	if !ok || !got.Acquired.Equal(at) || !got.Renewed.Equal(renewed) || !got.Expires.Equal(renewed.Add(time.Minute)) {
+		t.Errorf("renewed lease read as %+v (ok %v)", got, ok)
+	}
+}
+
+// One annotation, not one per field: what the API server tracks per
+// admission.
+func TestMetaIsOneLabelAndOneAnnotation(t *testing.T) {
+	labels, ann := Meta(Fields{Subnet: "s", Addr: netip.MustParseAddr("10.0.0.1"), Namespace: "n", Owner: "o", Pod: "p", State: "admitted"})
+	if len(labels) != 1 || labels[Label] != "true" || len(ann) != 1 {
+		t.Fatalf("labels %v, annotations %v", labels, ann)
+	}
+	if want := `{"subnet":"s","address":"10.0.0.1","namespace":"n","owner":"o","pod":"p","state":"admitted"}`; ann[Annotation] != want {
+		t.Errorf("annotation %s, want %s", ann[Annotation], want)
+	}
+}
+
+func TestReadRefusesWhatIsNotAReservation(t *testing.T) {
+	good := func() *coordinationv1.Lease {
+		return lease(Fields{Subnet: "s", Addr: netip.MustParseAddr("10.0.0.1"), Namespace: "n", Owner: "o"}, time.Now(), nil, 60)
+	}
+	cases := map[string]func(le *coordinationv1.Lease){
+		"no label":             func(le *coordinationv1.Lease) { le.Labels = nil },
+		"label not true":       func(le *coordinationv1.Lease) { le.Labels[Label] = "false" },
+		"no annotation":        func(le *coordinationv1.Lease) { le.Annotations = nil },
+		"annotation not JSON":  func(le *coordinationv1.Lease) { le.Annotations[Annotation] = "10.0.0.1" },
+		"annotation truncated": func(le *coordinationv1.Lease) { le.Annotations[Annotation] = le.Annotations[Annotation][:20] },
+		"address missing": func(le *coordinationv1.Lease) {
+			le.Annotations[Annotation] = `{"subnet":"s","namespace":"n","owner":"o"}`
+		},
+		"address invalid": func(le *coordinationv1.Lease) { le.Annotations[Annotation] = `{"subnet":"s","address":"10.0.0.300"}` },
+		"address of wrong type": func(le *coordinationv1.Lease) {
+			le.Annotations[Annotation] = `{"subnet":"s","address":167772161}`
+		},
+	}
+	for name, spoil := range cases {
+		le := good()
+		spoil(le)
+		if f, ok := Read(le); ok {
+			t.Errorf("%s: read as a reservation: %+v", name, f)
+		}
+	}
+	if _, ok := Read(good()); !ok {
+		t.Fatal("the unspoilt lease is not read")
+	}
+}

@@ -88,7 +88,7 @@ fuzz: ## Fuzz every Fuzz target (of FUZZPKGS, default all) for FUZZTIME each (de
 	done
 
 .PHONY: bench
-bench: ## Measure: handler benchmarks vs a list-and-scan baseline, percentiles, HTTPS load test, memory, the doctor at 10k/100k and 10k/1M (issue 14); writes docs/perf (summary.md, PNG plot) (~28 min).
+bench: envtest-assets ## Measure: handler benchmarks vs a list-and-scan baseline, percentiles, HTTPS load test, memory, the doctor at 10k/100k and 10k/1M (issue 14), what reservations cost a pod creation (issue 15); writes docs/perf (summary.md, PNG plot) (~33 min).
 	$(GO) run ./hack/bench
 
 SOAK_DURATION ?= 4m

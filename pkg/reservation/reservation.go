@@ -69,19 +69,37 @@ func Meta(f Fields) (labels, annotations map[string]string) {
 	return map[string]string{Label: "true"}, map[string]string{Annotation: string(b)}
 }
 
+// The annotations of the form before Annotation, one per field: read, so
+// that Leases written by an earlier build stay reservations; never written.
+const (
+	legacySubnet     = "ipamguard.io/subnet"
+	legacyAddress    = "ipamguard.io/address"
+	legacyNamespace  = "ipamguard.io/namespace"
+	legacyOwner      = "ipamguard.io/owner"
+	legacyPod        = "ipamguard.io/pod"
+	legacyPodUID     = "ipamguard.io/pod-uid"
+	legacyRequestUID = "ipamguard.io/request-uid"
+	legacyState      = "ipamguard.io/state"
+)
+
 // Read reads a Lease; ok is false for a Lease that is not a well-formed
 // reservation: the leader election Lease shares the namespace, and a
 // Lease without the label, without a readable annotation or without a
-// valid address is nobody's reservation (the webhook takes it over, the
-// leader's cleanup deletes it).
+// valid address is not one this build can read (Labelled and Expiry say
+// whether it may still be another build's).
 func Read(le *coordinationv1.Lease) (f Fields, ok bool) {
-	raw, has := le.Annotations[Annotation]
-	if !has || le.Labels[Label] != "true" {
+	if !Labelled(le) {
 		return Fields{}, false
 	}
 	var rec Record
-	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-		return Fields{}, false
+	if raw, has := le.Annotations[Annotation]; has {
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+			return Fields{}, false
+		}
+	} else {
+		ann := le.Annotations
+		rec = Record{Subnet: ann[legacySubnet], Address: ann[legacyAddress], Namespace: ann[legacyNamespace], Owner: ann[legacyOwner],
+			Pod: ann[legacyPod], PodUID: ann[legacyPodUID], RequestUID: ann[legacyRequestUID], State: ann[legacyState]}
 	}
 	a, err := netip.ParseAddr(rec.Address)
 	if err != nil {
@@ -89,18 +107,31 @@ func Read(le *coordinationv1.Lease) (f Fields, ok bool) {
 	}
 	f = Fields{Subnet: rec.Subnet, Addr: a, Namespace: rec.Namespace, Owner: rec.Owner,
 		Pod: rec.Pod, PodUID: rec.PodUID, RequestUID: rec.RequestUID, State: rec.State}
+	f.Acquired, f.Renewed, f.Expires = Expiry(le)
+	return f, true
+}
+
+// Labelled reports whether le carries the reservation label.
+func Labelled(le *coordinationv1.Lease) bool { return le.Labels[Label] == "true" }
+
+// Expiry reads a Lease's times: when it was acquired and renewed (zero
+// when the Lease says not) and when it lapses, renewed (or acquired) plus
+// its duration. A Lease without either time lapsed at the zero time.
+func Expiry(le *coordinationv1.Lease) (acquired, renewed, expires time.Time) {
 	if le.Spec.AcquireTime != nil {
-		f.Acquired = le.Spec.AcquireTime.Time
+		acquired = le.Spec.AcquireTime.Time
 	}
-	renew := f.Acquired
+	renew := acquired
 	if le.Spec.RenewTime != nil {
-		f.Renewed = le.Spec.RenewTime.Time
-		renew = f.Renewed
+		renewed = le.Spec.RenewTime.Time
+		renew = renewed
+	}
+	if renew.IsZero() {
+		return acquired, renewed, time.Time{}
 	}
 	var d time.Duration
 	if le.Spec.LeaseDurationSeconds != nil {
 		d = time.Duration(*le.Spec.LeaseDurationSeconds) * time.Second
 	}
-	f.Expires = renew.Add(d)
-	return f, true
+	return acquired, renewed, renew.Add(d)
 }

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,7 +115,9 @@ type Leases struct {
 	// request that writes nothing); the zero Logger discards them.
 	Log logr.Logger
 	// SweepRate paces a Sweep's deletes, per second (bursts of a tenth of
-	// it); zero is DefaultSweepRate. The sweep shares its client with the
+	// it); zero is DefaultSweepRate. RunCleanup goes faster when more are
+	// due than that deletes in its interval: as fast as deletes them all
+	// within it. The sweep shares its client with the
 	// admissions, whose client-side limit is a guard, not a pace: a sweep
 	// of thousands of expired Leases must not take it all.
 	SweepRate float64
@@ -174,6 +177,19 @@ func reservationOf(le *coordinationv1.Lease) (Reservation, bool) {
 		return Reservation{}, false
 	}
 	return Reservation{Name: le.Name, Fields: f, uid: le.UID, resourceVersion: le.ResourceVersion}, true
+}
+
+// unreadable is what is known of a labelled Lease reservationOf cannot
+// read: its times, its holder (spec.holderIdentity, "namespace/owner"),
+// and c as its address.
+func unreadable(le *coordinationv1.Lease, c validate.Claim) Reservation {
+	r := Reservation{Name: le.Name, uid: le.UID, resourceVersion: le.ResourceVersion}
+	r.Subnet, r.Addr = c.Subnet, c.Addr
+	r.Acquired, r.Renewed, r.Expires = reservation.Expiry(le)
+	if le.Spec.HolderIdentity != nil {
+		r.Namespace, r.Owner, _ = strings.Cut(*le.Spec.HolderIdentity, "/")
+	}
+	return r
 }
 
 // Lease builds the Lease reserving c for g, taken at now (Judge writes
@@ -535,13 +551,21 @@ func (l *Leases) try(ctx context.Context, c validate.Claim, g Grant) (*attempt, 
 		return nil, fmt.Errorf("read lease %s: %w", want.Name, err)
 	}
 	r, ok := reservationOf(cur)
-	live := ok && now.Before(r.Expires)
+	if !ok {
+		r = unreadable(cur, c)
+	}
+	live := (ok || reservation.Labelled(cur)) && now.Before(r.Expires)
 	a.cur, a.r, a.want = cur, r, want
-	sameOwner := live && r.Namespace == g.Namespace && r.Owner == g.Owner
+	sameOwner := live && ok && r.Namespace == g.Namespace && r.Owner == g.Owner
 	switch {
 	case !live:
 		// Expired, or not a reservation: taken over.
 		a.step = stepWrite
+	case !ok:
+		// A live reservation this build cannot read (another build's,
+		// during a rolling upgrade): held until its times say it lapsed,
+		// whoever asks; it cannot have come from a forged request.
+		a.step = stepHeld
 	case sameOwner && l.Confirm != nil && r.PodUID != g.PodUID:
 		// The same owner with another pod, and callers unverified: a
 		// forger naming the holder's owner must not relabel a real
@@ -562,8 +586,8 @@ func (l *Leases) try(ctx context.Context, c validate.Claim, g Grant) (*attempt, 
 		a.step, a.renew = stepWrite, true
 		if r.PodUID == g.PodUID && cur.Spec.AcquireTime != nil {
 			// The same pod: it has held the address since it was
-			// acquired; only the renew time moves (what confirmation
-			// compares the pod's creation with).
+			// acquired (what confirmation compares the pod's creation
+			// with); only the renew time moves, and with it the expiry.
 			a.want.Spec.RenewTime = a.want.Spec.AcquireTime
 			a.want.Spec.AcquireTime = cur.Spec.AcquireTime.DeepCopy()
 		}
@@ -598,7 +622,7 @@ func (l *Leases) write(ctx context.Context, a *attempt) (r *Reservation, lost bo
 	return &got, false, nil
 }
 
-// restamp writes the acquire and renew times of the Leases in mine again
+// restamp writes the acquire time of the Leases in mine again
 // when they are more than restampAge (at most a quarter of the window)
 // old at the end of the call, whether it waited for holders or was slow
 // otherwise (throttled reads, slow writes): such a Lease looks that much
@@ -642,9 +666,13 @@ func (l *Leases) restamp(ctx context.Context, g Grant, mine []Reservation, confl
 			return append(kept, mine[i+1:]...), fmt.Errorf("lease %s was changed by another writer; read it: %w", r.Name, err)
 		}
 		now, ok := reservationOf(cur)
-		if !ok || (now.Namespace == g.Namespace && now.Owner == g.Owner) {
-			// The same owner's (or not a reservation any more): not this
-			// request's to release, nor in its way.
+		if !ok {
+			now = unreadable(cur, validate.Claim{Subnet: r.Subnet, Addr: r.Addr})
+		}
+		if ok && now.Namespace == g.Namespace && now.Owner == g.Owner || !ok && (!reservation.Labelled(cur) || !l.now().Before(now.Expires)) {
+			// The same owner's (or not a live reservation any more): not
+			// this request's to release, nor in its way. Another build's
+			// live one, unreadable here, is in its way.
 			continue
 		}
 		l.observe(EventRefused)
@@ -715,42 +743,60 @@ const (
 // verdict releases. It returns how many were deleted. Run it on one
 // replica (the leader).
 func (l *Leases) Sweep(ctx context.Context, verdict func(Reservation) Verdict) (int, error) {
+	return l.sweep(ctx, verdict, 0)
+}
+
+// sweep is Sweep, paced at SweepRate or, when more are due than that
+// rate deletes within the given time (RunCleanup's interval), at the rate
+// that deletes them all in it: the sweep keeps up with any sustained rate
+// of admissions (its deletes are one at a time), and still spreads a
+// backlog over the interval rather than deleting it at once.
+func (l *Leases) sweep(ctx context.Context, verdict func(Reservation) Verdict, within time.Duration) (int, error) {
 	var list coordinationv1.LeaseList
 	if err := l.Client.List(ctx, &list, client.InNamespace(l.Namespace), client.MatchingLabels{LabelReservation: "true"}); err != nil {
 		l.observe(EventAPIError)
 		return 0, fmt.Errorf("list reservations: %w", err)
 	}
 	now := l.now()
+	type dueRes struct {
+		r     Reservation
+		event string
+	}
+	var due []dueRes
+	for i := range list.Items {
+		r, ok := reservationOf(&list.Items[i])
+		if !ok {
+			// Another build's, unreadable here: deleted once its times
+			// say it lapsed, as a reservation would be.
+			r = unreadable(&list.Items[i], validate.Claim{})
+		}
+		switch {
+		case !now.Before(r.Expires):
+			due = append(due, dueRes{r, EventExpired})
+		case verdict != nil && verdict(r) == Release:
+			due = append(due, dueRes{r, EventReleased})
+		}
+	}
 	pace := l.SweepRate
 	if pace <= 0 {
 		pace = DefaultSweepRate
 	}
+	if within > 0 {
+		pace = max(pace, float64(len(due))/within.Seconds())
+	}
 	limit := rate.NewLimiter(rate.Limit(pace), max(1, int(pace/10)))
 	n := 0
 	var errs []error
-	for i := range list.Items {
-		r, ok := reservationOf(&list.Items[i])
-		event := ""
-		switch {
-		case !ok || !now.Before(r.Expires):
-			event = EventExpired
-			if !ok {
-				r = Reservation{Name: list.Items[i].Name, uid: list.Items[i].UID, resourceVersion: list.Items[i].ResourceVersion}
-			}
-		case verdict != nil && verdict(r) == Release:
-			event = EventReleased
-		default:
-			continue
-		}
+	for _, d := range due {
 		if err := limit.Wait(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("sweep: %w", err))
 			break
 		}
-		if err := l.delete(ctx, r); err != nil {
+		if err := l.delete(ctx, d.r); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		l.observe(event)
+		l.observe(d.event)
 		n++
 	}
 	return n, errors.Join(errs...)
@@ -767,7 +813,7 @@ func (l *Leases) RunCleanup(ctx context.Context, interval time.Duration, verdict
 			return nil
 		case <-t.C:
 		}
-		if _, err := l.Sweep(ctx, verdict); err != nil && ctx.Err() == nil && logf != nil {
+		if _, err := l.sweep(ctx, verdict, interval); err != nil && ctx.Err() == nil && logf != nil {
 			logf(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -290,6 +291,28 @@ func TestLeasesSweepPaced(t *testing.T) {
 	}
 }
 
+// More due than SweepRate deletes within the cleanup's interval: the
+// sweep goes as fast as deletes them all within it (60 at 10/s would take
+// 6 s; within 1 s, at 60/s in bursts of 6, they take 0.9 s), so a
+// sustained rate of admissions above SweepRate does not grow the Leases.
+func TestLeasesSweepKeepsUp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.l.SweepRate = 10
+	ctx := context.Background()
+	for i := range 60 {
+		c := validate.Claim{Subnet: "ovn-default", Addr: netip.AddrFrom4([4]byte{10, 16, 3, byte(i)})}
+		if err := f.c.Create(ctx, f.l.Lease(c, Grant{Namespace: "apps", Owner: fmt.Sprint("p", i)}, f.now.Add(-2*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	began := time.Now()
+	n, err := f.l.sweep(ctx, nil, time.Second)
+	if took := time.Since(began); err != nil || n != 60 || took < 800*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("sweep within 1 s: %d deleted in %v, err %v; want 60 in about 0.9 s", n, took, err)
+	}
+}
+
 // Every Judge that touches the API server records its time once, by
 // result; a judgement that asks about no address records nothing.
 func TestLeasesJudgeObservesDuration(t *testing.T) {
@@ -350,4 +373,63 @@ func leaseFields(t *testing.T, le *coordinationv1.Lease) reservation.Fields {
 		t.Fatalf("lease %s is not a reservation: %v", le.Name, le.Annotations)
 	}
 	return f
+}
+
+// Another build's Leases, in a rolling upgrade: one in the form of eight
+// annotations is read as a reservation; one this build cannot read at all
+// (a later form) holds its address, whoever asks, until its times say it
+// lapsed, and the sweep leaves it until then.
+func TestLeasesOfAnotherBuild(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	secs := int32(60)
+	write := func(f *fixture, ann map[string]string) {
+		at := metav1.NewMicroTime(f.now.Add(-10 * time.Second))
+		holder := "apps/web"
+		le := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: LeaseName(claim.Subnet, claim.Addr), Namespace: "ipamguard-system",
+			Labels: map[string]string{LabelReservation: "true"}, Annotations: ann},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, AcquireTime: &at, LeaseDurationSeconds: &secs}}
+		if err := f.c.Create(ctx, le); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legacy := map[string]string{"ipamguard.io/subnet": claim.Subnet, "ipamguard.io/address": claim.Addr.String(),
+		"ipamguard.io/namespace": "apps", "ipamguard.io/owner": "web", "ipamguard.io/pod": "web",
+		"ipamguard.io/pod-uid": "uid-web", "ipamguard.io/request-uid": "req", "ipamguard.io/state": "admitted"}
+	later := map[string]string{reservation.Annotation: `{"v":2,"fields":["unknown"]}`}
+	for name, ann := range map[string]map[string]string{"eight annotations": legacy, "unreadable": later} {
+		f := newFixture(t, nil)
+		write(f, ann)
+		if name == "eight annotations" {
+			got := leaseFields(t, f.lease(t))
+			if got.Owner != "web" || got.PodUID != "uid-web" || got.Addr != claim.Addr || !got.Expires.Equal(f.now.Add(50*time.Second)) {
+				t.Errorf("%s: read as %+v", name, got)
+			}
+		}
+		// Another owner is refused, and nothing is written.
+		rv := f.lease(t).ResourceVersion
+		if granted, holder, err := f.judgeAs("apps", "db", false); err != nil || granted || holder != "apps/web" {
+			t.Errorf("%s: another owner: granted %v, holder %q, err %v", name, granted, holder, err)
+		}
+		if f.lease(t).ResourceVersion != rv {
+			t.Errorf("%s: the holder's lease was rewritten", name)
+		}
+		// Live: the sweep leaves it.
+		if n, err := f.l.Sweep(ctx, nil); err != nil || n != 0 {
+			t.Errorf("%s: live sweep deleted %d (err %v)", name, n, err)
+		}
+		// Lapsed: taken over by the next request, or swept.
+		f.now = f.now.Add(51 * time.Second)
+		if n, err := f.l.Sweep(ctx, nil); err != nil || n != 1 {
+			t.Errorf("%s: lapsed sweep deleted %d (err %v)", name, n, err)
+		}
+		write(f, ann)
+		f.now = f.now.Add(51 * time.Second)
+		if granted, _, err := f.judgeAs("apps", "db", false); err != nil || !granted {
+			t.Errorf("%s: lapsed, another owner: granted %v, err %v", name, granted, err)
+		}
+		if got := leaseFields(t, f.lease(t)); got.Owner != "db" {
+			t.Errorf("%s: after the takeover the lease says %+v", name, got)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package soak
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"github.com/ipamguard/ipamguard/internal/devenv"
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	"github.com/ipamguard/ipamguard/pkg/reservation"
+	"github.com/ipamguard/ipamguard/test/bench"
 )
 
 // costSample is what one mode measured.
@@ -41,33 +43,41 @@ type costSample struct {
 	concCPU map[string]time.Duration
 	// deletes reservations were deleted after the mode's run, at a cost of
 	// deleteCPU (the API server's and etcd's CPU time).
-	deletes   int
-	deleteCPU time.Duration
+	deletes            int
+	listCPU, deleteCPU time.Duration
 }
 
-// deleteReservations deletes every reservation Lease, by 16 workers, each
-// with the UID precondition the leader's sweep sends, and returns how many
-// it deleted and the CPU time the API server and etcd spent on them.
-func deleteReservations(t *testing.T, c client.Client) (int, time.Duration) {
+// deleteReservations lists the reservation Leases and deletes them, as
+// the leader's sweep does (the list unpaginated, by label; each delete
+// with the UID and resourceVersion preconditions), by 16 workers, and
+// returns how many it deleted and the CPU time the API server, etcd and
+// this process (in the sweep's place) spent on the list and on the
+// deletes.
+func deleteReservations(t *testing.T, c client.Client) (n int, list, del time.Duration) {
 	t.Helper()
 	ctx := t.Context()
-	var list coordinationv1.LeaseList
-	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{reservation.Label: "true"}); err != nil {
+	// The webhook has exited: cpuNow reads this process in its place,
+	// and spent counts it once.
+	spent := func(a, b map[string]time.Duration) time.Duration {
+		return b["kube-apiserver"] - a["kube-apiserver"] + b["etcd"] - a["etcd"] + b["client"] - a["client"]
+	}
+	cpu0 := cpuNow(t, os.Getpid())
+	var leases coordinationv1.LeaseList
+	if err := c.List(ctx, &leases, client.InNamespace(namespace), client.MatchingLabels{reservation.Label: "true"}); err != nil {
 		t.Fatal(err)
 	}
-	items := make(chan *coordinationv1.Lease, len(list.Items))
-	for i := range list.Items {
-		items <- &list.Items[i]
+	cpu1 := cpuNow(t, os.Getpid())
+	items := make(chan *coordinationv1.Lease, len(leases.Items))
+	for i := range leases.Items {
+		items <- &leases.Items[i]
 	}
 	close(items)
-	// The webhook has exited: cpuNow reads this process in its place.
-	cpu0 := cpuNow(t, os.Getpid())
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	for range 16 {
 		wg.Go(func() {
 			for le := range items {
-				if err := c.Delete(ctx, le, client.Preconditions{UID: &le.UID}); err != nil {
+				if err := c.Delete(ctx, le, client.Preconditions{UID: &le.UID, ResourceVersion: &le.ResourceVersion}); err != nil {
 					failed.Add(1)
 					t.Errorf("delete lease %s: %v", le.Name, err)
 				}
@@ -75,9 +85,8 @@ func deleteReservations(t *testing.T, c client.Client) (int, time.Duration) {
 		})
 	}
 	wg.Wait()
-	cpu1 := cpuNow(t, os.Getpid())
-	spent := cpu1["kube-apiserver"] - cpu0["kube-apiserver"] + cpu1["etcd"] - cpu0["etcd"]
-	return len(list.Items) - int(failed.Load()), spent
+	cpu2 := cpuNow(t, os.Getpid())
+	return len(leases.Items) - int(failed.Load()), spent(cpu0, cpu1), spent(cpu1, cpu2)
 }
 
 // cpuProcs are the processes whose CPU time the concurrent phase reports:
@@ -236,6 +245,8 @@ func TestReservationCost(t *testing.T) {
 	// the API server in round 1, one for the creations one at a time and
 	// one for the concurrent ones, written to <dir>/<mode>-<phase>-<process>.pprof.
 	profDir := os.Getenv("IPAMGUARD_SOAK_COST_PROFILE")
+	// IPAMGUARD_SOAK_COST_OUT=<file>: the figures as JSON
+	// (bench.ReservationCost), for make bench.
 	pprofPort := ports[2]
 	profile := func(round int, mode, phase string, secs int) (wait func()) {
 		if profDir == "" || round != 0 {
@@ -383,7 +394,7 @@ func TestReservationCost(t *testing.T) {
 				// mode does not pay for this one's deletes in its window.
 				// What a delete costs is measured: it is part of a
 				// reservation's cost in a steady state.
-				s.deletes, s.deleteCPU = deleteReservations(t, c)
+				s.deletes, s.listCPU, s.deleteCPU = deleteReservations(t, c)
 			}
 			samples = append(samples, s)
 			t.Logf("round %d, --reservations=%s: fixed-address pod one at a time p50 %v p99 %v; pod without one p50 %v p99 %v; %d fixed-address pods by %d workers in %v (%.0f/s)",
@@ -408,6 +419,7 @@ func TestReservationCost(t *testing.T) {
 		m.concFixed += s.concFixed
 		m.deletes += s.deletes
 		m.deleteCPU += s.deleteCPU
+		m.listCPU += s.listCPU
 		if m.concCPU == nil {
 			m.concCPU = map[string]time.Duration{}
 		}
@@ -420,6 +432,20 @@ func TestReservationCost(t *testing.T) {
 	}
 	off, api := merged["off"], merged["api"]
 	rateOff, rateAPI := float64(off.concN)/off.concFixed.Seconds(), float64(api.concN)/api.concFixed.Seconds()
+	rep := bench.ReservationCost{Rounds: rounds,
+		AddedP50: pct(api.seqFixed, .5) - pct(off.seqFixed, .5), AddedP99: pct(api.seqFixed, .99) - pct(off.seqFixed, .99),
+		PlainP50:       map[string]time.Duration{"off": pct(off.seqPlain, .5), "api": pct(api.seqPlain, .5)},
+		PlainP99:       map[string]time.Duration{"off": pct(off.seqPlain, .99), "api": pct(api.seqPlain, .99)},
+		Rate:           map[string]float64{"off": rateOff, "api": rateAPI},
+		CPUPerCreation: map[string]map[string]float64{},
+		Within5ms:      api.reservationUnder5ms / max(api.reservationCount, 1)}
+	for _, m := range []*costSample{off, api} {
+		per := map[string]float64{"all": cpuSum(m.concCPU) / float64(m.concN) / 1e6}
+		for name, d := range m.concCPU {
+			per[name] = float64(d) / float64(m.concN) / 1e6
+		}
+		rep.CPUPerCreation[m.mode] = per
+	}
 	t.Logf("added latency of a fixed-address pod creation (api - off): p50 %v, p99 %v; a pod without a fixed address: p50 %v vs %v, p99 %v vs %v",
 		pct(api.seqFixed, .5)-pct(off.seqFixed, .5), pct(api.seqFixed, .99)-pct(off.seqFixed, .99),
 		pct(api.seqPlain, .5), pct(off.seqPlain, .5), pct(api.seqPlain, .99), pct(off.seqPlain, .99))
@@ -441,12 +467,14 @@ func TestReservationCost(t *testing.T) {
 			}
 			ratios = append(ratios, o.concFixed.Seconds()/a.concFixed.Seconds()*float64(a.concN)/float64(o.concN))
 		}
-		slices.Sort(ratios)
 		var b strings.Builder
 		for _, r := range ratios {
 			fmt.Fprintf(&b, " %.0f%%", 100*r)
 		}
 		t.Logf("rate with reservations (%s) against without, per round:%s; median %.0f%%", mode, b.String(), 100*median(ratios))
+		if mode == "api" {
+			rep.RatioPerRound, rep.RatioMedian = ratios, median(ratios)
+		}
 	}
 	for _, m := range []*costSample{off, api, merged["api-base"]} {
 		if m != nil {
@@ -456,11 +484,25 @@ func TestReservationCost(t *testing.T) {
 	if api.deletes > 0 {
 		// In a steady state every reservation is deleted once: its cost
 		// is the creation's and the delete's.
+		// The sweep lists every live Lease each CleanupInterval (10 s)
+		// for its TTL (60 s): six times.
+		const lists = 6
 		del := float64(api.deleteCPU) / float64(api.deletes) / 1e6
+		list := float64(api.listCPU) / float64(api.deletes) / 1e6
 		offAll, apiAll := cpuSum(off.concCPU)/float64(off.concN)/1e6, cpuSum(api.concCPU)/float64(api.concN)/1e6
-		t.Logf("a reservation's delete (the leader's sweep): %.2f ms of API server and etcd CPU (%d deletes); "+
-			"CPU per fixed-address pod with its delete %.2f ms against %.2f ms without reservations: %.0f%%",
-			del, api.deletes, apiAll+del, offAll, 100*offAll/(apiAll+del))
+		t.Logf("a reservation's delete by the leader's sweep: %.2f ms of CPU (API server, etcd, client; %d deletes), its place in the sweep's lists %d x %.3f ms; "+
+			"CPU per fixed-address pod with both %.2f ms against %.2f ms without reservations: %.0f%%",
+			del, api.deletes, lists, list, apiAll+del+lists*list, offAll, 100*offAll/(apiAll+del+lists*list))
+		rep.DeleteCPU, rep.ListCPU, rep.SteadyRatio = del, lists*list, offAll/(apiAll+del+lists*list)
+	}
+	if out := os.Getenv("IPAMGUARD_SOAK_COST_OUT"); out != "" {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Logf("reservation time (histogram, granted): %.0f admissions, %.1f%% within 5 ms", api.reservationCount, 100*api.reservationUnder5ms/max(api.reservationCount, 1))
 	if base := merged["api-base"]; base != nil {

@@ -10,7 +10,8 @@
 // tracks every field of an object it writes (managedFields), and every
 // fixed-address admission writes one Lease, so each field is paid for on
 // the admission path. Measured on envtest's API server, eight annotations
-// cost about 0.1-0.15 ms of its CPU per Lease more than one (docs/performance.md).
+// cost about 0.1-0.2 ms of its CPU per Lease more than one (docs/performance.md,
+// "What a reservation costs").
 package reservation
 
 import (

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/internal/reservationtest"
 	"github.com/ipamguard/ipamguard/pkg/reservation"
 	"github.com/ipamguard/ipamguard/pkg/reserve"
 	"github.com/ipamguard/ipamguard/pkg/validate"
@@ -144,7 +145,7 @@ func TestTakeoverLostPastTheDeadlineRefuses(t *testing.T) {
 	if took > w+300*time.Millisecond {
 		t.Errorf("the refusal came after %v: more than one window %v", took, w)
 	}
-	if got := leaseFields(t, s.lease(t, addr)).Pod; got != "ghost-2" {
+	if got := reservationtest.Fields(t, s.lease(t, addr)).Pod; got != "ghost-2" {
 		t.Errorf("the lease names %q, want the forger's ghost-2", got)
 	}
 	if ev.get(reserve.EventRefused) != 1 || ev.get(reserve.EventUnconfirmedTakenOver) != 0 {
@@ -189,7 +190,7 @@ func TestLeasesWrittenBeforeAWaitAreStampedAgain(t *testing.T) {
 	if !ra.granted || rb.granted || rb.holders[first] != podNS+"/pod-a" {
 		t.Fatalf("A granted %v (holders %v), B granted %v (holders %v): want A alone, B refused by A", ra.granted, ra.holders, rb.granted, rb.holders)
 	}
-	if got := leaseFields(t, s.lease(t, first)).Pod; got != "pod-a" {
+	if got := reservationtest.Fields(t, s.lease(t, first)).Pod; got != "pod-a" {
 		t.Errorf("the lease of %s names %q, want pod-a", first, got)
 	}
 	if evb.get(reserve.EventUnconfirmedTakenOver) != 0 {
@@ -363,7 +364,7 @@ func TestSameOwnerForgeryWaitsForTheHolder(t *testing.T) {
 	if granted, _, err := judge(l, requester{name: "owner", uid: "forged"}, addr); err != nil || !granted {
 		t.Fatalf("same owner, another UID: granted %v, err %v", granted, err)
 	}
-	if got := leaseFields(t, s.lease(t, addr)).PodUID; got != string(p.UID) {
+	if got := reservationtest.Fields(t, s.lease(t, addr)).PodUID; got != string(p.UID) {
 		t.Fatalf("the in-flight holder's reservation was relabelled to UID %q", got)
 	}
 }
@@ -416,7 +417,7 @@ func TestRecreatedPodRelabelsAndConfirms(t *testing.T) {
 	}
 	took := time.Since(began)
 	le := s.lease(t, addr)
-	if got := leaseFields(t, le).PodUID; got != string(again.UID) {
+	if got := reservationtest.Fields(t, le).PodUID; got != string(again.UID) {
 		t.Fatalf("the lease records UID %q, want the recreated pod's %q", got, again.UID)
 	}
 	// The API server stamps the creation before it calls the webhook,

@@ -31,10 +31,10 @@ import (
 
 	"github.com/ipamguard/ipamguard/internal/devenv"
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
+	"github.com/ipamguard/ipamguard/internal/reservationtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
 	"github.com/ipamguard/ipamguard/pkg/config"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
-	"github.com/ipamguard/ipamguard/pkg/reservation"
 	"github.com/ipamguard/ipamguard/pkg/reserve"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 	"github.com/ipamguard/ipamguard/pkg/webhook"
@@ -256,7 +256,7 @@ func TestForgedReservationDelaysByAtMostTheWindow(t *testing.T) {
 	if took < w-50*time.Millisecond || took > w+500*time.Millisecond {
 		t.Errorf("the real pod was admitted after %v, want about the window %v", took, w)
 	}
-	if le := s.lease(t, addr); leaseFields(t, le).Pod != "web" || leaseFields(t, le).PodUID != "uid-web" {
+	if le := s.lease(t, addr); reservationtest.Fields(t, le).Pod != "web" || reservationtest.Fields(t, le).PodUID != "uid-web" {
 		t.Errorf("lease after takeover: %v", le.Annotations)
 	}
 	if ev.get(reserve.EventUnconfirmedTakenOver) != 1 || ev.get(reserve.EventConfirmed) != 0 || ev.get(reserve.EventRefused) != 0 {
@@ -354,7 +354,7 @@ func TestInFlightHolderIsWaitedFor(t *testing.T) {
 	if err := s.env.Client.Create(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
-	if got := leaseFields(t, s.lease(t, addr)).PodUID; got != string(a.UID) {
+	if got := reservationtest.Fields(t, s.lease(t, addr)).PodUID; got != string(a.UID) {
 		t.Fatalf("pod A's reservation records UID %q, want %q", got, a.UID)
 	}
 	began := time.Now()
@@ -404,7 +404,7 @@ func TestSameOwnerRetry(t *testing.T) {
 	if granted, _, err := judge(l, requester{name: "keeper", uid: "forged"}, addr); err != nil || !granted {
 		t.Fatalf("same owner, another UID: granted %v, err %v", granted, err)
 	}
-	if got := leaseFields(t, s.lease(t, addr)).PodUID; got != string(uid) {
+	if got := reservationtest.Fields(t, s.lease(t, addr)).PodUID; got != string(uid) {
 		t.Fatalf("the confirmed holder's reservation was relabelled to UID %q", got)
 	}
 	if granted, holder, err := judge(l, requester{name: "other", uid: "uid-other"}, addr); err != nil || granted || holder != podNS+"/keeper" {
@@ -573,14 +573,4 @@ func forge(t *testing.T, hc *http.Client, url, name, addr string) (bool, string)
 		msg = out.Response.Result.Message
 	}
 	return out.Response.Allowed, msg
-}
-
-// leaseFields reads le as a reservation, failing t when it is not one.
-func leaseFields(t *testing.T, le *coordinationv1.Lease) reservation.Fields {
-	t.Helper()
-	f, ok := reservation.Read(le)
-	if !ok {
-		t.Fatalf("lease %s is not a reservation: %v", le.Name, le.Annotations)
-	}
-	return f
 }

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/internal/reservationtest"
 	"github.com/ipamguard/ipamguard/pkg/reserve"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
@@ -86,7 +87,7 @@ func TestHolderReadLateIsNotTakenOver(t *testing.T) {
 	if err != nil || granted || holder != podNS+"/pod-c" {
 		t.Fatalf("pod B after C's lease appeared past B's deadline: granted %v, holder %q, err %v: want refused by pod-c", granted, holder, err)
 	}
-	if got := leaseFields(t, s.lease(t, addr)).Pod; got != "pod-c" {
+	if got := reservationtest.Fields(t, s.lease(t, addr)).Pod; got != "pod-c" {
 		t.Errorf("the lease names %q, want pod-c", got)
 	}
 	if evb.get(reserve.EventUnconfirmedTakenOver) != 0 || evb.get(reserve.EventRefused) != 1 {
@@ -135,7 +136,7 @@ func TestSlowRequestStampsItsLeasesAgain(t *testing.T) {
 	if ra.granted || !rb.granted || ra.holders[first] != podNS+"/pod-b" {
 		t.Fatalf("A granted %v (holders %v), B granted %v (holders %v): want B alone, A refused by B", ra.granted, ra.holders, rb.granted, rb.holders)
 	}
-	if got := leaseFields(t, s.lease(t, first)).Pod; got != "pod-b" {
+	if got := reservationtest.Fields(t, s.lease(t, first)).Pod; got != "pod-b" {
 		t.Errorf("the lease of %s names %q, want pod-b", first, got)
 	}
 	if !s.leaseGone(t, second) {
@@ -183,8 +184,8 @@ func TestRefusedRequestTakesNothingOver(t *testing.T) {
 	if err != nil || granted || holders[held] != podNS+"/holder" {
 		t.Fatalf("pod A after a confirmed holder: granted %v, holders %v, err %v: want refused by holder", granted, holders, err)
 	}
-	if le := s.lease(t, inFlight); le.ResourceVersion != before || leaseFields(t, le).Pod != "flying" {
-		t.Errorf("the in-flight holder's lease of %s was rewritten: pod %q, resourceVersion %s (was %s)", inFlight, leaseFields(t, le).Pod, le.ResourceVersion, before)
+	if le := s.lease(t, inFlight); le.ResourceVersion != before || reservationtest.Fields(t, le).Pod != "flying" {
+		t.Errorf("the in-flight holder's lease of %s was rewritten: pod %q, resourceVersion %s (was %s)", inFlight, reservationtest.Fields(t, le).Pod, le.ResourceVersion, before)
 	}
 	if ev.get(reserve.EventUnconfirmedTakenOver) != 0 {
 		t.Errorf("events %v: a refused request took a lease over", ev)

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/ipamguard/ipamguard/internal/reservationtest"
 	"github.com/ipamguard/ipamguard/pkg/reservation"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
@@ -120,7 +121,7 @@ func TestLeasesJudge(t *testing.T) {
 		t.Fatalf("first: granted %v, err %v", granted, err)
 	}
 	le := f.lease(t)
-	if *le.Spec.HolderIdentity != "apps/web" || leaseFields(t, le).PodUID != "uid-web" || leaseFields(t, le).Addr.String() != "10.16.0.9" ||
+	if *le.Spec.HolderIdentity != "apps/web" || reservationtest.Fields(t, le).PodUID != "uid-web" || reservationtest.Fields(t, le).Addr.String() != "10.16.0.9" ||
 		le.Labels[LabelReservation] != "true" || *le.Spec.LeaseDurationSeconds != 60 {
 		t.Fatalf("lease: %+v", le)
 	}
@@ -259,6 +260,18 @@ func TestLeasesSweep(t *testing.T) {
 	}
 }
 
+// expired writes n Leases that lapsed a minute ago, for 10.16.<third>.0
+// and on.
+func (f *fixture) expired(t *testing.T, n int, third byte) {
+	t.Helper()
+	for i := range n {
+		c := validate.Claim{Subnet: "ovn-default", Addr: netip.AddrFrom4([4]byte{10, 16, third, byte(i)})}
+		if err := f.c.Create(context.Background(), f.l.Lease(c, Grant{Namespace: "apps", Owner: fmt.Sprint("p", third, "-", i)}, f.now.Add(-2*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // A sweep paces its deletes (SweepRate, bursts of a tenth): 60 expired
 // Leases at 200/s take at least (60-20)/200 s, and all go.
 func TestLeasesSweepPaced(t *testing.T) {
@@ -266,24 +279,14 @@ func TestLeasesSweepPaced(t *testing.T) {
 	f := newFixture(t, nil)
 	f.l.SweepRate = 200
 	ctx := context.Background()
-	for i := range 60 {
-		c := validate.Claim{Subnet: "ovn-default", Addr: netip.AddrFrom4([4]byte{10, 16, 1, byte(i)})}
-		if err := f.c.Create(ctx, f.l.Lease(c, Grant{Namespace: "apps", Owner: fmt.Sprint("p", i)}, f.now.Add(-2*time.Minute))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.expired(t, 60, 1)
 	began := time.Now()
 	n, err := f.l.Sweep(ctx, nil)
 	if took := time.Since(began); err != nil || n != 60 || took < 190*time.Millisecond {
 		t.Fatalf("Sweep: %d deleted in %v, err %v; want 60 in at least 200 ms", n, took, err)
 	}
 	// A sweep whose context ends stops, with what it deleted.
-	for i := range 60 {
-		c := validate.Claim{Subnet: "ovn-default", Addr: netip.AddrFrom4([4]byte{10, 16, 2, byte(i)})}
-		if err := f.c.Create(ctx, f.l.Lease(c, Grant{Namespace: "apps", Owner: fmt.Sprint("q", i)}, f.now.Add(-2*time.Minute))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.expired(t, 60, 2)
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	if n, err := f.l.Sweep(short, nil); err == nil || n >= 60 {
@@ -300,12 +303,7 @@ func TestLeasesSweepKeepsUp(t *testing.T) {
 	f := newFixture(t, nil)
 	f.l.SweepRate = 10
 	ctx := context.Background()
-	for i := range 60 {
-		c := validate.Claim{Subnet: "ovn-default", Addr: netip.AddrFrom4([4]byte{10, 16, 3, byte(i)})}
-		if err := f.c.Create(ctx, f.l.Lease(c, Grant{Namespace: "apps", Owner: fmt.Sprint("p", i)}, f.now.Add(-2*time.Minute))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.expired(t, 60, 3)
 	began := time.Now()
 	n, err := f.l.sweep(ctx, nil, time.Second)
 	if took := time.Since(began); err != nil || n != 60 || took < 800*time.Millisecond || took > 3*time.Second {
@@ -365,16 +363,6 @@ func TestLeasesJudgeObservesDuration(t *testing.T) {
 	}
 }
 
-// leaseFields reads le as a reservation, failing t when it is not one.
-func leaseFields(t *testing.T, le *coordinationv1.Lease) reservation.Fields {
-	t.Helper()
-	f, ok := reservation.Read(le)
-	if !ok {
-		t.Fatalf("lease %s is not a reservation: %v", le.Name, le.Annotations)
-	}
-	return f
-}
-
 // Another build's Leases, in a rolling upgrade: one in the form of eight
 // annotations is read as a reservation; one this build cannot read at all
 // (a later form) holds its address, whoever asks, until its times say it
@@ -401,7 +389,7 @@ func TestLeasesOfAnotherBuild(t *testing.T) {
 		f := newFixture(t, nil)
 		write(f, ann)
 		if name == "eight annotations" {
-			got := leaseFields(t, f.lease(t))
+			got := reservationtest.Fields(t, f.lease(t))
 			if got.Owner != "web" || got.PodUID != "uid-web" || got.Addr != claim.Addr || !got.Expires.Equal(f.now.Add(50*time.Second)) {
 				t.Errorf("%s: read as %+v", name, got)
 			}
@@ -428,7 +416,7 @@ func TestLeasesOfAnotherBuild(t *testing.T) {
 		if granted, _, err := f.judgeAs("apps", "db", false); err != nil || !granted {
 			t.Errorf("%s: lapsed, another owner: granted %v, err %v", name, granted, err)
 		}
-		if got := leaseFields(t, f.lease(t)); got.Owner != "db" {
+		if got := reservationtest.Fields(t, f.lease(t)); got.Owner != "db" {
 			t.Errorf("%s: after the takeover the lease says %+v", name, got)
 		}
 	}

@@ -28,8 +28,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
+	"github.com/ipamguard/ipamguard/internal/reservationtest"
 	kubeovnv1 "github.com/ipamguard/ipamguard/pkg/apis/kubeovn/v1"
-	"github.com/ipamguard/ipamguard/pkg/reservation"
 	"github.com/ipamguard/ipamguard/pkg/reserve"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 	"github.com/ipamguard/ipamguard/pkg/webhook"
@@ -236,8 +236,8 @@ func TestReservationsAcrossReplicasOnRealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ptr.Deref(le.Spec.HolderIdentity, ""); got != winnerNS+"/"+winnerName || leaseFields(t, le).PodUID == "" ||
-		leaseFields(t, le).RequestUID == "" || leaseFields(t, le).State != reserve.StateAdmitted {
+	if got := ptr.Deref(le.Spec.HolderIdentity, ""); got != winnerNS+"/"+winnerName || reservationtest.Fields(t, le).PodUID == "" ||
+		reservationtest.Fields(t, le).RequestUID == "" || reservationtest.Fields(t, le).State != reserve.StateAdmitted {
 		t.Fatalf("lease of %s: holder %q, annotations %v", addr, got, le.Annotations)
 	}
 	if r.count(reserve.EventCreated) != 1 || r.count(reserve.EventRefused) < 1 {
@@ -366,14 +366,4 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 		t.Fatal(err)
 	}
 	return a
-}
-
-// leaseFields reads le as a reservation, failing t when it is not one.
-func leaseFields(t *testing.T, le *coordinationv1.Lease) reservation.Fields {
-	t.Helper()
-	f, ok := reservation.Read(le)
-	if !ok {
-		t.Fatalf("lease %s is not a reservation: %v", le.Name, le.Annotations)
-	}
-	return f
 }

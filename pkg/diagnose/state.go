@@ -66,10 +66,13 @@ type StatefulSet struct {
 type Event struct {
 	Meta
 	// Object is the pod the event is about.
-	Object  ObjectRef `json:"object"`
-	Reason  string    `json:"reason"`
-	Message string    `json:"message"`
-	Count   int32     `json:"count,omitempty"`
+	Object ObjectRef `json:"object"`
+	// Type is Warning or Normal (the live read and a snapshot keep only
+	// warnings).
+	Type    string `json:"type,omitempty"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	Count   int32  `json:"count,omitempty"`
 	// Last is when it was last seen.
 	Last time.Time `json:"last"`
 }
@@ -496,6 +499,7 @@ func decodeEvent(raw []byte) (*Event, error) {
 	var o struct {
 		Metadata       Meta             `json:"metadata"`
 		InvolvedObject ObjectRef        `json:"involvedObject"`
+		Type           string           `json:"type"`
 		Reason         string           `json:"reason"`
 		Message        string           `json:"message"`
 		Count          int32            `json:"count"`
@@ -509,7 +513,7 @@ func decodeEvent(raw []byte) (*Event, error) {
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return nil, err
 	}
-	e := &Event{Meta: o.Metadata, Object: o.InvolvedObject, Reason: o.Reason, Message: o.Message, Count: o.Count, Last: o.LastTimestamp.Time}
+	e := &Event{Meta: o.Metadata, Object: o.InvolvedObject, Type: o.Type, Reason: o.Reason, Message: o.Message, Count: o.Count, Last: o.LastTimestamp.Time}
 	if o.Series != nil {
 		e.Count, e.Last = o.Series.Count, o.Series.LastObservedTime.Time
 	}

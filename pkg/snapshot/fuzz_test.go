@@ -18,6 +18,9 @@ func FuzzRead(f *testing.F) {
 		`{"kind":"List","apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Event","metadata":{"name":"e"},"type":"Warning","involvedObject":{"kind":"Pod"}}]}`,
 		`{"apiVersion":"ipamguard.io/v1alpha1","kind":"Snapshot","items":[],"incomplete":[{"resource":"pods","reason":"x"}]}`,
 		`{"items":[{}]}`, `[]`, ``, `{`, `{"kind":1}`,
+		// An Event whose type is not a string: refused by the doctor as
+		// by the snapshot writer (both read the field now).
+		`{"kind":"List","apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Event","metadata":{"name":"e"},"tYpe":{},"involvedObject":{"kind":"Pod"}}]}`,
 	} {
 		f.Add([]byte(seed))
 	}

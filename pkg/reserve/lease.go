@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -117,7 +116,7 @@ type Leases struct {
 	// SweepRate paces a Sweep's deletes, per second (bursts of a tenth of
 	// it); zero is DefaultSweepRate. RunCleanup goes faster when more are
 	// due than that deletes in its interval: as fast as deletes them all
-	// within it. The sweep shares its client with the
+	// within it, up to MaxSweepRate. The sweep shares its client with the
 	// admissions, whose client-side limit is a guard, not a pace: a sweep
 	// of thousands of expired Leases must not take it all.
 	SweepRate float64
@@ -126,6 +125,12 @@ type Leases struct {
 // DefaultSweepRate is Leases.SweepRate's default: a tenth of the
 // reservations' client-side limit (webhook.ReservationQPS).
 const DefaultSweepRate = 100
+
+// MaxSweepRate bounds how fast RunCleanup catches up with a backlog (after
+// a leader outage, say): half the reservations' client-side limit, so the
+// admissions keep the other half. Its deletes are one at a time, so the
+// round trip bounds it too (a few hundred per second).
+const MaxSweepRate = 500
 
 func (l *Leases) ttl() time.Duration {
 	if l.TTL > 0 {
@@ -179,17 +184,35 @@ func reservationOf(le *coordinationv1.Lease) (Reservation, bool) {
 	return Reservation{Name: le.Name, Fields: f, uid: le.UID, resourceVersion: le.ResourceVersion}, true
 }
 
-// unreadable is what is known of a labelled Lease reservationOf cannot
-// read: its times, its holder (spec.holderIdentity, "namespace/owner"),
-// and c as its address.
-func unreadable(le *coordinationv1.Lease, c validate.Claim) Reservation {
+// unreadable is what is known of a Lease reservationOf cannot read, with
+// c as its address: when it lapses (its times, but no later than this
+// build's TTL after them: a Lease of another build cannot hold an address
+// for longer than a reservation of this one), and nothing of its holder,
+// so that it is nobody's: an empty namespace and owner equal no
+// requester's (validate.InFlight refuses every request for the address
+// and says why). Live only when labelled (Labelled).
+func (l *Leases) unreadable(le *coordinationv1.Lease, c validate.Claim) Reservation {
 	r := Reservation{Name: le.Name, uid: le.UID, resourceVersion: le.ResourceVersion}
 	r.Subnet, r.Addr = c.Subnet, c.Addr
 	r.Acquired, r.Renewed, r.Expires = reservation.Expiry(le)
-	if le.Spec.HolderIdentity != nil {
-		r.Namespace, r.Owner, _ = strings.Cut(*le.Spec.HolderIdentity, "/")
+	from := r.Renewed
+	if from.IsZero() {
+		from = r.Acquired
+	}
+	if limit := from.Add(l.ttl()); r.Expires.After(limit) {
+		r.Expires = limit
 	}
 	return r
+}
+
+// heldUnreadable reports whether le is another build's live reservation:
+// labelled, unreadable here, not lapsed (unreadable) at now.
+func (l *Leases) heldUnreadable(le *coordinationv1.Lease, c validate.Claim, now time.Time) (Reservation, bool) {
+	if !reservation.Labelled(le) {
+		return Reservation{}, false
+	}
+	r := l.unreadable(le, c)
+	return r, now.Before(r.Expires)
 }
 
 // Lease builds the Lease reserving c for g, taken at now (Judge writes
@@ -313,7 +336,15 @@ func (l *Leases) rejudgeRead(ctx context.Context, judge func(held validate.Reser
 			l.Log.Error(err, "read reservation for a request that writes nothing; answered without it", "subnet", k.subnet, "address", k.addr.String())
 			return
 		}
-		if r, ok := reservationOf(le); ok && l.now().Before(r.Expires) {
+		r, ok := reservationOf(le)
+		if !ok {
+			// Another build's, unreadable here: held, as for a write.
+			if r, live := l.heldUnreadable(le, validate.Claim{Subnet: k.subnet, Addr: k.addr}, l.now()); live {
+				held[k] = r
+			}
+			continue
+		}
+		if l.now().Before(r.Expires) {
 			if ok, err := l.heldForRead(ctx, r); err != nil {
 				l.observe(EventAPIError)
 				l.Log.Error(err, "confirm reservation holder for a request that writes nothing; answered without it", "subnet", k.subnet, "address", k.addr.String())
@@ -551,10 +582,10 @@ func (l *Leases) try(ctx context.Context, c validate.Claim, g Grant) (*attempt, 
 		return nil, fmt.Errorf("read lease %s: %w", want.Name, err)
 	}
 	r, ok := reservationOf(cur)
+	live := ok && now.Before(r.Expires)
 	if !ok {
-		r = unreadable(cur, c)
+		r, live = l.heldUnreadable(cur, c, now)
 	}
-	live := (ok || reservation.Labelled(cur)) && now.Before(r.Expires)
 	a.cur, a.r, a.want = cur, r, want
 	sameOwner := live && ok && r.Namespace == g.Namespace && r.Owner == g.Owner
 	switch {
@@ -563,8 +594,8 @@ func (l *Leases) try(ctx context.Context, c validate.Claim, g Grant) (*attempt, 
 		a.step = stepWrite
 	case !ok:
 		// A live reservation this build cannot read (another build's,
-		// during a rolling upgrade): held until its times say it lapsed,
-		// whoever asks; it cannot have come from a forged request.
+		// during a rolling upgrade): held until it lapses, whoever asks
+		// (it names nobody); it cannot have come from a forged request.
 		a.step = stepHeld
 	case sameOwner && l.Confirm != nil && r.PodUID != g.PodUID:
 		// The same owner with another pod, and callers unverified: a
@@ -666,10 +697,11 @@ func (l *Leases) restamp(ctx context.Context, g Grant, mine []Reservation, confl
 			return append(kept, mine[i+1:]...), fmt.Errorf("lease %s was changed by another writer; read it: %w", r.Name, err)
 		}
 		now, ok := reservationOf(cur)
+		live := false
 		if !ok {
-			now = unreadable(cur, validate.Claim{Subnet: r.Subnet, Addr: r.Addr})
+			now, live = l.heldUnreadable(cur, validate.Claim{Subnet: r.Subnet, Addr: r.Addr}, l.now())
 		}
-		if ok && now.Namespace == g.Namespace && now.Owner == g.Owner || !ok && (!reservation.Labelled(cur) || !l.now().Before(now.Expires)) {
+		if ok && now.Namespace == g.Namespace && now.Owner == g.Owner || !ok && !live {
 			// The same owner's (or not a live reservation any more): not
 			// this request's to release, nor in its way. Another build's
 			// live one, unreadable here, is in its way.
@@ -748,9 +780,10 @@ func (l *Leases) Sweep(ctx context.Context, verdict func(Reservation) Verdict) (
 
 // sweep is Sweep, paced at SweepRate or, when more are due than that
 // rate deletes within the given time (RunCleanup's interval), at the rate
-// that deletes them all in it: the sweep keeps up with any sustained rate
-// of admissions (its deletes are one at a time), and still spreads a
-// backlog over the interval rather than deleting it at once.
+// that deletes them all in it, up to MaxSweepRate: the sweep keeps up with
+// sustained admissions up to that rate (and what one delete at a time
+// allows), and spreads a backlog over the interval rather than deleting
+// it at once.
 func (l *Leases) sweep(ctx context.Context, verdict func(Reservation) Verdict, within time.Duration) (int, error) {
 	var list coordinationv1.LeaseList
 	if err := l.Client.List(ctx, &list, client.InNamespace(l.Namespace), client.MatchingLabels{LabelReservation: "true"}); err != nil {
@@ -766,9 +799,12 @@ func (l *Leases) sweep(ctx context.Context, verdict func(Reservation) Verdict, w
 	for i := range list.Items {
 		r, ok := reservationOf(&list.Items[i])
 		if !ok {
-			// Another build's, unreadable here: deleted once its times
-			// say it lapsed, as a reservation would be.
-			r = unreadable(&list.Items[i], validate.Claim{})
+			// Another build's, unreadable here: deleted once it lapsed,
+			// never on a verdict (it names no pod or address to judge).
+			if r, live := l.heldUnreadable(&list.Items[i], validate.Claim{}, now); !live {
+				due = append(due, dueRes{r, EventExpired})
+			}
+			continue
 		}
 		switch {
 		case !now.Before(r.Expires):
@@ -782,7 +818,7 @@ func (l *Leases) sweep(ctx context.Context, verdict func(Reservation) Verdict, w
 		pace = DefaultSweepRate
 	}
 	if within > 0 {
-		pace = max(pace, float64(len(due))/within.Seconds())
+		pace = min(max(pace, float64(len(due))/within.Seconds()), MaxSweepRate)
 	}
 	limit := rate.NewLimiter(rate.Limit(pace), max(1, int(pace/10)))
 	n := 0

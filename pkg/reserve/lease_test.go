@@ -394,13 +394,31 @@ func TestLeasesOfAnotherBuild(t *testing.T) {
 				t.Errorf("%s: read as %+v", name, got)
 			}
 		}
-		// Another owner is refused, and nothing is written.
+		// Another owner is refused, and nothing is written; a Lease this
+		// build cannot read names nobody, so its holderIdentity's owner
+		// is refused too, and so is a dry run.
 		rv := f.lease(t).ResourceVersion
-		if granted, holder, err := f.judgeAs("apps", "db", false); err != nil || granted || holder != "apps/web" {
+		want := "apps/web"
+		if name == "unreadable" {
+			want = "/"
+			if granted, holder, err := f.judgeAs("apps", "web", false); err != nil || granted || holder != want {
+				t.Errorf("%s: the owner its holderIdentity names: granted %v, holder %q, err %v", name, granted, holder, err)
+			}
+		}
+		if granted, holder, err := f.judgeAs("apps", "db", false); err != nil || granted || holder != want {
 			t.Errorf("%s: another owner: granted %v, holder %q, err %v", name, granted, holder, err)
+		}
+		if granted, holder, err := f.judgeAs("apps", "db", true); err != nil || granted || holder != want {
+			t.Errorf("%s: another owner's dry run: granted %v, holder %q, err %v", name, granted, holder, err)
 		}
 		if f.lease(t).ResourceVersion != rv {
 			t.Errorf("%s: the holder's lease was rewritten", name)
+		}
+		// Live: a verdict cannot release another build's Lease.
+		if name == "unreadable" {
+			if n, err := f.l.Sweep(ctx, func(Reservation) Verdict { return Release }); err != nil || n != 0 {
+				t.Errorf("%s: a releasing verdict deleted %d (err %v)", name, n, err)
+			}
 		}
 		// Live: the sweep leaves it.
 		if n, err := f.l.Sweep(ctx, nil); err != nil || n != 0 {
@@ -419,5 +437,17 @@ func TestLeasesOfAnotherBuild(t *testing.T) {
 		if got := reservationtest.Fields(t, f.lease(t)); got.Owner != "db" {
 			t.Errorf("%s: after the takeover the lease says %+v", name, got)
 		}
+	}
+	// Another build's Lease cannot hold an address longer than this
+	// build's TTL after its times, whatever duration it says.
+	f := newFixture(t, nil)
+	secs = 1 << 30
+	write(f, later)
+	if granted, _, err := f.judgeAs("apps", "db", false); err != nil || granted {
+		t.Errorf("a fresh unreadable lease of a long duration: granted %v, err %v", granted, err)
+	}
+	f.now = f.now.Add(51 * time.Second)
+	if granted, _, err := f.judgeAs("apps", "db", false); err != nil || !granted {
+		t.Errorf("an unreadable lease of a long duration, past this build's TTL: granted %v, err %v", granted, err)
 	}
 }

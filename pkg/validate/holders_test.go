@@ -253,7 +253,9 @@ func TestPoolTenancy(t *testing.T) {
 func TestHolderMessages(t *testing.T) {
 	t.Parallel()
 	store := holderFixture()
-	res := fakeReservations{{Subnet: "ovn-default", Addr: netip.MustParseAddr("10.16.0.51")}: {"tenant-b", "racer"}}
+	res := fakeReservations{{Subnet: "ovn-default", Addr: netip.MustParseAddr("10.16.0.51")}: {"tenant-b", "racer"},
+		// Another version's reservation, which names nobody (pkg/reserve).
+		{Subnet: "ovn-default", Addr: netip.MustParseAddr("10.16.0.52")}: {"", ""}}
 	cases := []struct {
 		name, ns, key, addr string
 		hidden, named       string
@@ -266,6 +268,8 @@ func TestHolderMessages(t *testing.T) {
 		{"a pending pod", "apps", lsKey, "10.16.0.42", "requested by a pending pod in another namespace", "requested by pending pod tenant-b/stuck"},
 		{"an admission in flight", "apps", lsKey, "10.16.0.51", "requested by a pod in another namespace, admitted moments ago", "requested by pod tenant-b/racer, admitted moments ago"},
 		{"own namespace", "tenant-b", lsKey, "10.16.0.22", "held by pod tenant-b/db-9", "held by pod tenant-b/db-9"},
+		{"another version's reservation", "apps", lsKey, "10.16.0.52", "reserved by another version of the webhook (during an upgrade) until its reservation lapses",
+			"reserved by another version of the webhook (during an upgrade) until its reservation lapses"},
 	}
 	for _, tc := range cases {
 		for _, names := range []bool{false, true} {

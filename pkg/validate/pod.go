@@ -663,6 +663,11 @@ func (c *podCheck) holder(sn *inventory.Subnet, a netip.Addr) string {
 // flight (of namespace rns, owner rowner) holding an address. names
 // names it even in another namespace.
 func inFlightHolder(ns, rns, rowner string, names bool) string {
+	if rns == "" {
+		// A reservation that names nobody: written by another version of
+		// the webhook, which this one cannot read (pkg/reserve).
+		return "reserved by another version of the webhook (during an upgrade) until its reservation lapses"
+	}
 	if rns != ns && !names {
 		return "requested by a pod in another namespace, admitted moments ago"
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -37,11 +39,18 @@ func runReservationCost(path string, rounds int) error {
 // writeReservationCost adds the reservations' cost to the summary.
 func writeReservationCost(w *strings.Builder, path string) {
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
 	if err != nil {
+		fmt.Fprintf(w, "\n### Reservations (issue 15)\n\n%v\n", err)
 		return
 	}
 	var r bench.ReservationCost
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := json.Unmarshal(b, &r); err != nil || r.Rounds == 0 {
+		if err == nil {
+			err = errors.New("no rounds recorded")
+		}
 		fmt.Fprintf(w, "\n### Reservations (issue 15)\n\n%s: %v\n", path, err)
 		return
 	}
@@ -53,7 +62,8 @@ func writeReservationCost(w *strings.Builder, path string) {
 		return "**no**"
 	}
 	fmt.Fprintf(w, "\n### Reservations in the API server (issue 15), `TestReservationCost`\n\n")
-	fmt.Fprintf(w, "One webhook process (`--reservations=api` against `--reservations=off`, %d rounds, the modes alternating) in front of envtest's API server and etcd, all on this machine's cores with the client. One at a time: a pod with a fixed address, then one without. Concurrently: 1,500 fixed-address pods by 16 workers. Each mode's Leases are deleted before the next mode runs, and what a delete costs is measured separately.\n\n", r.Rounds)
+	fmt.Fprintf(w, "One webhook process (`--reservations=api` against `--reservations=off`, %d rounds, the modes alternating) in front of envtest's API server and etcd, all on this machine's cores with the client. One at a time: %d pods with a fixed address, each followed by one without. Concurrently: %d fixed-address pods by %d workers. Each mode's Leases are deleted before the next mode runs, and what a delete costs is measured separately.\n\n",
+		r.Rounds, r.OneAtATime, r.Concurrent, r.Workers)
 	fmt.Fprintf(w, "| figure | value | target | within target |\n|---|---:|---:|---|\n")
 	fmt.Fprintf(w, "| added latency of a fixed-address pod creation, p50 | %s | | |\n", ms(r.AddedP50))
 	fmt.Fprintf(w, "| added latency of a fixed-address pod creation, p99 | %s | <= %s | %s |\n", ms(r.AddedP99), ms(reservationMaxAddedP99), yes(r.AddedP99 <= reservationMaxAddedP99))

@@ -21,7 +21,7 @@ func TestWriteReservationCost(t *testing.T) {
 		{4 * time.Millisecond, 0.72, []string{"| 4.00 ms | <= 5.00 ms | yes |", "| 72 % (300/s against 420/s over all rounds) | >= 70 % | yes |"}},
 		{6 * time.Millisecond, 0.65, []string{"| 6.00 ms | <= 5.00 ms | **no** |", "| 65 % (300/s against 420/s over all rounds) | >= 70 % | **no** |"}},
 	} {
-		r := bench.ReservationCost{Rounds: 2, AddedP50: 2 * time.Millisecond, AddedP99: c.p99,
+		r := bench.ReservationCost{Rounds: 2, OneAtATime: 600, Concurrent: 1500, Workers: 16, AddedP50: 2 * time.Millisecond, AddedP99: c.p99,
 			PlainP50: map[string]time.Duration{"off": time.Millisecond, "api": time.Millisecond},
 			PlainP99: map[string]time.Duration{"off": time.Millisecond, "api": time.Millisecond},
 			Rate:     map[string]float64{"off": 420, "api": 300}, RatioPerRound: []float64{c.ratio - 0.01, c.ratio + 0.01}, RatioMedian: c.ratio,
@@ -36,11 +36,21 @@ func TestWriteReservationCost(t *testing.T) {
 		}
 		var w strings.Builder
 		writeReservationCost(&w, path)
-		for _, want := range append(c.want, "costs 1.20 ms of CPU", "over its TTL 0.06 ms", "costs 55 % of the CPU") {
+		for _, want := range append(c.want, "Concurrently: 1500 fixed-address pods by 16 workers", "costs 1.20 ms of CPU", "over its TTL 0.06 ms", "costs 55 % of the CPU") {
 			if !strings.Contains(w.String(), want) {
 				t.Errorf("summary lacks %q:\n%s", want, w.String())
 			}
 		}
+	}
+	// A file without figures says so, not "0 ms, within target".
+	empty := filepath.Join(t.TempDir(), "empty.json")
+	if err := os.WriteFile(empty, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var e strings.Builder
+	writeReservationCost(&e, empty)
+	if !strings.Contains(e.String(), "no rounds recorded") || strings.Contains(e.String(), "yes") {
+		t.Errorf("summary of an empty file: %q", e.String())
 	}
 	// No file (the step skipped): nothing written.
 	var w strings.Builder

@@ -8,8 +8,11 @@ import "time"
 // JSON when IPAMGUARD_SOAK_COST_OUT names a file; make bench (hack/bench)
 // reads it into docs/perf/summary.md.
 type ReservationCost struct {
-	// Rounds is how many times each mode ran, alternating.
-	Rounds int
+	// Rounds is how many times each mode ran, alternating; OneAtATime how
+	// many fixed-address pods (each followed by one without) each created
+	// one at a time, Concurrent how many fixed-address pods Workers
+	// clients then created at once.
+	Rounds, OneAtATime, Concurrent, Workers int
 	// AddedP50 and AddedP99 are the percentiles of a fixed-address pod's
 	// creation, one at a time, with reservations minus without, over all
 	// rounds' creations.
@@ -17,7 +20,7 @@ type ReservationCost struct {
 	// PlainP50 and PlainP99 are a pod without a fixed address's, by mode
 	// ("off", "api").
 	PlainP50, PlainP99 map[string]time.Duration
-	// Rate is the rate of fixed-address creations by 16 workers, per
+	// Rate is the rate of fixed-address creations by the workers, per
 	// second, by mode, over all rounds; RatioPerRound is the rate with
 	// reservations over the rate without, round by round (each mode ran
 	// minutes apart at most), and RatioMedian their median.

@@ -432,7 +432,7 @@ func TestReservationCost(t *testing.T) {
 	}
 	off, api := merged["off"], merged["api"]
 	rateOff, rateAPI := float64(off.concN)/off.concFixed.Seconds(), float64(api.concN)/api.concFixed.Seconds()
-	rep := bench.ReservationCost{Rounds: rounds,
+	rep := bench.ReservationCost{Rounds: rounds, OneAtATime: seqN, Concurrent: concN, Workers: workers,
 		AddedP50: pct(api.seqFixed, .5) - pct(off.seqFixed, .5), AddedP99: pct(api.seqFixed, .99) - pct(off.seqFixed, .99),
 		PlainP50:       map[string]time.Duration{"off": pct(off.seqPlain, .5), "api": pct(api.seqPlain, .5)},
 		PlainP99:       map[string]time.Duration{"off": pct(off.seqPlain, .99), "api": pct(api.seqPlain, .99)},

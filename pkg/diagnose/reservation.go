@@ -16,9 +16,13 @@ import (
 type Reservation struct {
 	Meta
 	reservation.Fields
+	// Unreadable is set for a Lease labelled as a reservation that this
+	// version cannot read (another version's form): only its times are
+	// known.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
-// decodeReservation reads a Lease; nil when it is not a well-formed
+// decodeReservation reads a Lease; nil when it is not labelled as a
 // reservation (the leader election Lease shares the namespace).
 func decodeReservation(raw []byte) (*Reservation, error) {
 	var le coordinationv1.Lease
@@ -26,12 +30,16 @@ func decodeReservation(raw []byte) (*Reservation, error) {
 		return nil, err
 	}
 	r, ok := reservation.Read(&le)
-	if !ok {
+	if !ok && !reservation.Labelled(&le) {
 		return nil, nil
+	}
+	if !ok {
+		r = reservation.Fields{}
+		r.Acquired, r.Renewed, r.Expires = reservation.Expiry(&le)
 	}
 	m := Meta{Namespace: le.Namespace, Name: le.Name, UID: string(le.UID), ResourceVersion: le.ResourceVersion,
 		CreationTimestamp: le.CreationTimestamp, DeletionTimestamp: le.DeletionTimestamp}
-	return &Reservation{Meta: m, Fields: r}, nil
+	return &Reservation{Meta: m, Fields: r, Unreadable: !ok}, nil
 }
 
 // staleAfter is how long past its expiry a reservation may still be there
@@ -64,12 +72,16 @@ func checkReservations(x *index, opts *Options, r *Report) {
 		if res.Pod != "" {
 			holder = "pod " + res.Fields.Namespace + "/" + res.Pod
 		}
+		what := fmt.Sprintf("reservation of %s in subnet %s for %s", res.Addr, res.Subnet, holder)
+		if res.Unreadable {
+			what = "reservation " + res.Meta.Name + ", in a form this version cannot read (another version's),"
+		}
 		r.Findings = append(r.Findings, Finding{
 			Check:    CheckStaleReservation,
 			Severity: Warning,
 			Subnet:   res.Subnet,
-			Message: fmt.Sprintf("reservation of %s in subnet %s for %s expired %s ago and is still there: the webhook's cleanup (on its leader replica, every 10 s) is not running; "+
-				"an expired reservation blocks no pod (the next admission of the address takes it over)", res.Addr, res.Subnet, holder, late.Truncate(time.Second)),
+			Message: fmt.Sprintf("%s expired %s ago and is still there: the webhook's cleanup (on its leader replica, every 10 s) is not running; "+
+				"an expired reservation blocks no pod (the next admission of the address takes it over)", what, late.Truncate(time.Second)),
 			Objects: []ObjectRef{ref},
 			Fix:     []string{DeleteCommand(ref)},
 			Hint:    "check that a webhook replica holds the leader Lease and that its Role allows deleting Leases in its namespace (kubectl auth can-i delete leases --as system:serviceaccount:<namespace>:<service account> -n <namespace>)",

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ipamguard/ipamguard/pkg/reservation"
 	"github.com/ipamguard/ipamguard/pkg/reserve"
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
@@ -56,9 +57,20 @@ func TestStaleReservation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Another version's, in a form this one cannot read: judged by its
+	// times alone.
+	unread := &coordinationv1.Lease{}
+	if err := json.Unmarshal(lease("10.1.0.14", now.Add(-time.Hour), "unread"), unread); err != nil {
+		t.Fatal(err)
+	}
+	unread.Annotations[reservation.Annotation] = `{"v":2}`
+	unreadRaw, err := json.Marshal(unread)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &State{Time: now}
 	for _, raw := range [][]byte{
-		untimedRaw,
+		untimedRaw, unreadRaw,
 		lease("10.1.0.10", now.Add(-10*time.Second), "fresh"),
 		lease("10.1.0.11", now.Add(-90*time.Second), "just-expired"), // expired 30 s ago
 		lease("10.1.0.12", now.Add(-time.Hour), "stale"),
@@ -68,8 +80,8 @@ func TestStaleReservation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(s.Reservations) != 4 {
-		t.Fatalf("reservations read: %d, want 4 (the leader election Lease is not one)", len(s.Reservations))
+	if len(s.Reservations) != 5 {
+		t.Fatalf("reservations read: %d, want 5 (the leader election Lease is not one)", len(s.Reservations))
 	}
 	r := Run(s, DefaultOptions(now))
 	var got []Finding
@@ -78,10 +90,17 @@ func TestStaleReservation(t *testing.T) {
 			got = append(got, f)
 		}
 	}
-	if len(got) != 1 {
-		t.Fatalf("stale reservations: %+v, want the one of 10.1.0.12", got)
+	if len(got) != 2 {
+		t.Fatalf("stale reservations: %+v, want the one of 10.1.0.12 and the unreadable one", got)
 	}
-	f := got[0]
+	if got[1].Objects[0].UID == "unread" {
+		got[0], got[1] = got[1], got[0]
+	}
+	if u := got[0]; !strings.Contains(u.Message, "reservation "+unread.Name+", in a form this version cannot read") ||
+		!strings.Contains(u.Message, "expired 59m0s ago") || len(u.Fix) != 1 || !strings.Contains(u.Fix[0], `"uid":"unread"`) {
+		t.Errorf("unreadable stale reservation: %+v", u)
+	}
+	f := got[1]
 	if f.Severity != Warning || f.Subnet != "tenant" || !strings.Contains(f.Message, "10.1.0.12") || !strings.Contains(f.Message, "pod app/web-10.1.0.12") ||
 		!strings.Contains(f.Message, "expired 59m0s ago") {
 		t.Errorf("finding: %+v", f)

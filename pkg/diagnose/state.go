@@ -28,6 +28,25 @@ type Meta struct {
 	OwnerReferences   []metav1.OwnerReference `json:"ownerReferences,omitempty"`
 }
 
+// jsonMeta is Meta as the decoders that go through encoding/json read it:
+// the finalizers are read, and dropped, so that an object whose finalizers
+// are not strings is refused here as by the fast decoders (decode.go) and
+// the snapshot writer (snapshot.Strip keeps them).
+type jsonMeta struct{ Meta }
+
+// UnmarshalJSON implements json.Unmarshaler: Meta, then the finalizers'
+// type. A method, not a field beside the embedded Meta, so that a decoding
+// error names the field as the object spells it ("metadata.labels").
+func (m *jsonMeta) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &m.Meta); err != nil {
+		return err
+	}
+	var f struct {
+		Finalizers []string `json:"finalizers"`
+	}
+	return json.Unmarshal(b, &f)
+}
+
 // Pod is what the doctor keeps of a pod: metadata (the annotations of
 // podAnnotationKept, owners, labels), node, phase, IPs and why its
 // containers wait. Maps in a State may be shared between objects (pods of
@@ -214,26 +233,26 @@ func (d *Decoder) Decode(apiVersion, kind string, raw []byte) (Object, error) {
 		o.v, err = decode[kubeovnv1.Vip](raw)
 	case "Namespace":
 		var v struct {
-			Metadata Meta `json:"metadata"`
+			Metadata jsonMeta `json:"metadata"`
 		}
 		err = json.Unmarshal(raw, &v)
-		o.v = (*namespaceMeta)(&v.Metadata)
+		o.v = (*namespaceMeta)(&v.Metadata.Meta)
 	case "Node":
 		o.v, err = decodeNode(raw)
 	case "StatefulSet":
 		o.v, err = decodeStatefulSet(raw)
 	case "VirtualMachine", "VirtualMachineInstance":
 		var v struct {
-			Metadata Meta `json:"metadata"`
+			Metadata jsonMeta `json:"metadata"`
 		}
 		err = json.Unmarshal(raw, &v)
-		o.v = (*vmMeta)(&v.Metadata)
+		o.v = (*vmMeta)(&v.Metadata.Meta)
 	case "IptablesEIP", "OvnEip":
 		var v struct {
-			Metadata Meta `json:"metadata"`
+			Metadata jsonMeta `json:"metadata"`
 		}
 		err = json.Unmarshal(raw, &v)
-		o.v = (*eipMeta)(&v.Metadata)
+		o.v = (*eipMeta)(&v.Metadata.Meta)
 	case "Event":
 		o.v, err = decodeEvent(raw)
 	case "ServiceCIDR":
@@ -410,7 +429,7 @@ func decode[T any](raw []byte) (*T, error) {
 
 func decodeNode(raw []byte) (*Node, error) {
 	var o struct {
-		Metadata Meta `json:"metadata"`
+		Metadata jsonMeta `json:"metadata"`
 		Status   struct {
 			Addresses []struct{ Type, Address string } `json:"addresses"`
 		} `json:"status"`
@@ -418,7 +437,7 @@ func decodeNode(raw []byte) (*Node, error) {
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return nil, err
 	}
-	n := &Node{Meta: o.Metadata}
+	n := &Node{Meta: o.Metadata.Meta}
 	for _, a := range o.Status.Addresses {
 		if a.Type == "InternalIP" {
 			n.InternalIPs = append(n.InternalIPs, a.Address)
@@ -437,7 +456,7 @@ type waitingState struct {
 
 func decodePod(raw []byte) (Pod, error) {
 	var o struct {
-		Metadata Meta `json:"metadata"`
+		Metadata jsonMeta `json:"metadata"`
 		Spec     struct {
 			NodeName    string `json:"nodeName"`
 			HostNetwork bool   `json:"hostNetwork"`
@@ -453,7 +472,7 @@ func decodePod(raw []byte) (Pod, error) {
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return Pod{}, err
 	}
-	p := Pod{Meta: o.Metadata, NodeName: o.Spec.NodeName, HostNetwork: o.Spec.HostNetwork, Phase: o.Status.Phase}
+	p := Pod{Meta: o.Metadata.Meta, NodeName: o.Spec.NodeName, HostNetwork: o.Spec.HostNetwork, Phase: o.Status.Phase}
 	p.Annotations = keptAnnotations(p.Annotations)
 	for _, ip := range o.Status.PodIPs {
 		p.PodIPs = append(p.PodIPs, ip.IP)
@@ -469,7 +488,7 @@ func decodePod(raw []byte) (Pod, error) {
 
 func decodeStatefulSet(raw []byte) (*StatefulSet, error) {
 	var o struct {
-		Metadata Meta `json:"metadata"`
+		Metadata jsonMeta `json:"metadata"`
 		Spec     struct {
 			Replicas *int32 `json:"replicas"`
 			Ordinals *struct {
@@ -485,7 +504,7 @@ func decodeStatefulSet(raw []byte) (*StatefulSet, error) {
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return nil, err
 	}
-	st := &StatefulSet{Meta: o.Metadata, Replicas: 1, TemplateAnnotations: o.Spec.Template.Metadata.Annotations}
+	st := &StatefulSet{Meta: o.Metadata.Meta, Replicas: 1, TemplateAnnotations: o.Spec.Template.Metadata.Annotations}
 	if o.Spec.Replicas != nil {
 		st.Replicas = *o.Spec.Replicas
 	}
@@ -497,15 +516,17 @@ func decodeStatefulSet(raw []byte) (*StatefulSet, error) {
 
 func decodeEvent(raw []byte) (*Event, error) {
 	var o struct {
-		Metadata       Meta             `json:"metadata"`
-		InvolvedObject ObjectRef        `json:"involvedObject"`
-		Type           string           `json:"type"`
-		Reason         string           `json:"reason"`
-		Message        string           `json:"message"`
-		Count          int32            `json:"count"`
-		LastTimestamp  metav1.Time      `json:"lastTimestamp"`
-		EventTime      metav1.MicroTime `json:"eventTime"`
-		Series         *struct {
+		Metadata       jsonMeta  `json:"metadata"`
+		InvolvedObject ObjectRef `json:"involvedObject"`
+		Type           string    `json:"type"`
+		Reason         string    `json:"reason"`
+		// Read only to refuse what the snapshot writer refuses.
+		ReportingComponent string           `json:"reportingComponent"`
+		Message            string           `json:"message"`
+		Count              int32            `json:"count"`
+		LastTimestamp      metav1.Time      `json:"lastTimestamp"`
+		EventTime          metav1.MicroTime `json:"eventTime"`
+		Series             *struct {
 			Count            int32            `json:"count"`
 			LastObservedTime metav1.MicroTime `json:"lastObservedTime"`
 		} `json:"series"`
@@ -513,7 +534,7 @@ func decodeEvent(raw []byte) (*Event, error) {
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return nil, err
 	}
-	e := &Event{Meta: o.Metadata, Object: o.InvolvedObject, Type: o.Type, Reason: o.Reason, Message: o.Message, Count: o.Count, Last: o.LastTimestamp.Time}
+	e := &Event{Meta: o.Metadata.Meta, Object: o.InvolvedObject, Type: o.Type, Reason: o.Reason, Message: o.Message, Count: o.Count, Last: o.LastTimestamp.Time}
 	if o.Series != nil {
 		e.Count, e.Last = o.Series.Count, o.Series.LastObservedTime.Time
 	}

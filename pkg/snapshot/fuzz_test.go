@@ -21,6 +21,8 @@ func FuzzRead(f *testing.F) {
 		// An Event whose type is not a string: refused by the doctor as
 		// by the snapshot writer (both read the field now).
 		`{"kind":"List","apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Event","metadata":{"name":"e"},"tYpe":{},"involvedObject":{"kind":"Pod"}}]}`,
+		`{"kind":"List","apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Event","metadata":{"name":"e"},"type":"Warning","reportingComponent":{},"involvedObject":{"kind":"Pod"}}]}`,
+		`{"kind":"List","apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"n","finalizers":[1]}}]}`,
 	} {
 		f.Add([]byte(seed))
 	}

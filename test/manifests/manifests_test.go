@@ -5,14 +5,9 @@
 package manifests
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -34,9 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ipamguard/ipamguard/internal/devenv"
 	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
@@ -148,47 +141,15 @@ func render(t *testing.T, dir string) []byte {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), renderTimeout)
 	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, kubectl, "kustomize", filepath.Join(root, dir))
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
+	out, err := devenv.Kustomize(ctx, kubectl, filepath.Join(root, dir))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if stderr.Len() > 0 {
-		t.Logf("kubectl kustomize %s stderr:\n%s", dir, stderr.String())
-	}
-	return stdout.Bytes()
+	return out
 }
 
 // decode splits a multi-document YAML stream into objects.
-func decode(data []byte) ([]*unstructured.Unstructured, error) {
-	var objs []*unstructured.Unstructured
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for i := 0; ; i++ {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", i, err)
-		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		var m map[string]any
-		if err := yaml.Unmarshal(doc, &m); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i, err)
-		}
-		if m == nil {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: m}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
-			return nil, fmt.Errorf("document %d: apiVersion, kind or metadata.name missing:\n%s", i, doc)
-		}
-		objs = append(objs, u)
-	}
-}
+func decode(data []byte) ([]*unstructured.Unstructured, error) { return devenv.DecodeManifests(data) }
 
 // rendered holds the objects the checks cross-reference, decoded into their
 // API types.

@@ -72,14 +72,15 @@ func TestRaceAcrossThreeWebhookProcesses(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, env.Kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	for _, ns := range []string{namespace, "race-a", "race-b"} {
 		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The replicas run as the install's ServiceAccount, with its RBAC only.
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if id := devenvtest.InstallIdentity(t, env, kubeconfig); id.Namespace != namespace {
+		t.Fatalf("the install's namespace is %s, this test's %s", id.Namespace, namespace)
 	}
 
 	// Replica 0 serves where the API server calls (it judges the seed
@@ -354,6 +355,7 @@ func launch(t *testing.T, bin, logPath string, i, port, healthPort int, args ...
 			_ = cmd.Process.Kill()
 			<-p.done
 		}
+		devenvtest.CheckGranted(t, fmt.Sprintf("replica %d", i), logPath)
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
 				t.Logf("replica %d log (tail):\n%s", i, tail(b, 3000))

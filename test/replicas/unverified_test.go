@@ -58,14 +58,15 @@ func TestUnverifiedRaceThroughTheAPIServer(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, env.Kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	for _, ns := range []string{namespace, "race-a", "race-b"} {
 		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The replicas run as the install's ServiceAccount, with its RBAC only.
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if id := devenvtest.InstallIdentity(t, env, kubeconfig); id.Namespace != namespace {
+		t.Fatalf("the install's namespace is %s, this test's %s", id.Namespace, namespace)
 	}
 
 	ports := freePorts(t, 9)

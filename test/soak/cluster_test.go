@@ -18,6 +18,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -338,7 +339,8 @@ func (a *apiServerProc) close() {
 // use, and the seed subnets.
 func seedBase(ctx context.Context, env *devenv.Env, namespaces ...string) error {
 	for _, ns := range append([]string{namespace}, namespaces...) {
-		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		// The webhook's own may be there already (devenvtest.InstallIdentity).
+		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !(ns == namespace && apierrors.IsAlreadyExists(err)) {
 			return fmt.Errorf("create namespace %s: %w", ns, err)
 		}
 	}

@@ -200,8 +200,8 @@ func TestFaultsUnderChurn(t *testing.T) {
 	host := strings.TrimSuffix(strings.TrimPrefix(env.Config.Host, "https://"), "/")
 	px := newProxy(t, host)
 	direct, viaProxy := dir+"/kubeconfig", dir+"/kubeconfig-proxy"
-	kubeconfigVia(t, env, direct, "")
-	kubeconfigVia(t, env, viaProxy, "https://"+px.addr())
+	id := devenvtest.InstallIdentity(t, env, direct)
+	kubeconfigVia(t, id, viaProxy, "https://"+px.addr())
 
 	ports := freePorts(t, 9)
 	reps := make([]*replica, 3)

@@ -29,6 +29,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ipamguard/ipamguard/internal/devenv"
+	"github.com/ipamguard/ipamguard/internal/devenv/devenvtest"
 	"github.com/ipamguard/ipamguard/pkg/inventory"
 )
 
@@ -114,6 +115,8 @@ func (r *replica) start(t *testing.T, env *devenv.Env) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait(); f.Close() }()
 	r.cmd, r.done = cmd, done
+	log := r.log
+	t.Cleanup(func() { devenvtest.CheckGranted(t, r.name, log) })
 }
 
 // pid is the running process's id.
@@ -250,11 +253,12 @@ func procStatus(pid int, field string) (uint64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
-// kubeconfigVia writes env's admin kubeconfig with the server replaced by
-// server (empty: unchanged).
-func kubeconfigVia(t *testing.T, env *devenv.Env, path, server string) {
+// kubeconfigVia writes the kubeconfig id authenticates with (the
+// install's ServiceAccount) with the server replaced by server (empty:
+// unchanged).
+func kubeconfigVia(t *testing.T, id *devenv.Identity, path, server string) {
 	t.Helper()
-	kc, err := clientcmd.Load(env.Kubeconfig)
+	kc, err := clientcmd.Load(id.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}

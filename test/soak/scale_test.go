@@ -161,10 +161,10 @@ func TestStartupMemoryAtScale(t *testing.T) {
 		total, sz.Name, sz.Subnets, sz.IPs, sz.PendingPods, running, took.Round(time.Second), float64(total)/took.Seconds())
 
 	kc := dir + "/kubeconfig"
-	kubeconfigVia(t, env, kc, "")
+	id := devenvtest.InstallIdentity(t, env, kc)
 	if hold := os.Getenv(HoldEnv); hold != "" {
 		// Keep the seeded API server for measuring by hand.
-		kubeconfigVia(t, env, hold+".kubeconfig", "")
+		kubeconfigVia(t, id, hold+".kubeconfig", "")
 		t.Logf("seeded API server kept until %s is removed; kubeconfig %s.kubeconfig, webhook certificates %s, client CA %s",
 			hold, hold, env.WebhookCertDir, env.WebhookClientCAFile)
 		defer func() {

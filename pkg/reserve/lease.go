@@ -218,17 +218,32 @@ func (l *Leases) heldUnreadable(le *coordinationv1.Lease, c validate.Claim, now 
 // Lease builds the Lease reserving c for g, taken at now (Judge writes
 // it; tools and tests may write one too).
 func (l *Leases) Lease(c validate.Claim, g Grant, now time.Time) *coordinationv1.Lease {
+	le, _ := l.lease(c, g, now)
+	return le
+}
+
+// lease is Lease, and what it says but its times.
+func (l *Leases) lease(c validate.Claim, g Grant, now time.Time) (*coordinationv1.Lease, reservation.Fields) {
 	secs := int32((l.ttl() + time.Second - 1) / time.Second)
 	t := metav1.NewMicroTime(now)
 	holder := g.Namespace + "/" + g.Owner
-	labels, ann := reservation.Meta(reservation.Fields{Subnet: c.Subnet, Addr: c.Addr, Namespace: g.Namespace, Owner: g.Owner,
-		Pod: g.Pod, PodUID: g.PodUID, RequestUID: g.RequestUID, State: StateAdmitted})
+	f := reservation.Fields{Subnet: c.Subnet, Addr: c.Addr, Namespace: g.Namespace, Owner: g.Owner,
+		Pod: g.Pod, PodUID: g.PodUID, RequestUID: g.RequestUID, State: StateAdmitted}
+	labels, ann := reservation.Meta(f)
 	return &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: LeaseName(c.Subnet, c.Addr), Namespace: l.Namespace, Labels: labels, Annotations: ann},
 		// No renew time: it is the acquire time until a renewal (one
 		// field less for the API server to track on every admission).
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, AcquireTime: &t},
-	}
+	}, f
+}
+
+// created is the reservation le says once created: f (what lease built it
+// from) with le's times as the API server stored them (reservationOf
+// without reading back the annotation just written).
+func created(le *coordinationv1.Lease, f reservation.Fields) Reservation {
+	f.Acquired, f.Renewed, f.Expires = reservation.Expiry(le)
+	return Reservation{Name: le.Name, Fields: f, uid: le.UID, resourceVersion: le.ResourceVersion}
 }
 
 // Judge runs judge and writes what it grants, one Lease per claim. Of
@@ -562,13 +577,13 @@ func (l *Leases) acquireAll(ctx context.Context, run *judgeRun, g Grant, judge f
 // is to be done with it.
 func (l *Leases) try(ctx context.Context, c validate.Claim, g Grant) (*attempt, error) {
 	now := l.now()
-	want := l.Lease(c, g, now)
+	want, f := l.lease(c, g, now)
 	a := &attempt{c: c}
 	err := l.Client.Create(ctx, want)
 	if err == nil {
 		l.observe(EventCreated)
 		a.step = stepCreated
-		a.r, _ = reservationOf(want)
+		a.r = created(want, f)
 		return a, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {

@@ -451,3 +451,39 @@ func TestLeasesOfAnotherBuild(t *testing.T) {
 		t.Errorf("an unreadable lease of a long duration, past this build's TTL: granted %v, err %v", granted, err)
 	}
 }
+
+// A created Lease's reservation is built from what was written, not read
+// back from it: it must equal what reading the stored Lease gives.
+func TestCreatedIsWhatIsRead(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	// The API server keeps microseconds and answers the create with the
+	// stored times, which the client decodes into the Lease it sent; the
+	// fake client stores but does not answer them.
+	f.now = f.now.Add(1234 * time.Microsecond)
+	g := Grant{Claims: []validate.Claim{claim}, Namespace: "ns", Owner: "o", Pod: "p", PodUID: "uid", RequestUID: "req"}
+	a, err := f.l.try(context.Background(), claim, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.step != stepCreated {
+		t.Fatalf("step %v, want created", a.step)
+	}
+	stored, ok := reservationOf(f.lease(t))
+	if !ok {
+		t.Fatal("the stored Lease is not a reservation")
+	}
+	// Times compare by instant: the stored ones come back in time.Local.
+	same := func(x, y time.Time) bool { return x.Equal(y) }
+	got, want := a.r, stored
+	if !same(got.Acquired, want.Acquired) || !same(got.Renewed, want.Renewed) || !same(got.Expires, want.Expires) {
+		t.Fatalf("created times %v %v %v, stored %v %v %v", got.Acquired, got.Renewed, got.Expires, want.Acquired, want.Renewed, want.Expires)
+	}
+	got.Acquired, got.Renewed, got.Expires = want.Acquired, want.Renewed, want.Expires
+	if got != want {
+		t.Fatalf("created\n%#v\nstored\n%#v", got, want)
+	}
+	if a.r.Acquired.IsZero() || a.r.Expires.Sub(a.r.Acquired) != time.Minute {
+		t.Fatalf("times %v to %v, want a TTL of 1m", a.r.Acquired, a.r.Expires)
+	}
+}

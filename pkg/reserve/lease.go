@@ -828,13 +828,7 @@ func (l *Leases) sweep(ctx context.Context, verdict func(Reservation) Verdict, w
 			due = append(due, dueRes{r, EventReleased})
 		}
 	}
-	pace := l.SweepRate
-	if pace <= 0 {
-		pace = DefaultSweepRate
-	}
-	if within > 0 {
-		pace = min(max(pace, float64(len(due))/within.Seconds()), MaxSweepRate)
-	}
+	pace := sweepPace(l.SweepRate, len(due), within)
 	limit := rate.NewLimiter(rate.Limit(pace), max(1, int(pace/10)))
 	n := 0
 	var errs []error
@@ -851,6 +845,21 @@ func (l *Leases) sweep(ctx context.Context, verdict func(Reservation) Verdict, w
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// sweepPace is the rate, per second, at which a sweep deletes due
+// Leases: configured (zero is DefaultSweepRate) or, when that would not
+// delete them all within (zero: no bound), as fast as does, up to
+// MaxSweepRate.
+func sweepPace(configured float64, due int, within time.Duration) float64 {
+	pace := configured
+	if pace <= 0 {
+		pace = DefaultSweepRate
+	}
+	if within > 0 {
+		pace = min(max(pace, float64(due)/within.Seconds()), MaxSweepRate)
+	}
+	return pace
 }
 
 // RunCleanup sweeps every interval until ctx ends; errors go to logf. It

@@ -306,8 +306,32 @@ func TestLeasesSweepKeepsUp(t *testing.T) {
 	f.expired(t, 60, 3)
 	began := time.Now()
 	n, err := f.l.sweep(ctx, nil, time.Second)
-	if took := time.Since(began); err != nil || n != 60 || took < 800*time.Millisecond || took > 3*time.Second {
+	// Paced at 10/s it would take 5.9 s; unpaced, no time at all.
+	if took := time.Since(began); err != nil || n != 60 || took < 800*time.Millisecond || took > 5*time.Second {
 		t.Fatalf("sweep within 1 s: %d deleted in %v, err %v; want 60 in about 0.9 s", n, took, err)
+	}
+}
+
+func TestSweepPace(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		configured float64
+		due        int
+		within     time.Duration
+		want       float64
+	}{
+		{0, 10, 0, DefaultSweepRate},
+		{0, 10, 10 * time.Second, DefaultSweepRate},
+		{10, 60, time.Second, 60},
+		{10, 5, time.Second, 10},
+		{10, 60, 0, 10},
+		{100, 5000, 10 * time.Second, MaxSweepRate},
+		{100, 100000, time.Second, MaxSweepRate},
+		{100, 3000, 10 * time.Second, 300},
+	} {
+		if got := sweepPace(c.configured, c.due, c.within); got != c.want {
+			t.Errorf("sweepPace(%v, %d, %v) = %v, want %v", c.configured, c.due, c.within, got, c.want)
+		}
 	}
 }
 

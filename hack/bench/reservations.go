@@ -62,7 +62,7 @@ func writeReservationCost(w *strings.Builder, path string) {
 		return "**no**"
 	}
 	fmt.Fprintf(w, "\n### Reservations in the API server (issue 15), `TestReservationCost`\n\n")
-	fmt.Fprintf(w, "One webhook process (`--reservations=api` against `--reservations=off`, %d rounds, the modes alternating) in front of envtest's API server and etcd, all on this machine's cores with the client. One at a time: %d pods with a fixed address, each followed by one without. Concurrently: %d fixed-address pods by %d workers. Each mode's Leases are deleted before the next mode runs, and what a delete costs is measured separately.\n\n",
+	fmt.Fprintf(w, "One webhook process, running as the install's ServiceAccount with its RBAC (`--reservations=api` against `--reservations=off`, %d rounds, each mode going first in every other round) in front of envtest's API server and etcd, all on this machine's cores with the client. One at a time: %d pods with a fixed address, each followed by one without. Concurrently: %d fixed-address pods by %d workers. Each mode's Leases are deleted before the next mode runs, and what a delete costs is measured separately.\n\n",
 		r.Rounds, r.OneAtATime, r.Concurrent, r.Workers)
 	fmt.Fprintf(w, "| figure | value | target | within target |\n|---|---:|---:|---|\n")
 	fmt.Fprintf(w, "| added latency of a fixed-address pod creation, p50 | %s | | |\n", ms(r.AddedP50))

@@ -48,17 +48,22 @@ type Identity struct {
 	Config *rest.Config
 	// Kubeconfig is Config as a kubeconfig file's content.
 	Kubeconfig []byte
+
+	deployment string
 }
 
-// InstallIdentity applies the ServiceAccount and the RBAC of the shipped
-// install (DeployTree under root, rendered by the pinned kubectl's
-// kustomize) to e, requests a token for the ServiceAccount valid for ttl,
-// and waits until the API server's RBAC grants it what the reservations
-// need. A webhook process run with the returned Kubeconfig may then do in
+// InstallIdentity creates the ServiceAccount and the RBAC of the shipped
+// install (DeployTree under root, rendered by kubectl's kustomize, the
+// pinned one of e) in e, requests a token for the ServiceAccount valid for
+// ttl, and waits until the API server's RBAC grants it what its Role and
+// its ClusterRole say. The install's Namespace may exist already; the
+// rest must not. A webhook process run with the returned Kubeconfig may then do in
 // tests exactly what the install lets it do in a cluster, and authenticates
 // the way it does there (a bearer token, not an admin certificate).
 func (e *Env) InstallIdentity(ctx context.Context, root string, ttl time.Duration) (*Identity, error) {
-	out, err := Kustomize(ctx, e.KubectlPath, filepath.Join(root, DeployTree))
+	kctx, cancel := context.WithTimeout(ctx, time.Minute)
+	out, _, err := Kustomize(kctx, e.KubectlPath, filepath.Join(root, DeployTree))
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("install identity: %w", err)
 	}
@@ -71,11 +76,14 @@ func (e *Env) InstallIdentity(ctx context.Context, root string, ttl time.Duratio
 		if o.GetKind() != "Deployment" {
 			continue
 		}
+		if id.Namespace != "" {
+			return nil, fmt.Errorf("install identity: %s renders more than one Deployment (%s/%s, %s/%s)", DeployTree, id.Namespace, id.deployment, o.GetNamespace(), o.GetName())
+		}
 		var d appsv1.Deployment
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d); err != nil {
 			return nil, fmt.Errorf("install identity: Deployment %s: %w", o.GetName(), err)
 		}
-		id.Namespace, id.ServiceAccount = d.Namespace, d.Spec.Template.Spec.ServiceAccountName
+		id.Namespace, id.ServiceAccount, id.deployment = d.Namespace, d.Spec.Template.Spec.ServiceAccountName, d.Name
 	}
 	if id.Namespace == "" || id.ServiceAccount == "" {
 		return nil, fmt.Errorf("install identity: %s renders no Deployment with a namespace and a serviceAccountName", DeployTree)
@@ -119,8 +127,9 @@ func (e *Env) InstallIdentity(ctx context.Context, root string, ttl time.Duratio
 }
 
 // waitGranted polls, as the ServiceAccount, until the API server's RBAC
-// (which learns of new bindings through its informers) lets it create
-// Leases in its namespace.
+// (which learns of new bindings through its informers, one per kind) lets
+// it do what each binding grants: create Leases in its namespace (the
+// RoleBinding) and list pods everywhere (the ClusterRoleBinding).
 func (id *Identity) waitGranted(ctx context.Context) error {
 	cs, err := kubernetes.NewForConfig(id.Config)
 	if err != nil {
@@ -128,34 +137,40 @@ func (id *Identity) waitGranted(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: id.Namespace, Verb: "create", Group: "coordination.k8s.io", Resource: "leases"}}}
-	for {
-		got, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-		if err == nil && got.Status.Allowed {
-			return nil
-		}
-		if err == nil {
-			err = fmt.Errorf("not allowed: %s", got.Status.Reason)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("install identity: ServiceAccount %s/%s may not create Leases in its namespace: %w", id.Namespace, id.ServiceAccount, err)
-		case <-time.After(50 * time.Millisecond):
+	for _, attrs := range []authorizationv1.ResourceAttributes{
+		{Namespace: id.Namespace, Verb: "create", Group: "coordination.k8s.io", Resource: "leases"},
+		{Verb: "list", Resource: "pods"},
+	} {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs}}
+		for {
+			got, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			if err == nil && got.Status.Allowed {
+				break
+			}
+			if err == nil {
+				err = fmt.Errorf("not allowed: %s", got.Status.Reason)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("install identity: ServiceAccount %s/%s may not %s %s in namespace %q: %w",
+					id.Namespace, id.ServiceAccount, attrs.Verb, attrs.Resource, attrs.Namespace, err)
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
+	return nil
 }
 
-// Kustomize renders the kustomize tree dir with kubectl (the pinned one
-// in the assets directory).
-func Kustomize(ctx context.Context, kubectl, dir string) ([]byte, error) {
+// Kustomize renders the kustomize tree dir with the kubectl binary at
+// kubectl: the manifests, and what kustomize warned about on stderr.
+func Kustomize(ctx context.Context, kubectl, dir string) (out, warnings []byte, err error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, kubectl, "kustomize", dir)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("kubectl kustomize %s: %w: %s", dir, err, bytes.TrimSpace(stderr.Bytes()))
+		return nil, nil, fmt.Errorf("kubectl kustomize %s: %w: %s", dir, err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	return stdout.Bytes(), nil
+	return stdout.Bytes(), stderr.Bytes(), nil
 }
 
 // DecodeManifests splits a multi-document YAML stream into objects; empty

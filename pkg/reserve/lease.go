@@ -238,9 +238,12 @@ func (l *Leases) lease(c validate.Claim, g Grant, now time.Time) (*coordinationv
 	}, f
 }
 
-// created is the reservation le says once created: f (what lease built it
-// from) with le's times as the API server stored them (reservationOf
-// without reading back the annotation just written).
+// created is the reservation le says once written (created or updated):
+// f (what lease built it from) with le's times as the API server stored
+// them (the client decodes its answer into le): reservationOf without
+// parsing back the annotation just marshalled. A mutating admission that
+// rewrote the annotation on the way in would not be seen here; nothing
+// of the install does.
 func created(le *coordinationv1.Lease, f reservation.Fields) Reservation {
 	f.Acquired, f.Renewed, f.Expires = reservation.Expiry(le)
 	return Reservation{Name: le.Name, Fields: f, uid: le.UID, resourceVersion: le.ResourceVersion}
@@ -448,6 +451,8 @@ type attempt struct {
 	cur  *coordinationv1.Lease
 	r    Reservation
 	want *coordinationv1.Lease
+	// fields are what want says but its times (lease).
+	fields reservation.Fields
 	// same: the Lease is the same owner's (with another pod, when it is to
 	// be confirmed). renew: the rewrite keeps it that owner's, not this
 	// request's to release. unconfirmed: taken over from a holder not
@@ -601,7 +606,7 @@ func (l *Leases) try(ctx context.Context, c validate.Claim, g Grant) (*attempt, 
 	if !ok {
 		r, live = l.heldUnreadable(cur, c, now)
 	}
-	a.cur, a.r, a.want = cur, r, want
+	a.cur, a.r, a.want, a.fields = cur, r, want, f
 	sameOwner := live && ok && r.Namespace == g.Namespace && r.Owner == g.Owner
 	switch {
 	case !live:
@@ -664,7 +669,7 @@ func (l *Leases) write(ctx context.Context, a *attempt) (r *Reservation, lost bo
 	default:
 		l.observe(EventTakenOver)
 	}
-	got, _ := reservationOf(a.want)
+	got := created(a.want, a.fields)
 	return &got, false, nil
 }
 
@@ -692,12 +697,11 @@ func (l *Leases) restamp(ctx context.Context, g Grant, mine []Reservation, confl
 			kept = append(kept, r)
 			continue
 		}
-		want := l.Lease(validate.Claim{Subnet: r.Subnet, Addr: r.Addr}, g, l.now())
+		want, f := l.lease(validate.Claim{Subnet: r.Subnet, Addr: r.Addr}, g, l.now())
 		want.ResourceVersion = r.resourceVersion
 		err := l.Client.Update(ctx, want)
 		if err == nil {
-			got, _ := reservationOf(want)
-			kept = append(kept, got)
+			kept = append(kept, created(want, f))
 			continue
 		}
 		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
@@ -849,8 +853,8 @@ func (l *Leases) sweep(ctx context.Context, verdict func(Reservation) Verdict, w
 
 // sweepPace is the rate, per second, at which a sweep deletes due
 // Leases: configured (zero is DefaultSweepRate) or, when that would not
-// delete them all within (zero: no bound), as fast as does, up to
-// MaxSweepRate.
+// delete them all within the given time (zero: no bound), as fast as
+// deletes them all within it, up to MaxSweepRate.
 func sweepPace(configured float64, due int, within time.Duration) float64 {
 	pace := configured
 	if pace <= 0 {

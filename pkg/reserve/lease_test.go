@@ -480,11 +480,16 @@ func TestLeasesOfAnotherBuild(t *testing.T) {
 // back from it: it must equal what reading the stored Lease gives.
 func TestCreatedIsWhatIsRead(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, nil)
 	// The API server keeps microseconds and answers the create with the
-	// stored times, which the client decodes into the Lease it sent; the
-	// fake client stores but does not answer them.
-	f.now = f.now.Add(1234 * time.Microsecond)
+	// stored object, which the client decodes into the Lease it sent; the
+	// fake client stores it but does not answer it: read back here.
+	f := newFixture(t, &interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+		if err := c.Create(ctx, obj, opts...); err != nil {
+			return err
+		}
+		return c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	}})
+	f.now = f.now.Add(1234567 * time.Nanosecond)
 	g := Grant{Claims: []validate.Claim{claim}, Namespace: "ns", Owner: "o", Pod: "p", PodUID: "uid", RequestUID: "req"}
 	a, err := f.l.try(context.Background(), claim, g)
 	if err != nil {

@@ -98,7 +98,7 @@ func renderChart(t *testing.T, args ...string) []byte {
 // renderChartObjects renders the chart and decodes the objects.
 func renderChartObjects(t *testing.T, args ...string) []*unstructured.Unstructured {
 	t.Helper()
-	objs, err := decode(renderChart(t, args...))
+	objs, err := devenv.DecodeManifests(renderChart(t, args...))
 	if err != nil {
 		t.Fatalf("decode the output of helm template: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestChartLint(t *testing.T) {
 // with its default values renders the same webhooks, RBAC, Deployment,
 // Services, PDB, NetworkPolicy, certificate and config as config/default.
 func TestChartMatchesKustomize(t *testing.T) {
-	kobjs, err := decode(render(t, deployTree))
+	kobjs, err := devenv.DecodeManifests(render(t, deployTree))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -826,7 +826,7 @@ func TestChartInstallDryRun(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := renderChart(t, c.args...)
-			objs, err := decode(out)
+			objs, err := devenv.DecodeManifests(out)
 			if err != nil {
 				t.Fatal(err)
 			}

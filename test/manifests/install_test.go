@@ -108,7 +108,7 @@ func TestInstallDryRun(t *testing.T) {
 	for _, tree := range trees {
 		t.Run(tree.name, func(t *testing.T) {
 			out := render(t, tree.dir)
-			objs, err := decode(out)
+			objs, err := devenv.DecodeManifests(out)
 			if err != nil {
 				t.Fatalf("decode the output of kubectl kustomize %s: %v", tree.dir, err)
 			}

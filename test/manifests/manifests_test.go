@@ -55,7 +55,7 @@ const (
 // TestDefault renders config/default once and checks it from several angles.
 func TestDefault(t *testing.T) {
 	out := render(t, deployTree)
-	objs, err := decode(out)
+	objs, err := devenv.DecodeManifests(out)
 	if err != nil {
 		t.Fatalf("decode the output of kubectl kustomize %s: %v", deployTree, err)
 	}
@@ -141,15 +141,15 @@ func render(t *testing.T, dir string) []byte {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), renderTimeout)
 	defer cancel()
-	out, err := devenv.Kustomize(ctx, kubectl, filepath.Join(root, dir))
+	out, warnings, err := devenv.Kustomize(ctx, kubectl, filepath.Join(root, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(warnings) > 0 {
+		t.Logf("kubectl kustomize %s stderr:\n%s", dir, warnings)
+	}
 	return out
 }
-
-// decode splits a multi-document YAML stream into objects.
-func decode(data []byte) ([]*unstructured.Unstructured, error) { return devenv.DecodeManifests(data) }
 
 // rendered holds the objects the checks cross-reference, decoded into their
 // API types.
@@ -962,7 +962,7 @@ func checkConfig(t *testing.T, r *rendered) {
 // ClusterReport and grants exactly the write it needs, bound to the
 // webhook's ServiceAccount; the default tree stays read-only (TestDefault).
 func TestAuditReportsComponent(t *testing.T) {
-	objs, err := decode(render(t, "test/manifests/testdata/audit-reports"))
+	objs, err := devenv.DecodeManifests(render(t, "test/manifests/testdata/audit-reports"))
 	if err != nil {
 		t.Fatal(err)
 	}

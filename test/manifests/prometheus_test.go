@@ -688,7 +688,7 @@ func checkServiceMonitor(t *testing.T, sm *serviceMonitor, svc *corev1.Service, 
 // holds the dashboard.
 func TestPrometheusRendered(t *testing.T) {
 	t.Parallel()
-	objs, err := decode(render(t, prometheusTree))
+	objs, err := devenv.DecodeManifests(render(t, prometheusTree))
 	if err != nil {
 		t.Fatalf("decode %s: %v", prometheusTree, err)
 	}
@@ -746,7 +746,7 @@ func TestPrometheusRendered(t *testing.T) {
 
 func mustDecode(t *testing.T, data []byte) []*unstructured.Unstructured {
 	t.Helper()
-	objs, err := decode(data)
+	objs, err := devenv.DecodeManifests(data)
 	if err != nil {
 		t.Fatal(err)
 	}

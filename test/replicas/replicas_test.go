@@ -9,8 +9,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -334,7 +336,15 @@ func start(t *testing.T, bin, dir string, i int, kubeconfig string, env *devenv.
 // ready on healthPort; it is stopped when the test ends.
 func launch(t *testing.T, bin, logPath string, i, port, healthPort int, args ...string) *process {
 	t.Helper()
-	f, err := os.Create(logPath)
+	// A replica started again (after a kill) logs to a file of its own:
+	// each log is checked when its process is stopped.
+	for n, base := 2, logPath; ; n++ {
+		if _, err := os.Stat(logPath); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		logPath = fmt.Sprintf("%s.%d", base, n)
+	}
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -232,7 +232,7 @@ func TestReservationCost(t *testing.T) {
 		bin = buildWebhook(t, dir)
 	}
 	kc := dir + "/kubeconfig"
-	kubeconfigVia(t, devenvtest.InstallIdentity(t, env, kc), kc, "")
+	devenvtest.InstallIdentity(t, env, kc)
 	rc := rest.CopyConfig(env.Config)
 	rc.QPS, rc.Burst = -1, 0
 	c, err := client.New(rc, client.Options{Scheme: env.Scheme})

@@ -71,7 +71,7 @@ type replica struct {
 	runs int
 	// excused are spans of each log in which RBAC refusals are expected
 	// (excuse).
-	excused map[string][][2]int64
+	excused map[string][]devenvtest.Span
 }
 
 // url is the Pod validator's address.
@@ -120,6 +120,8 @@ func (r *replica) start(t *testing.T, env *devenv.Env) {
 	r.cmd, r.done = cmd, done
 	log := r.log
 	t.Cleanup(func() {
+		// Stopped first: a log is checked once nothing writes to it.
+		r.kill(syscall.SIGTERM, 20*time.Second)
 		r.mu.Lock()
 		excused := r.excused[log]
 		r.mu.Unlock()
@@ -127,28 +129,35 @@ func (r *replica) start(t *testing.T, env *devenv.Env) {
 	})
 }
 
-// logSize is the current log's path and size.
-func (r *replica) logSize() (string, int64) {
+// excuseFrom lets the API server refuse r's requests (RBAC) in what its
+// current log gains from now until excuseUntilNow(path) (to its end if
+// that is never called): a restarting API server answers before its RBAC
+// has caught up.
+func (r *replica) excuseFrom() (path string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fi, err := os.Stat(r.log)
-	if err != nil {
-		return r.log, 0
+	var from int64
+	if fi, err := os.Stat(r.log); err == nil {
+		from = fi.Size()
 	}
-	return r.log, fi.Size()
+	if r.excused == nil {
+		r.excused = map[string][]devenvtest.Span{}
+	}
+	r.excused[r.log] = append(r.excused[r.log], devenvtest.Span{From: from, To: -1})
+	return r.log
 }
 
-// excuse lets the API server refuse r's requests (RBAC) in what its log
-// at path gained since it was from bytes long (logSize): a restarting API
-// server answers before its RBAC has caught up.
-func (r *replica) excuse(path string, from int64) {
-	_, to := r.logSize()
+// excuseUntilNow ends the span excuseFrom opened in the log at path.
+func (r *replica) excuseUntilNow(path string) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.excused == nil {
-		r.excused = map[string][][2]int64{}
+	if spans := r.excused[path]; len(spans) > 0 {
+		spans[len(spans)-1].To = fi.Size()
 	}
-	r.excused[path] = append(r.excused[path], [2]int64{from, to})
 }
 
 // pid is the running process's id.

@@ -30,8 +30,9 @@ const ShippedLimit = 512 << 20
 const DefaultMemoryLimitRatio = 0.7
 
 // HoldEnv, set to a file's path, keeps the seeded API server running after
-// the measurement until that file is removed (its kubeconfig is written
-// next to it), for profiling the webhook by hand.
+// the measurement until that file is removed (a kubeconfig is written
+// next to it: the webhook's ServiceAccount's, with the install's RBAC, its
+// token valid for a day), for profiling the webhook by hand.
 const HoldEnv = "IPAMGUARD_SOAK_HOLD"
 
 // RunningPodsEnv overrides the number of running pods seeded besides the

@@ -17,9 +17,15 @@ import (
 type fakeT struct {
 	testing.TB
 	fatal, skip string
+	// errors are what Errorf recorded.
+	errors []string
 }
 
 func (f *fakeT) Helper() {}
+
+func (f *fakeT) Errorf(format string, args ...any) {
+	f.errors = append(f.errors, fmt.Sprintf(format, args...))
+}
 
 func (f *fakeT) Fatalf(format string, args ...any) {
 	f.fatal = fmt.Sprintf(format, args...)

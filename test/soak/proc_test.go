@@ -395,10 +395,20 @@ func tail(path string, n int) string {
 	if err != nil {
 		return err.Error()
 	}
+	// What went wrong may be far from the end: the first error lines too.
+	var errs []string
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, `"level":"error"`) && len(errs) < 10 {
+			errs = append(errs, strings.TrimRight(line, "\n"))
+		}
+	}
 	if len(b) > n {
 		b = b[len(b)-n:]
 	}
-	return string(b)
+	if len(errs) == 0 {
+		return string(b)
+	}
+	return "first error lines:\n" + strings.Join(errs, "\n") + "\nlast lines:\n" + string(b)
 }
 
 // envDuration reads a duration from the environment, or def.

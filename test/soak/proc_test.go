@@ -390,6 +390,7 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
+// tail is the last n bytes of the log at path, after its first error lines.
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -29,17 +29,13 @@ func decodeReservation(raw []byte) (*Reservation, error) {
 	if err := json.Unmarshal(raw, &le); err != nil {
 		return nil, err
 	}
-	r, ok := reservation.Read(&le)
-	if !ok && !reservation.Labelled(&le) {
-		return nil, nil
-	}
+	r, readable, ok := reservation.Of(&le)
 	if !ok {
-		r = reservation.Fields{}
-		r.Acquired, r.Renewed, r.Expires = reservation.Expiry(&le)
+		return nil, nil
 	}
 	m := Meta{Namespace: le.Namespace, Name: le.Name, UID: string(le.UID), ResourceVersion: le.ResourceVersion,
 		CreationTimestamp: le.CreationTimestamp, DeletionTimestamp: le.DeletionTimestamp}
-	return &Reservation{Meta: m, Fields: r, Unreadable: !ok}, nil
+	return &Reservation{Meta: m, Fields: r, Unreadable: !readable}, nil
 }
 
 // staleAfter is how long past its expiry a reservation may still be there

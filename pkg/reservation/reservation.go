@@ -112,6 +112,20 @@ func Read(le *coordinationv1.Lease) (f Fields, ok bool) {
 	return f, true
 }
 
+// Of reads a Lease labelled as a reservation (ok false for any other):
+// what it says, or, for one this version cannot read (another version's
+// form; readable false), its times alone.
+func Of(le *coordinationv1.Lease) (f Fields, readable, ok bool) {
+	if f, ok := Read(le); ok {
+		return f, true, true
+	}
+	if !Labelled(le) {
+		return Fields{}, false, false
+	}
+	f.Acquired, f.Renewed, f.Expires = Expiry(le)
+	return f, false, true
+}
+
 // Labelled reports whether le carries the reservation label.
 func Labelled(le *coordinationv1.Lease) bool { return le.Labels[Label] == "true" }
 

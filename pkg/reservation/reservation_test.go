@@ -90,3 +90,25 @@ func TestReadRefusesWhatIsNotAReservation(t *testing.T) {
 		t.Fatal("the unspoilt lease is not read")
 	}
 }
+
+func TestOf(t *testing.T) {
+	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	f := Fields{Subnet: "s", Addr: netip.MustParseAddr("10.0.0.1"), Namespace: "n", Owner: "o"}
+	got, readable, ok := Of(lease(f, at, nil, 60))
+	if !ok || !readable || got.Addr != f.Addr || !got.Expires.Equal(at.Add(time.Minute)) {
+		t.Errorf("a reservation: %+v readable %v ok %v", got, readable, ok)
+	}
+	// Another version's form: labelled, not readable here; its times.
+	other := lease(f, at, nil, 60)
+	other.Annotations = map[string]string{"ipamguard.io/v9": "?"}
+	got, readable, ok = Of(other)
+	if !ok || readable || got.Addr.IsValid() || !got.Acquired.Equal(at) || !got.Expires.Equal(at.Add(time.Minute)) {
+		t.Errorf("another version's: %+v readable %v ok %v", got, readable, ok)
+	}
+	// Not labelled: not a reservation (the leader election Lease).
+	plain := lease(f, at, nil, 60)
+	plain.Labels = nil
+	if _, _, ok := Of(plain); ok {
+		t.Error("an unlabelled Lease is a reservation")
+	}
+}

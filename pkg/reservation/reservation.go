@@ -15,8 +15,11 @@
 package reservation
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -110,6 +113,49 @@ func Read(le *coordinationv1.Lease) (f Fields, ok bool) {
 		Pod: rec.Pod, PodUID: rec.PodUID, RequestUID: rec.RequestUID, State: rec.State}
 	f.Acquired, f.Renewed, f.Expires = Expiry(le)
 	return f, true
+}
+
+// namePrefix starts the name of every reservation Lease.
+const namePrefix = "ipr-"
+
+// digestPrefix replaces the subnet in a name too long for it.
+const digestPrefix = "s-"
+
+// Name is the name of the Lease reserving address a of subnet: the
+// address in hex (IPv6 has colons, which names may not), then the subnet;
+// a subnet name too long to fit is replaced by a digest of it. Every
+// version of the webhook must name a reservation alike: the name is what
+// makes two writers of one address collide.
+func Name(subnet string, a netip.Addr) string {
+	name := namePrefix + hex.EncodeToString(a.Unmap().AsSlice()) + "." + subnet
+	if len(name) > 253 {
+		sum := sha256.Sum256([]byte(subnet))
+		name = namePrefix + hex.EncodeToString(a.Unmap().AsSlice()) + "." + digestPrefix + hex.EncodeToString(sum[:16])
+	}
+	return name
+}
+
+// ParseName reads back the address and the subnet of a reservation
+// Lease's name (for a subnet too long to fit, the digest Name put in its
+// place); ok is false for a name Name cannot have written.
+func ParseName(name string) (subnet string, a netip.Addr, ok bool) {
+	rest, found := strings.CutPrefix(name, namePrefix)
+	if !found {
+		return "", netip.Addr{}, false
+	}
+	h, subnet, found := strings.Cut(rest, ".")
+	if !found || subnet == "" {
+		return "", netip.Addr{}, false
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return "", netip.Addr{}, false
+	}
+	a, ok = netip.AddrFromSlice(b)
+	if !ok {
+		return "", netip.Addr{}, false
+	}
+	return subnet, a, true
 }
 
 // Of reads a Lease labelled as a reservation (ok false for any other):

@@ -2,6 +2,7 @@ package reservation
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +111,39 @@ func TestOf(t *testing.T) {
 	plain.Labels = nil
 	if _, _, ok := Of(plain); ok {
 		t.Error("an unlabelled Lease is a reservation")
+	}
+}
+
+func TestNameParseName(t *testing.T) {
+	long := strings.Repeat("s", 250)
+	for _, c := range []struct {
+		subnet, addr, name string
+	}{
+		{"ovn-default", "10.16.0.9", "ipr-0a100009.ovn-default"},
+		{"v6", "fd00::a", "ipr-fd00000000000000000000000000000a.v6"},
+		// An IPv4-mapped IPv6 address is its IPv4 address.
+		{"ovn-default", "::ffff:10.16.0.9", "ipr-0a100009.ovn-default"},
+	} {
+		a := netip.MustParseAddr(c.addr)
+		if got := Name(c.subnet, a); got != c.name {
+			t.Errorf("Name(%s, %s) = %s, want %s", c.subnet, a, got, c.name)
+		}
+		subnet, back, ok := ParseName(c.name)
+		if !ok || subnet != c.subnet || back != a.Unmap() {
+			t.Errorf("ParseName(%s) = %s, %s, %v", c.name, subnet, back, ok)
+		}
+	}
+	// A subnet too long for the name: a digest in its place, read back as is.
+	name := Name(long, netip.MustParseAddr("10.0.0.1"))
+	if len(name) > 253 || !strings.HasPrefix(name, "ipr-0a000001.s-") {
+		t.Fatalf("Name with a 250-character subnet: %s", name)
+	}
+	if subnet, a, ok := ParseName(name); !ok || subnet != strings.TrimPrefix(name, "ipr-0a000001.") || a != netip.MustParseAddr("10.0.0.1") {
+		t.Errorf("ParseName(%s) = %s, %s, %v", name, subnet, a, ok)
+	}
+	for _, bad := range []string{"ipamguard-leader", "ipr-", "ipr-0a100009", "ipr-0a100009.", "ipr-0a1000.s", "ipr-zz100009.s", "ipr-0a10000900.s"} {
+		if subnet, a, ok := ParseName(bad); ok {
+			t.Errorf("ParseName(%q) = %s, %s; want not a reservation's name", bad, subnet, a)
+		}
 	}
 }

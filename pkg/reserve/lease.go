@@ -26,8 +26,6 @@ package reserve
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -152,17 +150,9 @@ func (l *Leases) observe(event string) {
 	}
 }
 
-// LeaseName is the name of the Lease reserving address a of subnet: the
-// address in hex (IPv6 has colons, which names may not), then the subnet;
-// a subnet name too long to fit is replaced by a digest of it.
-func LeaseName(subnet string, a netip.Addr) string {
-	name := "ipr-" + hex.EncodeToString(a.Unmap().AsSlice()) + "." + subnet
-	if len(name) > 253 {
-		sum := sha256.Sum256([]byte(subnet))
-		name = "ipr-" + hex.EncodeToString(a.Unmap().AsSlice()) + ".s-" + hex.EncodeToString(sum[:16])
-	}
-	return name
-}
+// LeaseName is the name of the Lease reserving address a of subnet
+// (reservation.Name).
+func LeaseName(subnet string, a netip.Addr) string { return reservation.Name(subnet, a) }
 
 // Reservation is one reservation as stored.
 type Reservation struct {

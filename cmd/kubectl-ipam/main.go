@@ -4,6 +4,7 @@
 //	kubectl ipam check -f manifests/ [--snapshot FILE | --offline] [--config ipamguard.yaml] [-o json]
 //	kubectl ipam doctor [--snapshot FILE] [-n NS | -A] [-o text|json|yaml|openreports] [--service-cidr CIDR]
 //	kubectl ipam snapshot [-o FILE]
+//	kubectl ipam reservations [ADDRESS...] [--subnet NAME] [--snapshot FILE] [-o text|json]
 //	                   [kubectl's flags: --kubeconfig, --context, -n, --as, --as-group, --request-timeout, ...]
 //
 // check judges manifests before they are applied with the webhook's rules
@@ -11,7 +12,8 @@
 // (pkg/clusterstate), a --snapshot file, or with --offline the manifests
 // alone. doctor diagnoses the state a cluster is already in (pkg/diagnose,
 // printed by pkg/diagnose/render), live or from a --snapshot file; snapshot
-// writes that state to a file (pkg/snapshot). kubectl's flags own
+// writes that state to a file (pkg/snapshot); reservations lists the
+// webhook's address reservations (pkg/reservation). kubectl's flags own
 // --cluster (a kubeconfig cluster): the state file is --snapshot FILE for
 // check and doctor alike.
 //
@@ -49,6 +51,7 @@ Usage:
   kubectl ipam check -f FILE|DIR|- [flags]   judge manifests with the webhook's rules before applying them
   kubectl ipam doctor [--snapshot FILE]      diagnose the cluster's IP address management (read-only; fixes printed)
   kubectl ipam snapshot [-o FILE]            write the cluster state doctor and check read to a file
+  kubectl ipam reservations [ADDRESS...]     list the webhook's address reservations (who holds what, until when)
   kubectl ipam version                       print the version, source commit and Go version
 
 kubectl's flags (--kubeconfig, --context, -n, --as, ...) apply to each; the
@@ -73,6 +76,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runDoctor(args[1:], stdin, stdout, stderr)
 	case "snapshot":
 		return runSnapshot(args[1:], stdout, stderr)
+	case "reservations":
+		return runReservations(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

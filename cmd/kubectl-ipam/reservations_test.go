@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipamguard/ipamguard/pkg/reservation"
+	"github.com/ipamguard/ipamguard/pkg/reserve"
+	"github.com/ipamguard/ipamguard/pkg/validate"
+)
+
+// TestReservationsLive writes reservations as the webhook does (one live,
+// one lapsed, one in a form this version cannot read, beside the leader
+// election Lease) and lists them live and from a snapshot, whole and
+// filtered.
+func TestReservationsLive(t *testing.T) {
+	t.Parallel()
+	kubeconfig := shared.Get(t)
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	// A namespace of its own: the other live tests run the doctor on
+	// ipamguard-system's.
+	const ns = "resv-list"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	leases := &reserve.Leases{Namespace: ns, TTL: time.Minute}
+	now := time.Now()
+	live := validate.Claim{Subnet: "tenant-a", Addr: netip.MustParseAddr("10.70.0.9")}
+	lapsed := validate.Claim{Subnet: "v6", Addr: netip.MustParseAddr("fd00::a")}
+	other := validate.Claim{Subnet: "tenant-a", Addr: netip.MustParseAddr("10.70.0.10")}
+	for _, le := range []*coordinationv1.Lease{
+		leases.Lease(live, reserve.Grant{Namespace: "apps", Owner: "db-0", Pod: "db-0", PodUID: "u1", RequestUID: "r1"}, now),
+		leases.Lease(lapsed, reserve.Grant{Namespace: "vms", Owner: "vm/web", Pod: "virt-launcher-web-x", PodUID: "u2", RequestUID: "r2"}, now.Add(-2*time.Hour)),
+		func() *coordinationv1.Lease {
+			le := leases.Lease(other, reserve.Grant{Namespace: "apps", Owner: "x"}, now)
+			le.Annotations = map[string]string{reservation.Annotation: "a form of version 9"}
+			return le
+		}(),
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ipamguard-leader"}},
+	} {
+		if err := c.Create(ctx, le); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	list := func(args ...string) reservationList {
+		t.Helper()
+		code, stdout, stderr := runCmd(t, append([]string{"reservations", "--webhook-namespace", ns, "-o", "json"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s", args, code, stderr)
+		}
+		var l reservationList
+		if err := json.Unmarshal([]byte(stdout), &l); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, stdout)
+		}
+		return l
+	}
+	summary := func(l reservationList) []string {
+		var out []string
+		for _, r := range l.Items {
+			s := r.Subnet + " " + r.Address + " " + r.Namespace + "/" + r.Owner + " " + r.Pod + " " + r.State
+			if r.Lapsed {
+				s += " lapsed"
+			}
+			if r.Unreadable {
+				s += " unreadable"
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	all := []string{
+		"tenant-a 10.70.0.9 apps/db-0 db-0 admitted",
+		// Another version's: its name's subnet and address, nothing else.
+		"tenant-a 10.70.0.10 /   unreadable",
+		"v6 fd00::a vms/vm/web virt-launcher-web-x admitted lapsed",
+	}
+	got := list("--kubeconfig", kubeconfig)
+	if s := summary(got); !slices.Equal(s, all) {
+		t.Errorf("listed\n%s\nwant\n%s", strings.Join(s, "\n"), strings.Join(all, "\n"))
+	}
+	if r := got.Items[0]; r.Lease != reservation.Name(live.Subnet, live.Addr) || r.Acquired == nil || r.Expires == nil ||
+		r.Expires.Sub(*r.Acquired) != time.Minute || r.PodUID != "u1" || r.RequestUID != "r1" {
+		t.Errorf("first row %+v", r)
+	}
+	if s := summary(list("--kubeconfig", kubeconfig, "10.70.0.10", "fd00:0::a")); !slices.Equal(s, all[1:]) {
+		t.Errorf("by address: %v", s)
+	}
+	if s := summary(list("--kubeconfig", kubeconfig, "--subnet", "v6")); !slices.Equal(s, all[2:]) {
+		t.Errorf("--subnet v6: %v", s)
+	}
+
+	// The text table.
+	code, text, stderr := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "--webhook-namespace", ns)
+	t.Logf("the table:\n%s", text)
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if code != exitOK || len(lines) != 4 || !strings.HasPrefix(lines[0], "SUBNET") ||
+		!strings.Contains(lines[1], "apps/db-0") || !strings.Contains(lines[1], " in ") ||
+		!strings.Contains(lines[2], "(another version)") ||
+		!strings.Contains(lines[3], "lapsed") || !strings.HasSuffix(lines[3], reservation.Name(lapsed.Subnet, lapsed.Addr)) {
+		t.Errorf("exit %d, table:\n%s%s", code, text, stderr)
+	}
+
+	// From a snapshot: the same, lapsed as of the snapshot's time.
+	snap := filepath.Join(t.TempDir(), "snapshot.json")
+	if code, _, stderr := runCmd(t, "snapshot", "--kubeconfig", kubeconfig, "--webhook-namespace", ns, "-o", snap, "-q"); code != exitOK {
+		t.Fatalf("snapshot: exit %d\n%s", code, stderr)
+	}
+	if s := summary(list("--snapshot", snap)); !slices.Equal(s, all) {
+		t.Errorf("from the snapshot\n%s\nwant\n%s", strings.Join(s, "\n"), strings.Join(all, "\n"))
+	}
+
+	// Bad input, and nothing to list.
+	if code, _, stderr := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "10.70.0.300"); code != exitUsage || !strings.Contains(stderr, `address "10.70.0.300"`) {
+		t.Errorf("a bad address: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "-o", "yaml"); code != exitUsage || !strings.Contains(stderr, `--output "yaml"`) {
+		t.Errorf("-o yaml: exit %d, %s", code, stderr)
+	}
+	if code, text, stderr := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "--webhook-namespace", ns, "--subnet", "none"); code != exitOK || text != "" ||
+		!strings.Contains(stderr, "No reservations found in namespace "+ns) {
+		t.Errorf("none: exit %d, %q, %s", code, text, stderr)
+	}
+}

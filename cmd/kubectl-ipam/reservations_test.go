@@ -108,6 +108,15 @@ func TestReservationsLive(t *testing.T) {
 	if s := summary(list("--kubeconfig", kubeconfig, "--subnet", "v6")); !slices.Equal(s, all[2:]) {
 		t.Errorf("--subnet v6: %v", s)
 	}
+	// -n names the webhook's namespace too, as kubectl users type it.
+	code, stdout, _ := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "-n", ns, "-o", "json")
+	var byN reservationList
+	if err := json.Unmarshal([]byte(stdout), &byN); code != exitOK || err != nil || !slices.Equal(summary(byN), all) {
+		t.Errorf("-n %s: exit %d, %v, %v", ns, code, err, summary(byN))
+	}
+	if code, _, stderr := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "-n", ns, "--webhook-namespace", "other"); code != exitUsage || !strings.Contains(stderr, "give one") {
+		t.Errorf("-n and another --webhook-namespace: exit %d, %s", code, stderr)
+	}
 
 	// The text table.
 	code, text, stderr := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "--webhook-namespace", ns)

@@ -112,10 +112,11 @@ func runReservations(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	own.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	own.StringVar(&subnet, "subnet", "", "only the reservations in the subnet `NAME`")
 	bindWebhookNamespace(own, &webhookNS)
-	own.Lookup("webhook-namespace").Usage = "the `NAMESPACE` of the ipamguard webhook, where its reservations (Leases) are"
+	own.Lookup("webhook-namespace").Usage = "the `NAMESPACE` of the ipamguard webhook, where its reservations (Leases) are (-n says the same)"
 	cf := newClusterFlags()
 	cf.stateSet.Lookup("snapshot").Usage = "list the reservations in `FILE` (the output of \"kubectl ipam snapshot\"; a file, directory or -) instead of the live cluster's; repeatable"
 	cf.stateSet.Lookup("offline").Usage = "never contact an API server (needs --snapshot)"
+	cf.kubeSet.Lookup("namespace").Usage = "the webhook's namespace, as --webhook-namespace"
 	fs, code, done := parseFlags("reservations", reservationsHelp, own, cf, args, stderr)
 	if done {
 		return code
@@ -126,6 +127,12 @@ func runReservations(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	}
 	if output != "text" && output != "json" {
 		return fail("--output %q: must be text or json", output)
+	}
+	if fs.Changed("namespace") {
+		if fs.Changed("webhook-namespace") && *cf.kube.Namespace != webhookNS {
+			return fail("-n %q and --webhook-namespace %q: give one", *cf.kube.Namespace, webhookNS)
+		}
+		webhookNS = *cf.kube.Namespace
 	}
 	var want []netip.Addr
 	for _, arg := range fs.Args() {

@@ -4,7 +4,7 @@
 //	kubectl ipam check -f manifests/ [--snapshot FILE | --offline] [--config ipamguard.yaml] [-o json]
 //	kubectl ipam doctor [--snapshot FILE] [-n NS | -A] [-o text|json|yaml|openreports] [--service-cidr CIDR]
 //	kubectl ipam snapshot [-o FILE]
-//	kubectl ipam reservations [ADDRESS...] [--subnet NAME] [--snapshot FILE] [-o text|json]
+//	kubectl ipam reservations [ADDRESS...] [--subnet NAME] [-n NS] [--snapshot FILE] [-o text|json]
 //	                   [kubectl's flags: --kubeconfig, --context, -n, --as, --as-group, --request-timeout, ...]
 //
 // check judges manifests before they are applied with the webhook's rules

@@ -10,8 +10,8 @@ import (
 // and keeps its address reservations.
 const defaultWebhookNamespace = "ipamguard-system"
 
-// bindWebhookNamespace adds --webhook-namespace, shared by doctor and
-// snapshot.
+// bindWebhookNamespace adds --webhook-namespace, shared by doctor,
+// snapshot and reservations.
 func bindWebhookNamespace(fs *pflag.FlagSet, p *string) {
 	fs.StringVar(p, "webhook-namespace", defaultWebhookNamespace, "the `NAMESPACE` of the ipamguard webhook, whose address reservations (Leases) are read for the reservation-stale check (empty: not read)")
 }

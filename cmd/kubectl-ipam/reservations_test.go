@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipamguard/ipamguard/pkg/diagnose"
 	"github.com/ipamguard/ipamguard/pkg/reservation"
 	"github.com/ipamguard/ipamguard/pkg/reserve"
 	"github.com/ipamguard/ipamguard/pkg/validate"
@@ -77,7 +78,10 @@ func TestReservationsLive(t *testing.T) {
 	summary := func(l reservationList) []string {
 		var out []string
 		for _, r := range l.Items {
-			s := r.Subnet + " " + r.Address + " " + r.Namespace + "/" + r.Owner + " " + r.Pod + " " + r.State
+			if r.LeaseNamespace != ns {
+				t.Errorf("row %+v: Lease namespace %q, want %q", r, r.LeaseNamespace, ns)
+			}
+			s := r.Subnet + " " + r.Address + " " + r.HolderNamespace + "/" + r.Owner + " " + r.Pod + " " + r.State
 			if r.Lapsed {
 				s += " lapsed"
 			}
@@ -109,10 +113,10 @@ func TestReservationsLive(t *testing.T) {
 		t.Errorf("--subnet v6: %v", s)
 	}
 	// -n names the webhook's namespace too, as kubectl users type it.
-	code, stdout, _ := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "-n", ns, "-o", "json")
+	code, stdout, stderr := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "-n", ns, "-o", "json")
 	var byN reservationList
 	if err := json.Unmarshal([]byte(stdout), &byN); code != exitOK || err != nil || !slices.Equal(summary(byN), all) {
-		t.Errorf("-n %s: exit %d, %v, %v", ns, code, err, summary(byN))
+		t.Errorf("-n %s: exit %d, %v, %v\n%s", ns, code, err, summary(byN), stderr)
 	}
 	if code, _, stderr := runCmd(t, "reservations", "--kubeconfig", kubeconfig, "-n", ns, "--webhook-namespace", "other"); code != exitUsage || !strings.Contains(stderr, "give one") {
 		t.Errorf("-n and another --webhook-namespace: exit %d, %s", code, stderr)
@@ -136,6 +140,26 @@ func TestReservationsLive(t *testing.T) {
 	}
 	if s := summary(list("--snapshot", snap)); !slices.Equal(s, all) {
 		t.Errorf("from the snapshot\n%s\nwant\n%s", strings.Join(s, "\n"), strings.Join(all, "\n"))
+	}
+	// Without the flag too: the snapshot holds the namespace it was taken
+	// with, not the default one.
+	code, stdout, stderr = runCmd(t, "reservations", "--snapshot", snap, "-o", "json")
+	var fromSnap reservationList
+	if err := json.Unmarshal([]byte(stdout), &fromSnap); code != exitOK || err != nil || !slices.Equal(summary(fromSnap), all) {
+		t.Errorf("--snapshot without --webhook-namespace: exit %d, %v, %v\n%s", code, err, summary(fromSnap), stderr)
+	}
+	// A snapshot by a user who may not list the Leases: an error, not "none".
+	gap := filepath.Join(t.TempDir(), "gap.json")
+	if code, _, stderr := runCmd(t, "snapshot", "--kubeconfig", kubeconfig, "--as", noPods, "--webhook-namespace", ns, "-o", gap, "-q"); code != diagnose.ExitIncomplete {
+		t.Fatalf("snapshot as %s: exit %d\n%s", noPods, code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "reservations", "--snapshot", gap); code != exitUsage || !strings.Contains(stderr, "the reservations were not read into it (leases.coordination.k8s.io") {
+		t.Errorf("a snapshot without the Leases: exit %d, %s", code, stderr)
+	}
+	// No cluster at all.
+	code, _, stderr = runCmd(t, "reservations", "--kubeconfig", filepath.Join(t.TempDir(), "none"))
+	if code != exitUsage || !strings.Contains(stderr, "kubectl ipam reservations: error:") {
+		t.Errorf("no cluster: exit %d, %s", code, stderr)
 	}
 
 	// Bad input, and nothing to list.

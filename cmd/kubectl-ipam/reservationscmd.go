@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
 
+	"github.com/ipamguard/ipamguard/pkg/clusterstate"
 	"github.com/ipamguard/ipamguard/pkg/diagnose"
 	"github.com/ipamguard/ipamguard/pkg/reservation"
 )
@@ -36,13 +38,17 @@ and the leader's sweep deletes it; one lapsed for more than a minute
 means the sweep is not running ("kubectl ipam doctor" reports it). LEASE
 is the Lease's name, for "kubectl get lease". A Lease written by another
 version of the webhook, in a form this one cannot read, shows the subnet
-and address of its name, its times, and HOLDER "(another version)".
+and address of its name (a subnet name too long for it as a digest,
+s-...), its own times (the webhook holds it at most its
+--reservation-ttl after them), and HOLDER "(another version)".
 
-ADDRESS arguments (and --subnet) keep only the reservations of those
-addresses (and that subnet).
+The reservations are in the webhook's namespace (--webhook-namespace, or
+-n); with --snapshot, in the namespace the snapshot read them from, unless
+one is given. ADDRESS arguments (and --subnet) keep only the reservations
+of those addresses (and that subnet).
 
 Exit status: 0 listed (none is not an error), 2 usage or input error, or
-the reservations could not be read.
+the reservations could not be read (also: not read into the snapshot).
 
 Usage:
   kubectl ipam reservations [ADDRESS...] [--subnet NAME] [flags]
@@ -52,18 +58,22 @@ Flags:
 
 // reservationRow is one reservation as listed (and as -o json writes it).
 type reservationRow struct {
-	Lease      string     `json:"lease"`
-	Subnet     string     `json:"subnet,omitempty"`
-	Address    string     `json:"address,omitempty"`
-	Namespace  string     `json:"namespace,omitempty"`
-	Owner      string     `json:"owner,omitempty"`
-	Pod        string     `json:"pod,omitempty"`
-	PodUID     string     `json:"podUID,omitempty"`
-	RequestUID string     `json:"requestUID,omitempty"`
-	State      string     `json:"state,omitempty"`
-	Acquired   *time.Time `json:"acquired,omitempty"`
-	Renewed    *time.Time `json:"renewed,omitempty"`
-	Expires    *time.Time `json:"expires,omitempty"`
+	// Lease and LeaseNamespace name the Lease.
+	Lease          string `json:"lease"`
+	LeaseNamespace string `json:"leaseNamespace"`
+	Subnet         string `json:"subnet,omitempty"`
+	Address        string `json:"address,omitempty"`
+	// HolderNamespace and Owner are the holder (Owner: the pod, its
+	// StatefulSet ordinal or its VM), Pod its pod.
+	HolderNamespace string     `json:"holderNamespace,omitempty"`
+	Owner           string     `json:"owner,omitempty"`
+	Pod             string     `json:"pod,omitempty"`
+	PodUID          string     `json:"podUID,omitempty"`
+	RequestUID      string     `json:"requestUID,omitempty"`
+	State           string     `json:"state,omitempty"`
+	Acquired        *time.Time `json:"acquired,omitempty"`
+	Renewed         *time.Time `json:"renewed,omitempty"`
+	Expires         *time.Time `json:"expires,omitempty"`
 	// Lapsed: past Expires at the time of the listing.
 	Lapsed bool `json:"lapsed"`
 	// Unreadable: another version's form; only the name and the times
@@ -81,13 +91,13 @@ type reservationList struct {
 	Items []reservationRow `json:"items"`
 }
 
-// newReservationRow is the row of the reservation Lease named name that
-// says f (readable) or, in another version's form, only f's times.
-func newReservationRow(name string, f reservation.Fields, readable bool, now time.Time) reservationRow {
-	r := reservationRow{Lease: name, Unreadable: !readable}
+// newReservationRow is the row of the reservation Lease namespace/name
+// that says f (readable) or, in another version's form, only f's times.
+func newReservationRow(namespace, name string, f reservation.Fields, readable bool, now time.Time) reservationRow {
+	r := reservationRow{Lease: name, LeaseNamespace: namespace, Unreadable: !readable}
 	if readable {
-		r.Subnet, r.addr = f.Subnet, f.Addr
-		r.Namespace, r.Owner, r.Pod, r.PodUID, r.RequestUID, r.State = f.Namespace, f.Owner, f.Pod, f.PodUID, f.RequestUID, f.State
+		r.Subnet, r.addr = f.Subnet, f.Addr.Unmap()
+		r.HolderNamespace, r.Owner, r.Pod, r.PodUID, r.RequestUID, r.State = f.Namespace, f.Owner, f.Pod, f.PodUID, f.RequestUID, f.State
 	} else if subnet, a, ok := reservation.ParseName(name); ok {
 		r.Subnet, r.addr = subnet, a
 	}
@@ -128,6 +138,7 @@ func runReservations(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	if output != "text" && output != "json" {
 		return fail("--output %q: must be text or json", output)
 	}
+	nsGiven := fs.Changed("webhook-namespace") || fs.Changed("namespace")
 	if fs.Changed("namespace") {
 		if fs.Changed("webhook-namespace") && *cf.kube.Namespace != webhookNS {
 			return fail("-n %q and --webhook-namespace %q: give one", *cf.kube.Namespace, webhookNS)
@@ -142,6 +153,11 @@ func runReservations(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		}
 		want = append(want, a.Unmap())
 	}
+	for i, a := range want {
+		if a.Zone() != "" {
+			return fail("address %q: a zone is not part of an address Kube-OVN allocates", fs.Arg(i))
+		}
+	}
 	if webhookNS == "" && len(cf.snapshot) == 0 {
 		return fail("--webhook-namespace is empty: the reservations are in the webhook's namespace")
 	}
@@ -149,6 +165,9 @@ func runReservations(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		return fail("--offline needs --snapshot FILE")
 	}
 	src, err := cf.source()
+	if errors.Is(err, errNoCluster) {
+		return fail("no cluster to read: no --snapshot, and no kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster)")
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -165,18 +184,32 @@ func runReservations(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		if err := readSnapshots(cf.snapshot, stdin, state); err != nil {
 			return fail("--snapshot %v", err)
 		}
+		leases := clusterstate.ReservationLeases("").String()
+		for _, g := range state.Incomplete {
+			if g.Resource == leases {
+				return fail("--snapshot %s: the reservations were not read into it (%s: %s)", strings.Join(cf.snapshot, ", "), g.Resource, g.Reason)
+			}
+		}
 		now = state.Time
 		if now.IsZero() {
 			now = time.Now().UTC()
+		}
+		// A snapshot holds the namespace it was taken with: filtered only
+		// when asked.
+		if !nsGiven {
+			webhookNS = ""
 		}
 		for i := range state.Reservations {
 			r := &state.Reservations[i]
 			if webhookNS != "" && r.Meta.Namespace != webhookNS || r.DeletionTimestamp != nil {
 				continue
 			}
-			rows = append(rows, newReservationRow(r.Meta.Name, r.Fields, !r.Unreadable, now))
+			rows = append(rows, newReservationRow(r.Meta.Namespace, r.Meta.Name, r.Fields, !r.Unreadable, now))
 		}
 		from = "the snapshot"
+		if webhookNS != "" {
+			from = "namespace " + webhookNS + " of the snapshot"
+		}
 	} else {
 		l, err := cf.connect()
 		if err != nil {
@@ -193,16 +226,19 @@ func runReservations(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 				return fail("Lease %s/%s: %v", o.Namespace, o.Name, err)
 			}
 			if f, readable, ok := reservation.Of(&le); ok && le.DeletionTimestamp == nil {
-				rows = append(rows, newReservationRow(le.Name, f, readable, now))
+				rows = append(rows, newReservationRow(le.Namespace, le.Name, f, readable, now))
 			}
 		}
 		from = fmt.Sprintf("namespace %s of the cluster at %s%s", webhookNS, l.reader.Server(), contextNote(l.context))
 	}
 	rows = slices.DeleteFunc(rows, func(r reservationRow) bool {
-		return subnet != "" && r.Subnet != subnet || len(want) > 0 && !slices.Contains(want, r.addr)
+		// Another version's Lease of a subnet too long for its name says
+		// only a digest of it: its name is compared.
+		inSubnet := r.Subnet == subnet || r.Unreadable && r.addr.IsValid() && reservation.Name(subnet, r.addr) == r.Lease
+		return subnet != "" && !inSubnet || len(want) > 0 && !slices.Contains(want, r.addr)
 	})
 	slices.SortFunc(rows, func(a, b reservationRow) int {
-		return cmp.Or(cmp.Compare(a.Subnet, b.Subnet), a.addr.Compare(b.addr), cmp.Compare(a.Lease, b.Lease))
+		return cmp.Or(cmp.Compare(a.LeaseNamespace, b.LeaseNamespace), cmp.Compare(a.Subnet, b.Subnet), a.addr.Compare(b.addr), cmp.Compare(a.Lease, b.Lease))
 	})
 
 	if output == "json" {
@@ -223,11 +259,14 @@ func runReservations(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	w := printers.GetNewTabWriter(stdout)
 	fmt.Fprintln(w, "SUBNET\tADDRESS\tHOLDER\tPOD\tSTATE\tAGE\tEXPIRES\tLEASE")
 	for _, r := range rows {
-		holder, pod, state := r.Namespace+"/"+r.Owner, r.Pod, r.State
+		holder, pod, state := "", r.Pod, r.State
+		if r.HolderNamespace != "" || r.Owner != "" {
+			holder = r.HolderNamespace + "/" + r.Owner
+		}
 		if r.Unreadable {
 			holder, pod, state = "(another version)", "", ""
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(r.Subnet), dash(r.Address), holder, dash(pod), dash(state),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(r.Subnet), dash(r.Address), dash(holder), dash(pod), dash(state),
 			since(r.Acquired, now), expires(r.Expires, now), r.Lease)
 	}
 	if err := w.Flush(); err != nil {

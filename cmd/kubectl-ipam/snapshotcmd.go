@@ -20,13 +20,15 @@ import (
 const snapshotHelp = `Write the cluster state the doctor and check read, from the live cluster
 of the kubeconfig's context, to a file: Subnets, IPs, IPPools, Vpcs, Vips,
 Namespaces (labels), Nodes (InternalIPs), Pods (IPAM annotations, owners,
-node, phase, IPs), StatefulSets, KubeVirt VMs, ServiceCIDRs and warning
-events about pods; every object stripped to what the checks read. The
+node, phase, IPs), StatefulSets, KubeVirt VMs, ServiceCIDRs, warning
+events about pods, and the webhook's address reservations (the Leases in
+--webhook-namespace); every object stripped to what the checks read. The
 snapshot is stamped with the cluster's identity (the kube-system namespace
 UID) and the time it was read.
 
-Read it back with "kubectl ipam doctor --snapshot FILE" or
-"kubectl ipam check -f ... --snapshot FILE".
+Read it back with "kubectl ipam doctor --snapshot FILE",
+"kubectl ipam check -f ... --snapshot FILE" or
+"kubectl ipam reservations --snapshot FILE".
 
 Exit status: 0 written, 2 usage error or the cluster could not be read,
 4 written but incomplete (a list was forbidden or timed out: the snapshot

@@ -1,8 +1,8 @@
 // Package reservation is the stored form of the webhook's address
 // reservations: one coordination.k8s.io Lease per reserved address, its
 // label, its one annotation and its times. pkg/reserve writes and takes
-// them over; the doctor (pkg/diagnose) reads them. One definition, for
-// both.
+// them over; the doctor (pkg/diagnose) and "kubectl ipam reservations"
+// read them. One definition, for all.
 //
 // What a reservation says beyond the Lease's own holder and times (the
 // subnet, the address, the requester, the admission request, the state)
@@ -152,7 +152,8 @@ func ParseName(name string) (subnet string, a netip.Addr, ok bool) {
 		return "", netip.Addr{}, false
 	}
 	a, ok = netip.AddrFromSlice(b)
-	if !ok {
+	if !ok || a.Is4In6() {
+		// Name writes an IPv4-mapped address as its IPv4 address.
 		return "", netip.Addr{}, false
 	}
 	return subnet, a, true

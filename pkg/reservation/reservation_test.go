@@ -123,6 +123,8 @@ func TestNameParseName(t *testing.T) {
 		{"v6", "fd00::a", "ipr-fd00000000000000000000000000000a.v6"},
 		// An IPv4-mapped IPv6 address is its IPv4 address.
 		{"ovn-default", "::ffff:10.16.0.9", "ipr-0a100009.ovn-default"},
+		// Subnet names are DNS subdomains: dots.
+		{"tenant.a", "10.0.0.1", "ipr-0a000001.tenant.a"},
 	} {
 		a := netip.MustParseAddr(c.addr)
 		if got := Name(c.subnet, a); got != c.name {
@@ -141,7 +143,14 @@ func TestNameParseName(t *testing.T) {
 	if subnet, a, ok := ParseName(name); !ok || subnet != strings.TrimPrefix(name, "ipr-0a000001.") || a != netip.MustParseAddr("10.0.0.1") {
 		t.Errorf("ParseName(%s) = %s, %s, %v", name, subnet, a, ok)
 	}
-	for _, bad := range []string{"ipamguard-leader", "ipr-", "ipr-0a100009", "ipr-0a100009.", "ipr-0a1000.s", "ipr-zz100009.s", "ipr-0a10000900.s"} {
+	// The same for IPv6.
+	name = Name(long, netip.MustParseAddr("fd00::1"))
+	if subnet, a, ok := ParseName(name); len(name) > 253 || !ok || !strings.HasPrefix(subnet, "s-") || a != netip.MustParseAddr("fd00::1") {
+		t.Errorf("ParseName(%s) = %s, %s, %v", name, subnet, a, ok)
+	}
+	for _, bad := range []string{"ipamguard-leader", "ipr-", "ipr-0a100009", "ipr-0a100009.", "ipr-0a1000.s", "ipr-zz100009.s", "ipr-0a10000900.s",
+		// Name never writes an IPv4-mapped address in 16 bytes.
+		"ipr-00000000000000000000ffff0a100009.s"} {
 		if subnet, a, ok := ParseName(bad); ok {
 			t.Errorf("ParseName(%q) = %s, %s; want not a reservation's name", bad, subnet, a)
 		}

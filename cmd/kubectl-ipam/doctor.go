@@ -201,17 +201,21 @@ func contextNote(context string) string {
 // readSnapshots reads the state from --snapshot paths into state. A JSON
 // snapshot or List is streamed item by item; anything else (YAML,
 // directories, single objects) is read as manifests, as check reads them.
-func readSnapshots(paths []string, stdin io.Reader, state *diagnose.State) error {
+// readSnapshots reads the snapshot files (or manifests) at paths into
+// state; with kinds, the objects of a snapshot file of other kinds are
+// only checked, not decoded (a command that needs a few objects of a
+// large snapshot).
+func readSnapshots(paths []string, stdin io.Reader, state *diagnose.State, kinds ...string) error {
 	rd := &check.Reader{Stdin: stdin}
 	for _, p := range paths {
-		if err := readSnapshot(p, rd, state); err != nil {
+		if err := readSnapshot(p, rd, state, kinds); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
+func readSnapshot(path string, rd *check.Reader, state *diagnose.State, kinds []string) error {
 	var (
 		open func() (io.ReadCloser, error)
 		name = path
@@ -245,7 +249,7 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 	// Held before the state's slices are reserved: their allocation
 	// would otherwise start a collection that scans them as they fill.
 	release := diagnose.HoldCollection(size)
-	if rs, ok := f.(io.ReadSeeker); ok {
+	if rs, ok := f.(io.ReadSeeker); ok && kinds == nil {
 		state.Reserve(snapshot.TailCounts(rs))
 	}
 	br := bufio.NewReaderSize(f, 1<<16)
@@ -255,7 +259,17 @@ func readSnapshot(path string, rd *check.Reader, state *diagnose.State) error {
 	}
 	// Items are decoded on every core, applied in file order.
 	h, err := snapshot.ReadParallel(br, 0, func() func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
-		return new(diagnose.Decoder).Decode
+		decode := new(diagnose.Decoder).Decode
+		if kinds == nil {
+			return decode
+		}
+		return func(apiVersion, kind string, raw []byte) (diagnose.Object, error) {
+			if !slices.Contains(kinds, kind) {
+				// Not decoded: the reader checks its syntax.
+				return diagnose.Object{}, nil
+			}
+			return decode(apiVersion, kind, raw)
+		}
 	}, func(o *diagnose.Object) error {
 		state.Apply(o)
 		return nil

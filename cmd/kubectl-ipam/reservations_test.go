@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -147,6 +149,22 @@ func TestReservationsLive(t *testing.T) {
 	var fromSnap reservationList
 	if err := json.Unmarshal([]byte(stdout), &fromSnap); code != exitOK || err != nil || !slices.Equal(summary(fromSnap), all) {
 		t.Errorf("--snapshot without --webhook-namespace: exit %d, %v, %v\n%s", code, err, summary(fromSnap), stderr)
+	}
+	// Objects of other kinds are not decoded, but still checked: a broken
+	// pod is a broken snapshot.
+	data, err := os.ReadFile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(t.TempDir(), "broken.json")
+	if !bytes.Contains(data, []byte(`"name":"db-0",`)) {
+		t.Fatalf("the snapshot has no pod db-0:\n%.2000s", data)
+	}
+	if err := os.WriteFile(broken, bytes.Replace(data, []byte(`"name":"db-0",`), []byte(`"name":"db-0,`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCmd(t, "reservations", "--snapshot", broken); code != exitUsage || !strings.Contains(stderr, broken) {
+		t.Errorf("a snapshot with a broken pod: exit %d, %s", code, stderr)
 	}
 	// A snapshot by a user who may not list the Leases: an error, not "none".
 	gap := filepath.Join(t.TempDir(), "gap.json")

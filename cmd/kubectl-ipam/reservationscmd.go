@@ -181,7 +181,7 @@ func runReservations(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	)
 	if src == fromSnapshot {
 		state := &diagnose.State{}
-		if err := readSnapshots(cf.snapshot, stdin, state); err != nil {
+		if err := readSnapshots(cf.snapshot, stdin, state, "Lease"); err != nil {
 			return fail("--snapshot %v", err)
 		}
 		leases := clusterstate.ReservationLeases("").String()

@@ -221,6 +221,9 @@ func TestFaultsUnderChurn(t *testing.T) {
 				t.Logf("%s log (tail):\n%s", r.name, tail(r.log, 3000))
 			}
 		}
+		if t.Failed() {
+			keepLogs(t, dir)
+		}
 	})
 	for _, r := range reps {
 		if err := r.waitReady(time.Minute); err != nil {

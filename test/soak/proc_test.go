@@ -390,6 +390,26 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
+// keepLogs copies the processes' logs in dir (every run of every
+// replica) to a directory that outlives the test, and says where.
+func keepLogs(t *testing.T, dir string) {
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil || len(logs) == 0 {
+		return
+	}
+	keep, err := os.MkdirTemp("", "ipamguard-soak-logs-")
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	for _, l := range logs {
+		if b, err := os.ReadFile(l); err == nil {
+			_ = os.WriteFile(filepath.Join(keep, filepath.Base(l)), b, 0o644)
+		}
+	}
+	t.Logf("the processes' logs are kept in %s", keep)
+}
+
 // tail is the last n bytes of the log at path, after its first error lines.
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)

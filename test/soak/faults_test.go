@@ -196,7 +196,11 @@ func TestFaultsUnderChurn(t *testing.T) {
 	apiServer := findAPIServer(t, env.Config, dir)
 	t.Cleanup(apiServer.close)
 
-	// Replica 2 reaches the API server through a proxy the test can cut.
+	// Replica 2 reaches the API server through a proxy the test can cut,
+	// and leads: cutting it takes the leader-only work (the reservations'
+	// sweep) away from it too, and it exits, by design, once it cannot
+	// renew the leader Lease for 10 s; it is started again (below), and
+	// another replica takes over.
 	host := strings.TrimSuffix(strings.TrimPrefix(env.Config.Host, "https://"), "/")
 	px := newProxy(t, host)
 	direct, viaProxy := dir+"/kubeconfig", dir+"/kubeconfig-proxy"
@@ -212,8 +216,16 @@ func TestFaultsUnderChurn(t *testing.T) {
 		}
 		reps[i] = &replica{name: fmt.Sprintf("replica-%d", i), bin: bin, kubeconfig: kc, dir: dir,
 			webhookPort: ports[3*i], healthPort: ports[3*i+1], metricsPort: ports[3*i+2]}
-		reps[i].start(t, env)
 	}
+	reps[2].start(t, env)
+	devenvtest.Eventually(t, "replica-2 leads", time.Minute, func() error {
+		if v, err := reps[2].gauge(ctx, "ipamguard_leader"); err != nil || v != 1 {
+			return fmt.Errorf("ipamguard_leader %v (%v)", v, err)
+		}
+		return nil
+	})
+	reps[0].start(t, env)
+	reps[1].start(t, env)
 	t.Cleanup(func() {
 		for _, r := range reps {
 			r.kill(syscall.SIGTERM, 20*time.Second)
@@ -278,6 +290,47 @@ func TestFaultsUnderChurn(t *testing.T) {
 			}
 		}
 	})
+
+	// As the kubelet restarts a container that exits: a replica exits by
+	// design when it leads and cannot renew the leader Lease for 10 s
+	// (docs/operations.md), as the proxied replica does when its
+	// connections are cut while it leads. manual marks a replica the test
+	// itself stops and starts.
+	var (
+		restartMu sync.Mutex
+		restarts  []string
+	)
+	manual := make([]atomic.Bool, len(reps))
+	wg.Go(func() {
+		tk := time.NewTicker(200 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-tk.C:
+			}
+			for i, r := range reps {
+				exited, exitErr := r.exited()
+				if !exited || manual[i].Load() {
+					continue
+				}
+				last := lastLine(r.log)
+				if err := r.launch(t, env); err != nil {
+					t.Errorf("restart %s: %v", r.name, err)
+					return
+				}
+				restartMu.Lock()
+				restarts = append(restarts, fmt.Sprintf("%s at %v (%v: %s)", r.name, time.Since(began).Round(time.Second), exitErr, last))
+				restartMu.Unlock()
+			}
+		}
+	})
+	defer func() {
+		restartMu.Lock()
+		defer restartMu.Unlock()
+		t.Logf("replicas that exited and were started again, as the kubelet would: %d %v", len(restarts), restarts)
+	}()
 
 	// converge pauses the churn and measures, for each replica, the time
 	// from since until its inventory matches a fresh list.
@@ -360,13 +413,28 @@ func TestFaultsUnderChurn(t *testing.T) {
 	time.Sleep(10 * time.Second)
 	px.Restore()
 	converge("replica-2's watches cut for 10 s", time.Now())
+	devenvtest.Eventually(t, "one leader after the cut", time.Minute, func() error {
+		var leaders []string
+		for _, r := range reps {
+			if v, err := r.gauge(ctx, "ipamguard_leader"); err == nil && v == 1 {
+				leaders = append(leaders, r.name)
+			}
+		}
+		if len(leaders) != 1 {
+			return fmt.Errorf("leaders %v", leaders)
+		}
+		t.Logf("after the cut, %s leads", leaders[0])
+		return nil
+	})
 
 	// Fault 3: replica 1 is killed and started again.
 	wait(4 * slot)
+	manual[1].Store(true)
 	reps[1].kill(syscall.SIGKILL, 5*time.Second)
 	time.Sleep(2 * time.Second)
 	restarted := time.Now()
 	reps[1].start(t, env)
+	manual[1].Store(false)
 	if err := reps[1].waitReady(2 * time.Minute); err != nil {
 		t.Fatal(err)
 	}

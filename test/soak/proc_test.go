@@ -87,13 +87,21 @@ func (r *replica) metricsURL(path string) string {
 // be ready.
 func (r *replica) start(t *testing.T, env *devenv.Env) {
 	t.Helper()
+	if err := r.launch(t, env); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// launch is start, from any goroutine: it fails nothing and returns what
+// went wrong.
+func (r *replica) launch(t *testing.T, env *devenv.Env) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.runs++
 	r.log = filepath.Join(r.dir, fmt.Sprintf("%s-%d.log", r.name, r.runs))
 	f, err := os.Create(r.log)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	args := []string{
 		"--kubeconfig", r.kubeconfig,
@@ -113,7 +121,8 @@ func (r *replica) start(t *testing.T, env *devenv.Env) {
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), r.env...)
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		f.Close()
+		return fmt.Errorf("%s: %w", r.name, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait(); f.Close() }()
@@ -127,6 +136,7 @@ func (r *replica) start(t *testing.T, env *devenv.Env) {
 		r.mu.Unlock()
 		devenvtest.CheckGranted(t, r.name, log, excused...)
 	})
+	return nil
 }
 
 // excuseFrom lets the API server refuse r's requests (RBAC) in what its
@@ -408,6 +418,16 @@ func keepLogs(t *testing.T, dir string) {
 		}
 	}
 	t.Logf("the processes' logs are kept in %s", keep)
+}
+
+// lastLine is the last line of the log at path (a process's last word).
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	b = bytes.TrimRight(b, "\n")
+	return string(b[bytes.LastIndexByte(b, '\n')+1:])
 }
 
 // tail is the last n bytes of the log at path, after its first error lines.

@@ -254,30 +254,19 @@ func TestFaultsUnderChurn(t *testing.T) {
 	stats := make([]*probeStats, len(reps))
 	for i, r := range reps {
 		stats[i] = &probeStats{messages: map[string]int{}}
+		n := 0
 		wg.Go(func() {
-			tk := time.NewTicker(100 * time.Millisecond)
-			defer tk.Stop()
-			for n := 0; ; n++ {
-				select {
-				case <-runCtx.Done():
-					return
-				case <-tk.C:
-				}
+			every(runCtx, 100*time.Millisecond, func() bool {
 				stats[i].record(send(runCtx, hc, r.url(), "churn-1", fmt.Sprintf("intruder-%d", n), heldAddr, n%2 == 0))
-			}
+				n++
+				return true
+			})
 		})
 	}
 	var heapMu sync.Mutex
 	heaps := make([][]heapSample, len(reps))
 	wg.Go(func() {
-		tk := time.NewTicker(5 * time.Second)
-		defer tk.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-tk.C:
-			}
+		every(runCtx, 5*time.Second, func() bool {
 			for i, r := range reps {
 				if v, err := r.gauge(runCtx, "go_memstats_heap_inuse_bytes"); err == nil {
 					r.mu.Lock()
@@ -288,7 +277,8 @@ func TestFaultsUnderChurn(t *testing.T) {
 					heapMu.Unlock()
 				}
 			}
-		}
+			return true
+		})
 	})
 
 	// As the kubelet restarts a container that exits: a replica exits by
@@ -302,14 +292,7 @@ func TestFaultsUnderChurn(t *testing.T) {
 	)
 	manual := make([]atomic.Bool, len(reps))
 	wg.Go(func() {
-		tk := time.NewTicker(200 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-tk.C:
-			}
+		every(runCtx, 200*time.Millisecond, func() bool {
 			for i, r := range reps {
 				exited, exitErr := r.exited()
 				if !exited || manual[i].Load() {
@@ -318,13 +301,14 @@ func TestFaultsUnderChurn(t *testing.T) {
 				last := lastLine(r.log)
 				if err := r.launch(t, env); err != nil {
 					t.Errorf("restart %s: %v", r.name, err)
-					return
+					return false
 				}
 				restartMu.Lock()
 				restarts = append(restarts, fmt.Sprintf("%s at %v (%v: %s)", r.name, time.Since(began).Round(time.Second), exitErr, last))
 				restartMu.Unlock()
 			}
-		}
+			return true
+		})
 	})
 	defer func() {
 		restartMu.Lock()

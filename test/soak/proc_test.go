@@ -420,6 +420,22 @@ func keepLogs(t *testing.T, dir string) {
 	t.Logf("the processes' logs are kept in %s", keep)
 }
 
+// every calls fn every d until ctx ends or fn returns false.
+func every(ctx context.Context, d time.Duration, fn func() bool) {
+	tk := time.NewTicker(d)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+		if !fn() {
+			return
+		}
+	}
+}
+
 // lastLine is the last line of the log at path (a process's last word).
 func lastLine(path string) string {
 	b, err := os.ReadFile(path)

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -54,6 +55,7 @@ var shared = devenvtest.NewShared(devenv.Options{}, func(ctx context.Context, en
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: noPods},
 			Subjects: []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: noPods}}},
 	)
+	objs = append(objs, reservationObjects(time.Now())...)
 	for _, o := range objs {
 		if err := env.Client.Create(ctx, o); err != nil {
 			return "", stop, fmt.Errorf("create %T %s: %w", o, o.GetName(), err)

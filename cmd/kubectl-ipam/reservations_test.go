@@ -14,7 +14,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ipamguard/ipamguard/pkg/diagnose"
@@ -23,47 +22,46 @@ import (
 	"github.com/ipamguard/ipamguard/pkg/validate"
 )
 
-// TestReservationsLive writes reservations as the webhook does (one live,
-// one lapsed, one in a form this version cannot read, beside the leader
-// election Lease) and lists them live and from a snapshot, whole and
-// filtered.
+// The reservations the shared control plane is seeded with (live_test.go),
+// in a namespace of their own (the other live tests run the doctor on
+// ipamguard-system's): one live, one lapsed, one in a form this version
+// cannot read, beside a leader election Lease. Seeded, not created by the
+// test: the live tests read the shared cluster in parallel and compare
+// what they read (TestSnapshotLive).
+const reservationsNS = "resv-list"
+
+var (
+	resvLive   = validate.Claim{Subnet: "tenant-a", Addr: netip.MustParseAddr("10.70.0.9")}
+	resvLapsed = validate.Claim{Subnet: "v6", Addr: netip.MustParseAddr("fd00::a")}
+	resvOther  = validate.Claim{Subnet: "tenant-a", Addr: netip.MustParseAddr("10.70.0.10")}
+)
+
+// resvTTL is the live reservation's: longer than any test run.
+const resvTTL = 6 * time.Hour
+
+// reservationObjects are the seeded reservations, written as the webhook
+// writes them, taken at now.
+func reservationObjects(now time.Time) []client.Object {
+	leases := &reserve.Leases{Namespace: reservationsNS, TTL: resvTTL}
+	lapsed := leases.Lease(resvLapsed, reserve.Grant{Namespace: "vms", Owner: "vm/web", Pod: "virt-launcher-web-x", PodUID: "u2", RequestUID: "r2"}, now.Add(-2*resvTTL))
+	other := leases.Lease(resvOther, reserve.Grant{Namespace: "apps", Owner: "x"}, now)
+	other.Annotations = map[string]string{reservation.Annotation: "a form of version 9"}
+	return []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: reservationsNS}},
+		leases.Lease(resvLive, reserve.Grant{Namespace: "apps", Owner: "db-0", Pod: "db-0", PodUID: "u1", RequestUID: "r1"}, now),
+		lapsed,
+		other,
+		&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: reservationsNS, Name: "ipamguard-leader"}},
+	}
+}
+
+// TestReservationsLive lists the seeded reservations live and from a
+// snapshot, whole and filtered.
 func TestReservationsLive(t *testing.T) {
 	t.Parallel()
 	kubeconfig := shared.Get(t)
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	// A namespace of its own: the other live tests run the doctor on
-	// ipamguard-system's.
-	const ns = "resv-list"
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
-	leases := &reserve.Leases{Namespace: ns, TTL: time.Minute}
-	now := time.Now()
-	live := validate.Claim{Subnet: "tenant-a", Addr: netip.MustParseAddr("10.70.0.9")}
-	lapsed := validate.Claim{Subnet: "v6", Addr: netip.MustParseAddr("fd00::a")}
-	other := validate.Claim{Subnet: "tenant-a", Addr: netip.MustParseAddr("10.70.0.10")}
-	for _, le := range []*coordinationv1.Lease{
-		leases.Lease(live, reserve.Grant{Namespace: "apps", Owner: "db-0", Pod: "db-0", PodUID: "u1", RequestUID: "r1"}, now),
-		leases.Lease(lapsed, reserve.Grant{Namespace: "vms", Owner: "vm/web", Pod: "virt-launcher-web-x", PodUID: "u2", RequestUID: "r2"}, now.Add(-2*time.Hour)),
-		func() *coordinationv1.Lease {
-			le := leases.Lease(other, reserve.Grant{Namespace: "apps", Owner: "x"}, now)
-			le.Annotations = map[string]string{reservation.Annotation: "a form of version 9"}
-			return le
-		}(),
-		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ipamguard-leader"}},
-	} {
-		if err := c.Create(ctx, le); err != nil {
-			t.Fatal(err)
-		}
-	}
+	const ns = reservationsNS
+	live, lapsed := resvLive, resvLapsed
 
 	list := func(args ...string) reservationList {
 		t.Helper()
@@ -105,7 +103,7 @@ func TestReservationsLive(t *testing.T) {
 		t.Errorf("listed\n%s\nwant\n%s", strings.Join(s, "\n"), strings.Join(all, "\n"))
 	}
 	if r := got.Items[0]; r.Lease != reservation.Name(live.Subnet, live.Addr) || r.Acquired == nil || r.Expires == nil ||
-		r.Expires.Sub(*r.Acquired) != time.Minute || r.PodUID != "u1" || r.RequestUID != "r1" {
+		r.Expires.Sub(*r.Acquired) != resvTTL || r.PodUID != "u1" || r.RequestUID != "r1" {
 		t.Errorf("first row %+v", r)
 	}
 	if s := summary(list("--kubeconfig", kubeconfig, "10.70.0.10", "fd00:0::a")); !slices.Equal(s, all[1:]) {

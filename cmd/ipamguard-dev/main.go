@@ -152,11 +152,20 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 		return err
 	}
 
-	// Outside a pod the webhook cannot tell its namespace; give it one, as a
-	// cluster would, for its leader election Lease.
-	if err := ensureNamespace(ctx, env.Client, webhookNamespace); err != nil {
+	// The webhook runs as the install's ServiceAccount, with the RBAC of
+	// the install without cert-manager and nothing more, and a token
+	// renewed as the kubelet renews a pod's (the kubeconfig above, for
+	// kubectl, is the admin's).
+	id, err := installWebhookIdentity(ctx, env, root, runDir)
+	if err != nil {
 		return err
 	}
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	renewed := id.keepTokenFresh(renewCtx, env, tokenRenewAfter, log.WithName("identity"))
+	defer func() {
+		stopRenewing()
+		<-renewed
+	}()
 	healthAddr := fmt.Sprintf("%s:%d", loopback, cfg.healthPort)
 	metricsAddr := fmt.Sprintf("%s:%d", loopback, cfg.metricsPort)
 	webhookLog := filepath.Join(runDir, "webhook.log")
@@ -168,7 +177,7 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 	// namespace and puts the CA into the caBundle of the configurations
 	// devenv installed (which call it at a loopback URL, hence the SANs).
 	child, err := startChild(log, webhookBinary, webhookLog, []string{
-		"--kubeconfig", kubeconfig,
+		"--kubeconfig", id.KubeconfigPath,
 		"--cert-mode", "self-managed",
 		"--cert-secret", certSecret,
 		"--cert-service-name", "",
@@ -181,8 +190,9 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 		"--webhook-port", fmt.Sprint(env.WebhookPort),
 		"--metrics-bind-address", metricsAddr,
 		"--health-probe-bind-address", healthAddr,
-		"--leader-election-namespace", webhookNamespace,
-	}, kubeconfig)
+		// Outside a pod the webhook cannot tell its namespace.
+		"--leader-election-namespace", id.Namespace,
+	}, id.KubeconfigPath)
 	if err != nil {
 		return err
 	}
@@ -224,7 +234,8 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 	}
 	log.Info("environment ready", "took", time.Since(began).Round(time.Millisecond).String())
 
-	printBanner(out, kubeconfig, "http://"+metricsAddr+"/metrics", webhookLog, cfg.simulate)
+	printBanner(out, banner{kubeconfig: kubeconfig, metricsURL: "http://" + metricsAddr + "/metrics", webhookLog: webhookLog,
+		namespace: id.Namespace, serviceAccount: id.ServiceAccount, webhookKubeconfig: id.KubeconfigPath, simulate: cfg.simulate})
 	if planted != nil {
 		printPlanted(out, kubeconfig, *planted)
 	}
@@ -278,8 +289,17 @@ func checkExecutable(path string) (string, error) {
 	return abs, nil
 }
 
+// banner is what printBanner tells.
+type banner struct {
+	kubeconfig, metricsURL, webhookLog string
+	// namespace and serviceAccount name the webhook's identity,
+	// webhookKubeconfig its kubeconfig.
+	namespace, serviceAccount, webhookKubeconfig string
+	simulate                                     bool
+}
+
 // printBanner tells the user how to reach the environment.
-func printBanner(w io.Writer, kubeconfig, metricsURL, webhookLog string, simulate bool) {
+func printBanner(w io.Writer, b banner) {
 	fmt.Fprintf(w, `
 ipamguard is running on a local control plane with a fresh Kube-OVN install shape
 (vpc ovn-cluster, subnets ovn-default 10.16.0.0/16 and join 100.64.0.0/16).
@@ -287,6 +307,7 @@ ipamguard is running on a local control plane with a fresh Kube-OVN install shap
   export KUBECONFIG=%s
   metrics:     %s
   webhook log: %s
+  identity:    system:serviceaccount:%s:%s, with the install's RBAC (kubeconfig %s)
   leader:      kubectl -n %s get lease %s
   certificate: kubectl -n %s get secret %s   (self-managed: CA and serving certificate)
 
@@ -298,8 +319,9 @@ Try (kubectl from bin/):
   # shrink, checked against the addresses in use
   kubectl patch subnet tenant-a --type merge -p '{"spec":{"cidrBlock":"10.70.0.0/25"}}'
   kubectl get subnets
-`, kubeconfig, metricsURL, webhookLog, webhookNamespace, leader.DefaultLeaseName, webhookNamespace, certSecret)
-	if simulate {
+`, b.kubeconfig, b.metricsURL, b.webhookLog, b.namespace, b.serviceAccount, b.webhookKubeconfig,
+		b.namespace, leader.DefaultLeaseName, b.namespace, certSecret)
+	if b.simulate {
 		fmt.Fprint(w, `
 Pods get addresses from a simulated Kube-OVN controller (demo only; --simulate-kube-ovn=false
 turns it off). Fill a small subnet and watch the warnings at 10 and 5 available:

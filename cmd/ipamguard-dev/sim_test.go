@@ -9,9 +9,11 @@ import (
 func TestBannerMentionsSimulation(t *testing.T) {
 	for _, simulate := range []bool{true, false} {
 		var b bytes.Buffer
-		printBanner(&b, "/k", "http://m", "/l", simulate)
+		printBanner(&b, banner{kubeconfig: "/k", metricsURL: "http://m", webhookLog: "/l",
+			namespace: "ns", serviceAccount: "sa", webhookKubeconfig: "/w", simulate: simulate})
 		out := b.String()
-		for _, want := range []string{"export KUBECONFIG=/k", "--simulate-kube-ovn=false", "Ctrl-C stops everything."} {
+		for _, want := range []string{"export KUBECONFIG=/k", "--simulate-kube-ovn=false", "Ctrl-C stops everything.",
+			"system:serviceaccount:ns:sa", "kubectl -n ns get lease"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("simulate=%v: banner lacks %q:\n%s", simulate, want, out)
 			}

@@ -56,7 +56,8 @@ type Options struct {
 	// Default: <repo>/config/crd/bases.
 	CRDPaths []string
 	// WebhookPaths are files or directories with generated webhook
-	// configurations; their service references are rewritten to
+	// configurations; they are installed under the install's names
+	// (InstallNamePrefix) and their service references are rewritten to
 	// https://WebhookHost:WebhookPort. Nil installs no webhooks.
 	WebhookPaths []string
 	// WebhookHost is where the webhook will listen. Default 127.0.0.1.
@@ -132,6 +133,10 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		return nil, fmt.Errorf("start control plane: register kubeovn.io/v1: %w", err)
 	}
 
+	mutating, validating, err := readWebhookConfigurations(o.WebhookPaths)
+	if err != nil {
+		return nil, fmt.Errorf("start control plane: %w", err)
+	}
 	te := &envtest.Environment{
 		Scheme:                   scheme,
 		BinaryAssetsDirectory:    o.AssetsDir,
@@ -143,9 +148,10 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 			ErrorIfPathMissing: true,
 		},
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths:            o.WebhookPaths,
-			LocalServingHost: o.WebhookHost,
-			LocalServingPort: o.WebhookPort,
+			MutatingWebhooks:   mutating,
+			ValidatingWebhooks: validating,
+			LocalServingHost:   o.WebhookHost,
+			LocalServingPort:   o.WebhookPort,
 		},
 	}
 	// Pin the binaries explicitly: envtest would otherwise let
@@ -350,11 +356,3 @@ func CheckAssets(dir string) error {
 	}
 	return nil
 }
-
-// Names of the webhook configurations config/webhook/manifests.yaml
-// generates (unprefixed: devenv installs them as generated). A webhook with
-// self-managed certificates is told to put its CA into these.
-const (
-	ValidatingWebhookConfiguration = "validating-webhook-configuration"
-	MutatingWebhookConfiguration   = "mutating-webhook-configuration"
-)

@@ -4,17 +4,20 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,6 +79,15 @@ func TestStartSeedStop(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(env.WebhookCertDir, f)); err != nil {
 			t.Fatalf("webhook certificate: %v", err)
 		}
+	}
+
+	// Installed under the install's name, pointing at the local endpoint.
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := env.Client.Get(t.Context(), types.NamespacedName{Name: devenv.ValidatingWebhookConfiguration}, &vwc); err != nil {
+		t.Fatalf("the webhook configuration under the install's name: %v", err)
+	}
+	if u := vwc.Webhooks[0].ClientConfig.URL; u == nil || !strings.HasPrefix(*u, fmt.Sprintf("https://%s:%d/", env.WebhookHost, env.WebhookPort)) {
+		t.Errorf("the installed webhook calls %v, want the local endpoint", u)
 	}
 
 	reviewed := serveAllowingWebhook(t, env)

@@ -150,6 +150,19 @@ func TestKubectl(t *testing.T) {
 		return nil
 	})
 
+	// The webhook runs as the install's ServiceAccount, not as the admin
+	// whose kubeconfig the kubectl cases use.
+	t.Run("webhook runs as the install's ServiceAccount", func(t *testing.T) {
+		args := []string{"--kubeconfig", filepath.Join(dev.runDir, "webhook.kubeconfig"), "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"}
+		stdout, stderr, err := runKubectl(t, kubectl, dev.kubeconfig, dev.runDir, kubectlCase{args: args})
+		if err != nil {
+			t.Fatalf("kubectl %s: %v: %s", strings.Join(args, " "), err, stderr)
+		}
+		if want := "system:serviceaccount:ipamguard-system:ipamguard-webhook"; strings.TrimSpace(stdout) != want {
+			t.Errorf("the webhook's kubeconfig authenticates as %q, want %q", stdout, want)
+		}
+	})
+
 	// Only the API server may call the webhook: ipamguard-dev gives it a
 	// client certificate and the webhook --client-ca-file. Every kubectl
 	// case above went through; a direct call without a certificate is
@@ -175,6 +188,9 @@ func TestKubectl(t *testing.T) {
 	})
 
 	dev.interruptAndCheck(t)
+	// The install's RBAC granted all the webhook asked for in the run,
+	// the self-managed certificates' writes included.
+	devenvtest.CheckGranted(t, "the webhook", filepath.Join(dev.runDir, "webhook.log"))
 }
 
 // buildBinaries builds the webhook and ipamguard-dev into dir, so the test

@@ -284,8 +284,10 @@ func checkSelfCert(t *testing.T, objs []*unstructured.Unstructured) {
 		t.Errorf("Secret rules name %v, want [ipamguard-webhook-server-cert]", got)
 	}
 	for res, name := range map[string]string{
-		"validatingwebhookconfigurations": "ipamguard-validating-webhook-configuration",
-		"mutatingwebhookconfigurations":   "ipamguard-mutating-webhook-configuration",
+		// devenv installs them under these names too (make run's webhook
+		// holds this RBAC).
+		"validatingwebhookconfigurations": devenv.ValidatingWebhookConfiguration,
+		"mutatingwebhookconfigurations":   devenv.MutatingWebhookConfiguration,
 	} {
 		if configs[res] != name {
 			t.Errorf("the tree renders %s %q, the webhook's flag default is %q", res, configs[res], name)

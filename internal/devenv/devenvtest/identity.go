@@ -3,6 +3,7 @@ package devenvtest
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"testing"
@@ -28,7 +29,7 @@ func InstallIdentity(t testing.TB, env *devenv.Env, path string) *devenv.Identit
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := env.InstallIdentity(t.Context(), root, identityTTL)
+	id, err := env.InstallIdentity(t.Context(), filepath.Join(root, devenv.DeployTree), identityTTL)
 	if err != nil {
 		t.Fatal(err)
 	}

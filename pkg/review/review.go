@@ -35,12 +35,14 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	jsonv1 "encoding/json"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -125,12 +127,18 @@ type Judger interface {
 type Handler struct {
 	handler admission.Handler
 	log     logr.Logger
+	// unjudged paces the log of the requests the handler could not judge
+	// for its own failure (a 5xx: the API server or etcd unreachable, a
+	// reservation not written in time): the first one, then at most one
+	// a second, so that an outage failing every request keeps the log
+	// readable. The webhook's metrics count every one.
+	unjudged rate.Sometimes
 }
 
 // NewHandler returns the HTTP handler serving h; log (with the webhook's
 // name, say) is the logger handlers find in their context.
 func NewHandler(h admission.Handler, log logr.Logger) *Handler {
-	return &Handler{handler: h, log: log}
+	return &Handler{handler: h, log: log, unjudged: rate.Sometimes{Interval: time.Second}}
 }
 
 // requestReview is what is decoded from the body: the review's type and
@@ -284,6 +292,12 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (resp admis
 			var u *Unjudged
 			if errors.As(err, &u) {
 				code = u.Code
+			}
+			if code >= http.StatusInternalServerError {
+				h.unjudged.Do(func() {
+					h.log.Error(err, "request not judged; answered with an error, to which the API server applies the webhook's failure policy (logged at most once a second)",
+						"uid", req.UID, "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "operation", req.Operation, "code", code)
+				})
 			}
 			resp = admission.Errored(code, err)
 			resp.UID = req.UID

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -282,6 +283,37 @@ func TestServeFailsTypedUnjudgedErrors(t *testing.T) {
 			t.Errorf("refusal answered as %+v", r)
 		}
 	})
+}
+
+// TestServeLogsUnjudged: a request the handler could not judge for its
+// own failure (5xx) is logged, naming the request, but at most once a
+// second however many fail; one refused as a bad object (400) is not.
+func TestServeLogsUnjudged(t *testing.T) {
+	body := reviewBody("admission.k8s.io/v1", podRequest)
+	var logged []string
+	log := funcr.New(func(prefix, args string) { logged = append(logged, args) }, funcr.Options{})
+	fail := &Unjudged{Code: http.StatusGatewayTimeout, Err: errors.New("reserve the addresses of team-a/web-1: context deadline exceeded")}
+	j := &judgerFunc{}
+	j.judge = func(admission.Request) (admission.Response, error) { return admission.Response{}, fail }
+	h := NewHandler(j, log)
+	for range 50 {
+		postFail(t, h, "application/json", strings.NewReader(body), int64(len(body)), 504)
+	}
+	if len(logged) != 1 {
+		t.Fatalf("50 failed requests within a second logged %d times, want once: %q", len(logged), logged)
+	}
+	for _, want := range []string{`"uid"="0d3c3f0e-1"`, `"namespace"="team-a"`, `"name"="web-1"`, `"code"=504`, "context deadline exceeded"} {
+		if !strings.Contains(logged[0], want) {
+			t.Errorf("log %s lacks %s", logged[0], want)
+		}
+	}
+	fail.Code = http.StatusBadRequest
+	logged = nil
+	h = NewHandler(j, log)
+	postFail(t, h, "application/json", strings.NewReader(body), int64(len(body)), 400)
+	if len(logged) != 0 {
+		t.Errorf("a bad object was logged: %q", logged)
+	}
 }
 
 func TestServeFailsBadRequests(t *testing.T) {

@@ -469,6 +469,17 @@ func TestPrometheusRules(t *testing.T) {
 			}
 		}
 	}
+	// The reservations: a failed Lease read or write refuses a pod, and a
+	// slow one runs into the handler's budget.
+	if r, ok := alerts["IPAMGuardReservationErrors"]; !ok || !strings.Contains(r.Expr, metrics.ReservationsName+`{event="api_error"}`) {
+		t.Errorf("IPAMGuardReservationErrors missing or not on api_error: %q", r.Expr)
+	}
+	if r, ok := alerts["IPAMGuardReservationSlow"]; !ok || !strings.Contains(r.Expr, metrics.ReservationDurationName+`_bucket{result="granted"}`) || !strings.HasSuffix(strings.TrimSpace(r.Expr), "> 0.25") {
+		t.Errorf("IPAMGuardReservationSlow missing or not p99 of granted above 0.25: %q", r.Expr)
+	}
+	if !slices.Contains(metrics.ReservationDurationBuckets, 0.25) {
+		t.Errorf("0.25 is not a bound of %v", metrics.ReservationDurationBuckets)
+	}
 	for _, name := range []string{"IPAMGuardWebhookErrors", "IPAMGuardHighLatency"} {
 		if _, ok := alerts[name]; !ok {
 			t.Errorf("no alert %s", name)

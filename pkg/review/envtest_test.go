@@ -79,7 +79,7 @@ func TestFailurePolicyOnRealAPIServer(t *testing.T) {
 	}
 	env := devenvtest.Start(t, devenv.Options{WebhookPaths: []string{dir}})
 	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: env.WebhookHost, Port: env.WebhookPort, CertDir: env.WebhookCertDir})
-	srv.Register("/judge", review.NewHandler(judge{}, testr.New(t)))
+	srv.Register("/judge", review.NewHandler(judge{}, testr.New(t), nil))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(ctx) }()

@@ -32,7 +32,7 @@ func FuzzServe(f *testing.F) {
 			}
 		}
 		return admission.Allowed("")
-	}}, logr.Discard())
+	}}, logr.Discard(), nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")

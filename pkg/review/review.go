@@ -35,6 +35,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jsonv1 "encoding/json"
@@ -127,18 +128,51 @@ type Judger interface {
 type Handler struct {
 	handler admission.Handler
 	log     logr.Logger
-	// unjudged paces the log of the requests the handler could not judge
+	// errLog paces the log of the requests the handler could not judge
 	// for its own failure (a 5xx: the API server or etcd unreachable, a
-	// reservation not written in time): the first one, then at most one
-	// a second, so that an outage failing every request keeps the log
-	// readable. The webhook's metrics count every one.
-	unjudged rate.Sometimes
+	// reservation not written in time).
+	errLog *ErrorLog
 }
 
+// ErrorLog paces the log lines of the requests handlers could not judge
+// for their own failure: the first, then at most one an interval, each
+// with the number not logged since the one before. One shared by every
+// handler of a process keeps an outage that fails every request to one
+// line an interval; the webhook's metrics count every request.
+type ErrorLog struct {
+	lim     *rate.Limiter
+	dropped atomic.Int64
+}
+
+// NewErrorLog returns an ErrorLog that logs at most one line every
+// interval.
+func NewErrorLog(interval time.Duration) *ErrorLog {
+	return &ErrorLog{lim: rate.NewLimiter(rate.Every(interval), 1)}
+}
+
+// allow reports whether a line may be logged now and, if so, how many
+// were not since the last one. It never blocks.
+func (l *ErrorLog) allow() (dropped int64, ok bool) {
+	if !l.lim.Allow() {
+		l.dropped.Add(1)
+		return 0, false
+	}
+	return l.dropped.Swap(0), true
+}
+
+// ErrorLogInterval is the interval of the ErrorLog a Handler made without
+// one logs at.
+const ErrorLogInterval = time.Second
+
 // NewHandler returns the HTTP handler serving h; log (with the webhook's
-// name, say) is the logger handlers find in their context.
-func NewHandler(h admission.Handler, log logr.Logger) *Handler {
-	return &Handler{handler: h, log: log, unjudged: rate.Sometimes{Interval: time.Second}}
+// name, say) is the logger handlers find in their context. errLog paces
+// the log of the requests it could not judge; nil is one of its own
+// (ErrorLogInterval).
+func NewHandler(h admission.Handler, log logr.Logger, errLog *ErrorLog) *Handler {
+	if errLog == nil {
+		errLog = NewErrorLog(ErrorLogInterval)
+	}
+	return &Handler{handler: h, log: log, errLog: errLog}
 }
 
 // requestReview is what is decoded from the body: the review's type and
@@ -294,10 +328,11 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (resp admis
 				code = u.Code
 			}
 			if code >= http.StatusInternalServerError {
-				h.unjudged.Do(func() {
-					h.log.Error(err, "request not judged; answered with an error, to which the API server applies the webhook's failure policy (logged at most once a second)",
-						"uid", req.UID, "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "operation", req.Operation, "code", code)
-				})
+				if dropped, ok := h.errLog.allow(); ok {
+					h.log.Error(err, "request not judged; answered with an error, to which the API server applies the webhook's failure policy",
+						"uid", req.UID, "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "operation", req.Operation,
+						"code", code, "notLoggedSinceLast", dropped)
+				}
 			}
 			resp = admission.Errored(code, err)
 			resp.UID = req.UID

@@ -11,9 +11,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
+	"golang.org/x/time/rate"
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -110,7 +112,7 @@ func TestServeDecodesOnceAndAnswers(t *testing.T) {
 	for _, v := range []string{"admission.k8s.io/v1", "admission.k8s.io/v1beta1"} {
 		t.Run(v, func(t *testing.T) {
 			body := reviewBody(v, podRequest)
-			top, resp := post(t, NewHandler(h, logr.Discard()), "application/json", strings.NewReader(body), int64(len(body)))
+			top, resp := post(t, NewHandler(h, logr.Discard(), nil), "application/json", strings.NewReader(body), int64(len(body)))
 			if top["apiVersion"] != v || top["kind"] != "AdmissionReview" {
 				t.Errorf("response type %v %v, want %s AdmissionReview", top["apiVersion"], top["kind"], v)
 			}
@@ -192,7 +194,7 @@ func TestServeCompletesResponses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := NewHandler(&handlerFunc{fn: c.fn}, logr.Discard())
+			h := NewHandler(&handlerFunc{fn: c.fn}, logr.Discard(), nil)
 			_, resp := post(t, h, "application/json", strings.NewReader(body), int64(len(body)))
 			c.check(t, resp)
 		})
@@ -226,7 +228,7 @@ func TestServeFailsCallsItCouldNotJudge(t *testing.T) {
 		}, 400, "decode Pod"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			st := postFail(t, NewHandler(&handlerFunc{fn: c.fn}, logr.Discard()), "application/json", strings.NewReader(body), int64(len(body)), c.code)
+			st := postFail(t, NewHandler(&handlerFunc{fn: c.fn}, logr.Discard(), nil), "application/json", strings.NewReader(body), int64(len(body)), c.code)
 			if st.Status != metav1.StatusFailure || !strings.Contains(st.Message, c.message) {
 				t.Errorf("status %+v, want Failure with %q", st, c.message)
 			}
@@ -234,7 +236,7 @@ func TestServeFailsCallsItCouldNotJudge(t *testing.T) {
 	}
 	t.Run("refusals stay reviews", func(t *testing.T) {
 		for _, resp := range []admission.Response{admission.Denied("no"), admission.Errored(http.StatusUnprocessableEntity, errors.New("invalid"))} {
-			_, r := post(t, NewHandler(&handlerFunc{fn: func(admission.Request) admission.Response { return resp }}, logr.Discard()),
+			_, r := post(t, NewHandler(&handlerFunc{fn: func(admission.Request) admission.Response { return resp }}, logr.Discard(), nil),
 				"application/json", strings.NewReader(body), int64(len(body)))
 			if r.Allowed || r.UID != "0d3c3f0e-1" {
 				t.Errorf("refusal answered as %+v", r)
@@ -269,7 +271,7 @@ func TestServeFailsTypedUnjudgedErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			j := &judgerFunc{}
 			j.judge = func(admission.Request) (admission.Response, error) { return admission.Response{}, c.err }
-			st := postFail(t, NewHandler(j, logr.Discard()), "application/json", strings.NewReader(body), int64(len(body)), c.code)
+			st := postFail(t, NewHandler(j, logr.Discard(), nil), "application/json", strings.NewReader(body), int64(len(body)), c.code)
 			if st.Status != metav1.StatusFailure || !strings.Contains(st.Message, c.message) {
 				t.Errorf("status %+v, want Failure with %q", st, c.message)
 			}
@@ -278,7 +280,7 @@ func TestServeFailsTypedUnjudgedErrors(t *testing.T) {
 	t.Run("judgements stay reviews", func(t *testing.T) {
 		j := &judgerFunc{}
 		j.judge = func(admission.Request) (admission.Response, error) { return admission.Denied("no"), nil }
-		_, r := post(t, NewHandler(j, logr.Discard()), "application/json", strings.NewReader(body), int64(len(body)))
+		_, r := post(t, NewHandler(j, logr.Discard(), nil), "application/json", strings.NewReader(body), int64(len(body)))
 		if r.Allowed || r.UID != "0d3c3f0e-1" {
 			t.Errorf("refusal answered as %+v", r)
 		}
@@ -286,8 +288,10 @@ func TestServeFailsTypedUnjudgedErrors(t *testing.T) {
 }
 
 // TestServeLogsUnjudged: a request the handler could not judge for its
-// own failure (5xx) is logged, naming the request, but at most once a
-// second however many fail; one refused as a bad object (400) is not.
+// own failure (5xx) is logged, naming the request, but at most once an
+// interval across the handlers sharing an ErrorLog, however many fail,
+// and the next line says how many were not logged; one refused as a bad
+// object (400) is not logged.
 func TestServeLogsUnjudged(t *testing.T) {
 	body := reviewBody("admission.k8s.io/v1", podRequest)
 	var logged []string
@@ -295,22 +299,30 @@ func TestServeLogsUnjudged(t *testing.T) {
 	fail := &Unjudged{Code: http.StatusGatewayTimeout, Err: errors.New("reserve the addresses of team-a/web-1: context deadline exceeded")}
 	j := &judgerFunc{}
 	j.judge = func(admission.Request) (admission.Response, error) { return admission.Response{}, fail }
-	h := NewHandler(j, log)
-	for range 50 {
-		postFail(t, h, "application/json", strings.NewReader(body), int64(len(body)), 504)
+	errLog := NewErrorLog(time.Hour)
+	a, b := NewHandler(j, log, errLog), NewHandler(j, log, errLog)
+	for range 25 {
+		postFail(t, a, "application/json", strings.NewReader(body), int64(len(body)), 504)
+		postFail(t, b, "application/json", strings.NewReader(body), int64(len(body)), 504)
 	}
 	if len(logged) != 1 {
-		t.Fatalf("50 failed requests within a second logged %d times, want once: %q", len(logged), logged)
+		t.Fatalf("50 failed requests through two handlers within the interval logged %d times, want once: %q", len(logged), logged)
 	}
-	for _, want := range []string{`"uid"="0d3c3f0e-1"`, `"namespace"="team-a"`, `"name"="web-1"`, `"code"=504`, "context deadline exceeded"} {
+	for _, want := range []string{`"uid"="0d3c3f0e-1"`, `"namespace"="team-a"`, `"name"="web-1"`, `"code"=504`, `"notLoggedSinceLast"=0`, "context deadline exceeded"} {
 		if !strings.Contains(logged[0], want) {
 			t.Errorf("log %s lacks %s", logged[0], want)
 		}
 	}
+	// The interval has passed (as if: the limiter lets the next through).
+	errLog.lim.SetLimit(rate.Inf)
+	postFail(t, b, "application/json", strings.NewReader(body), int64(len(body)), 504)
+	if len(logged) != 2 || !strings.Contains(logged[1], `"notLoggedSinceLast"=49`) {
+		t.Errorf("after the interval, logged %q, want a second line saying 49 were not logged", logged)
+	}
+
 	fail.Code = http.StatusBadRequest
 	logged = nil
-	h = NewHandler(j, log)
-	postFail(t, h, "application/json", strings.NewReader(body), int64(len(body)), 400)
+	postFail(t, NewHandler(j, log, nil), "application/json", strings.NewReader(body), int64(len(body)), 400)
 	if len(logged) != 0 {
 		t.Errorf("a bad object was logged: %q", logged)
 	}
@@ -342,7 +354,7 @@ func TestServeFailsBadRequests(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			inner := &handlerFunc{fn: func(admission.Request) admission.Response { return admission.Allowed("") }}
-			st := postFail(t, NewHandler(inner, logr.Discard()), c.contentType, c.body, c.length, int(c.code))
+			st := postFail(t, NewHandler(inner, logr.Discard(), nil), c.contentType, c.body, c.length, int(c.code))
 			if inner.calls != 0 {
 				t.Errorf("handler called for a bad request")
 			}
@@ -360,7 +372,7 @@ func TestServeReusesBuffersSafely(t *testing.T) {
 	h := NewHandler(&handlerFunc{fn: func(req admission.Request) admission.Response {
 		names = append(names, req.Name+"|"+string(req.UID))
 		return admission.Allowed("")
-	}}, logr.Discard())
+	}}, logr.Discard(), nil)
 	long := strings.Replace(podRequest, `"name":"web-1"`, `"name":"`+strings.Repeat("x", 5000)+`"`, 1)
 	short := strings.Replace(podRequest, `"uid":"0d3c3f0e-1"`, `"uid":"u2"`, 1)
 	for _, req := range []string{long, short} {

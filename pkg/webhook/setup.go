@@ -191,11 +191,13 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) (*Inventory, err
 
 // HTTPHandlers serves each admission handler over HTTP (package review:
 // one decode per AdmissionReview), with log, named after the path, as the
-// handlers' logger.
+// handlers' logger. The handlers share one review.ErrorLog: an outage that
+// fails every request logs one line a second, whichever paths fail.
 func HTTPHandlers(hs map[string]admission.Handler, log logr.Logger) map[string]http.Handler {
 	out := make(map[string]http.Handler, len(hs))
+	errLog := review.NewErrorLog(review.ErrorLogInterval)
 	for path, h := range hs {
-		out[path] = review.NewHandler(h, log.WithValues("webhook", path))
+		out[path] = review.NewHandler(h, log.WithValues("webhook", path), errLog)
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,12 +89,34 @@ func TestWebhookIdentity(t *testing.T) {
 		}
 	}
 
+	// Issued now for an hour: due in 48 minutes.
+	if due := time.Until(id.renewAt); due < 47*time.Minute || due > 48*time.Minute {
+		t.Errorf("the token is due for renewal in %v, want 48 minutes (4/5 of an hour)", due)
+	}
 	before, err := os.ReadFile(id.tokenPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := id.keepTokenFresh(ctx, env, 200*time.Millisecond, testr.New(t))
+	// start runs keepTokenFresh looking every 100 ms; stop ends it and
+	// waits, also when the test fails first.
+	start := func() (done <-chan struct{}, stop func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		done = id.keepTokenFresh(ctx, env, 100*time.Millisecond, testr.New(t))
+		var once sync.Once
+		stop = func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(stop)
+		return done, stop
+	}
+	_, stop := start()
+	// Not due: the file stays as it is over several looks.
+	time.Sleep(500 * time.Millisecond)
+	if now, err := os.ReadFile(id.tokenPath); err != nil || !bytes.Equal(now, before) {
+		t.Fatalf("the token file changed before its renewal was due (%v)", err)
+	}
+	stop()
+	// Due (as after a laptop's sleep): renewed at the next look.
+	id.renewAt = time.Now()
+	done, stop := start()
 	devenvtest.Eventually(t, "the token file to be renewed", 30*time.Second, func() error {
 		now, err := os.ReadFile(id.tokenPath)
 		if err != nil {
@@ -114,6 +137,8 @@ func TestWebhookIdentity(t *testing.T) {
 		t.Fatal("the renewal stopped before its context ended")
 	default:
 	}
-	cancel()
-	<-done
+	stop()
+	if due := time.Until(id.renewAt); due < 47*time.Minute || due > 48*time.Minute {
+		t.Errorf("after the renewal, the next is due in %v, want 48 minutes", due)
+	}
 }

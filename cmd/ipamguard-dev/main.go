@@ -46,7 +46,7 @@ const (
 	// loopback is the only address anything here binds to.
 	loopback = "127.0.0.1"
 	// certSecret holds the webhook's self-managed CA and serving
-	// certificate, in webhookNamespace.
+	// certificate, in the namespace of the webhook's identity.
 	certSecret = "ipamguard-webhook-server-cert"
 )
 
@@ -161,7 +161,7 @@ func run(ctx context.Context, cfg config, log logr.Logger, out io.Writer) (retEr
 		return err
 	}
 	renewCtx, stopRenewing := context.WithCancel(ctx)
-	renewed := id.keepTokenFresh(renewCtx, env, tokenRenewAfter, log.WithName("identity"))
+	renewed := id.keepTokenFresh(renewCtx, env, tokenCheckEvery, log.WithName("identity"))
 	defer func() {
 		stopRenewing()
 		<-renewed

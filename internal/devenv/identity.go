@@ -50,6 +50,8 @@ type Identity struct {
 	Config *rest.Config
 	// Kubeconfig is Config as a kubeconfig file's content.
 	Kubeconfig []byte
+	// TokenExpires is when Config's token ends.
+	TokenExpires time.Time
 
 	deployment string
 }
@@ -112,14 +114,15 @@ func (e *Env) InstallIdentity(ctx context.Context, dir string, ttl time.Duration
 			return nil, fmt.Errorf("install identity: create %s %s: %w", o.GetKind(), o.GetName(), err)
 		}
 	}
-	token, err := e.RequestToken(ctx, id.Namespace, id.ServiceAccount, ttl)
+	token, expires, err := e.RequestToken(ctx, id.Namespace, id.ServiceAccount, ttl)
 	if err != nil {
 		return nil, fmt.Errorf("install identity: %w", err)
 	}
+	id.TokenExpires = expires
 	id.Config = &rest.Config{Host: e.Config.Host, BearerToken: token,
 		TLSClientConfig: rest.TLSClientConfig{CAData: e.Config.CAData}}
 	if id.Kubeconfig, err = id.kubeconfig(&clientcmdapi.AuthInfo{Token: token}); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("install identity: %w", err)
 	}
 	if err := id.waitGranted(ctx, grants); err != nil {
 		return nil, err
@@ -129,19 +132,20 @@ func (e *Env) InstallIdentity(ctx context.Context, dir string, ttl time.Duration
 
 // RequestToken asks the API server for a bound token of the ServiceAccount
 // namespace/name, valid for ttl (at least ten minutes: the API server
-// refuses shorter ones), as the kubelet does for a pod's projected token.
-func (e *Env) RequestToken(ctx context.Context, namespace, name string, ttl time.Duration) (string, error) {
+// refuses shorter ones, and may cap longer ones), as the kubelet does for
+// a pod's projected token; expires is when the API server says it ends.
+func (e *Env) RequestToken(ctx context.Context, namespace, name string, ttl time.Duration) (token string, expires time.Time, err error) {
 	cs, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {
-		return "", fmt.Errorf("token for ServiceAccount %s/%s: %w", namespace, name, err)
+		return "", time.Time{}, fmt.Errorf("token for ServiceAccount %s/%s: %w", namespace, name, err)
 	}
 	secs := int64(ttl / time.Second)
 	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &secs}}, metav1.CreateOptions{})
 	if err != nil {
-		return "", fmt.Errorf("token for ServiceAccount %s/%s: %w", namespace, name, err)
+		return "", time.Time{}, fmt.Errorf("token for ServiceAccount %s/%s: %w", namespace, name, err)
 	}
-	return tr.Status.Token, nil
+	return tr.Status.Token, tr.Status.ExpirationTimestamp.Time, nil
 }
 
 // KubeconfigWithTokenFile is Kubeconfig reading its token from the file
@@ -162,7 +166,7 @@ func (id *Identity) kubeconfig(auth *clientcmdapi.AuthInfo) ([]byte, error) {
 	kc.CurrentContext = "local"
 	b, err := clientcmd.Write(*kc)
 	if err != nil {
-		return nil, fmt.Errorf("install identity: kubeconfig: %w", err)
+		return nil, fmt.Errorf("kubeconfig for ServiceAccount %s/%s: %w", id.Namespace, id.ServiceAccount, err)
 	}
 	return b, nil
 }
@@ -173,8 +177,12 @@ func (id *Identity) kubeconfig(auth *clientcmdapi.AuthInfo) ([]byte, error) {
 // RoleBinding: what the API server must allow before the identity is
 // ready. A binding to a role objs do not hold is an error.
 func grantsOf(objs []*unstructured.Unstructured, namespace, name string) ([]authorizationv1.ResourceAttributes, error) {
+	type binding struct {
+		kind                string
+		*rbacv1.RoleBinding // a ClusterRoleBinding's fields, without namespace
+	}
 	roles := map[string]*rbacv1.ClusterRole{} // by kind/namespace/name; a Role's rules fit a ClusterRole
-	var bindings []*rbacv1.RoleBinding        // a ClusterRoleBinding as a RoleBinding without namespace
+	var bindings []binding
 	for _, o := range objs {
 		switch o.GetKind() {
 		case "Role", "ClusterRole":
@@ -188,13 +196,17 @@ func grantsOf(objs []*unstructured.Unstructured, namespace, name string) ([]auth
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, b); err != nil {
 				return nil, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
 			}
-			bindings = append(bindings, b)
+			bindings = append(bindings, binding{o.GetKind(), b})
 		}
 	}
 	var grants []authorizationv1.ResourceAttributes
 	for _, b := range bindings {
 		if !slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
-			return s.Kind == rbacv1.ServiceAccountKind && s.Namespace == namespace && s.Name == name
+			ns := s.Namespace
+			if ns == "" && b.kind == "RoleBinding" {
+				ns = b.Namespace // RBAC reads a ServiceAccount without namespace as the binding's
+			}
+			return s.Kind == rbacv1.ServiceAccountKind && ns == namespace && s.Name == name
 		}) {
 			continue
 		}
@@ -204,7 +216,7 @@ func grantsOf(objs []*unstructured.Unstructured, namespace, name string) ([]auth
 		}
 		r, ok := roles[b.RoleRef.Kind+"/"+roleNS+"/"+b.RoleRef.Name]
 		if !ok {
-			return nil, fmt.Errorf("binding %s refers to %s %s, which the tree does not render", b.Name, b.RoleRef.Kind, b.RoleRef.Name)
+			return nil, fmt.Errorf("%s %s/%s refers to %s %s, which the tree does not render", b.kind, b.Namespace, b.Name, b.RoleRef.Kind, b.RoleRef.Name)
 		}
 		for _, rule := range r.Rules {
 			if len(rule.Verbs) == 0 || len(rule.APIGroups) == 0 || len(rule.Resources) == 0 {

@@ -124,11 +124,11 @@ func readWebhookFile(f string, mutating *[]*admissionregistrationv1.MutatingWebh
 		default:
 			continue
 		}
+		if head.APIVersion != admissionregistrationv1.SchemeGroupVersion.String() {
+			return fmt.Errorf("document %d, %s: apiVersion %q, want %s", i, head.Kind, head.APIVersion, admissionregistrationv1.SchemeGroupVersion)
+		}
 		if err := yaml.Unmarshal(doc, into); err != nil {
 			return fmt.Errorf("document %d, %s: %w", i, head.Kind, err)
-		}
-		if head.APIVersion != admissionregistrationv1.SchemeGroupVersion.String() {
-			return fmt.Errorf("%s %s: apiVersion %q, want %s", head.Kind, into.GetName(), head.APIVersion, admissionregistrationv1.SchemeGroupVersion)
 		}
 		if into.GetName() == "" {
 			return fmt.Errorf("document %d, %s: metadata.name missing", i, head.Kind)

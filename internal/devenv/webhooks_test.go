@@ -62,7 +62,7 @@ webhooks:
 
 	for name, c := range map[string]struct{ content, want string }{
 		"other.yaml":   {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n", "other.yaml holds none"},
-		"version.yaml": {strings.Replace(both, "admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1beta1", 1), `MutatingWebhookConfiguration mutating-webhook-configuration: apiVersion "admissionregistration.k8s.io/v1beta1"`},
+		"version.yaml": {strings.Replace(both, "admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1beta1", 1), `version.yaml: document 0, MutatingWebhookConfiguration: apiVersion "admissionregistration.k8s.io/v1beta1"`},
 		"syntax.yaml":  {"apiVersion: [\n", "syntax.yaml: document 0"},
 		"shape.yaml":   {strings.Replace(both, "webhooks:\n- name: m.example.io", "webhooks:\n  name: m.example.io", 1), "shape.yaml: document 0, MutatingWebhookConfiguration"},
 		"noname.yaml":  {strings.Replace(both, "name: mutating-webhook-configuration", "labels: {}", 1), "noname.yaml: document 0, MutatingWebhookConfiguration: metadata.name missing"},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 
@@ -96,7 +95,7 @@ func (c *certFlags) wire(mgr ctrl.Manager, m *selfcert.Manager, reg prometheus.R
 		return fmt.Errorf("register certificate metrics: %w", err)
 	}
 	m.SetObserver(cm)
-	if err := mgr.Add(everyReplica(m.Serve)); err != nil {
+	if err := leader.Everywhere(mgr, m.Serve); err != nil {
 		return fmt.Errorf("self-managed certificates: %w", err)
 	}
 	if err := leader.Add(mgr, "certificates", m.Lead); err != nil {
@@ -107,12 +106,3 @@ func (c *certFlags) wire(mgr ctrl.Manager, m *selfcert.Manager, reg prometheus.R
 	}
 	return nil
 }
-
-// everyReplica is a runnable the manager starts on every replica, leader
-// or not.
-type everyReplica func(context.Context) error
-
-func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
-
-// NeedLeaderElection implements manager.LeaderElectionRunnable.
-func (everyReplica) NeedLeaderElection() bool { return false }

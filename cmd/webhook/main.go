@@ -269,6 +269,30 @@ func run() error {
 		if err := leader.Add(mgr, "reservations", clean); err != nil {
 			return fmt.Errorf("reservations cleanup: %w", err)
 		}
+		// How the API server serves Leases (and Pods) is found out at the
+		// start, on every replica, not by the first fixed-address
+		// admission inside its budget. Until it works, the first use
+		// finds it out.
+		warm := func(ctx context.Context) error {
+			log := ctrl.Log.WithName("reservations")
+			for logged := false; ; logged = true {
+				err := h.Leases.Warm()
+				if err == nil {
+					return nil
+				}
+				if !logged {
+					log.Error(err, "warm the reservations' clients; trying again every second")
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(time.Second):
+				}
+			}
+		}
+		if err := leader.Everywhere(mgr, warm); err != nil {
+			return fmt.Errorf("reservations warm-up: %w", err)
+		}
 	}
 	m.SetSubnetSource(h.SubnetUsage)
 	if inventoryDigest {

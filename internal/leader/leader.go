@@ -204,6 +204,25 @@ func Add(mgr manager.Manager, name string, fn func(ctx context.Context) error) e
 	return mgr.Add(&runnable{name: name, fn: fn})
 }
 
+// Everywhere registers fn to run on every replica, elected or not, from
+// the manager's start until its stop: what mgr.Add would run on the leader
+// only unless it says otherwise (see Add). fn returning nil ends only fn.
+func Everywhere(mgr manager.Manager, fn func(ctx context.Context) error) error {
+	if fn == nil {
+		return errors.New("leader.Everywhere: fn is required")
+	}
+	return mgr.Add(everywhere(fn))
+}
+
+// everywhere is a manager.Runnable that runs on every replica.
+type everywhere func(context.Context) error
+
+// Start implements manager.Runnable.
+func (f everywhere) Start(ctx context.Context) error { return f(ctx) }
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable.
+func (everywhere) NeedLeaderElection() bool { return false }
+
 // Track calls set(true) when this replica is elected (at once when leader
 // election is off) and set(false) when its manager stops, for a metric or
 // a log line. set must not block.

@@ -176,8 +176,14 @@ func (s *confirmSuite) leases(t *testing.T, window time.Duration) (*reserve.Leas
 		t.Fatal(err)
 	}
 	ev := newCounter()
-	return &reserve.Leases{Client: c, Namespace: leaseNS, Observe: ev.observe,
-		Confirm: &reserve.Confirm{Requests: s.deps.PodRequestsAddress, Window: window}}, ev
+	l := &reserve.Leases{Client: c, Namespace: leaseNS, Observe: ev.observe,
+		Confirm: &reserve.Confirm{Requests: s.deps.PodRequestsAddress, Window: window}}
+	// As the webhook does at its start: the windows these tests time
+	// must not hold the client's discovery of Leases.
+	if err := l.Warm(); err != nil {
+		t.Fatal(err)
+	}
+	return l, ev
 }
 
 // requester is one admission as the engine judges it: refused when

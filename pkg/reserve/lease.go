@@ -37,7 +37,9 @@ import (
 	"golang.org/x/time/rate"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -148,6 +150,32 @@ func (l *Leases) observe(event string) {
 	if l.Observe != nil {
 		l.Observe(event)
 	}
+}
+
+// Warm asks the API server once how it serves Leases (and, with Confirm,
+// Pods), through the clients Judge uses, which otherwise discover it
+// lazily: on the first admission after a start, inside its budget and,
+// with Confirm, inside the grace given to the holders a call reads first.
+// Clients without a RESTMapper are left as they are.
+func (l *Leases) Warm() error {
+	type target struct {
+		c   any
+		gvk schema.GroupVersionKind
+	}
+	targets := []target{{l.Client, coordinationv1.SchemeGroupVersion.WithKind("Lease")}}
+	if l.Confirm != nil {
+		targets = append(targets, target{l.Confirm.Pods, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}})
+	}
+	for _, t := range targets {
+		m, ok := t.c.(interface{ RESTMapper() meta.RESTMapper })
+		if !ok {
+			continue
+		}
+		if _, err := m.RESTMapper().RESTMapping(t.gvk.GroupKind(), t.gvk.Version); err != nil {
+			return fmt.Errorf("discover how the API server serves %s: %w", t.gvk.Kind, err)
+		}
+	}
+	return nil
 }
 
 // LeaseName is the name of the Lease reserving address a of subnet

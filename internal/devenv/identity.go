@@ -287,29 +287,44 @@ func Kustomize(ctx context.Context, kubectl, dir string) (out, warnings []byte, 
 // metadata.name is an error.
 func DecodeManifests(data []byte) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
+	err := eachDocument(data, func(i int, doc []byte) error {
+		if len(bytes.TrimSpace(doc)) == 0 {
+			return nil
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			return fmt.Errorf("document %d: %w", i, err)
+		}
+		if m == nil {
+			return nil
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
+			return fmt.Errorf("document %d: apiVersion, kind or metadata.name missing:\n%s", i, doc)
+		}
+		objs = append(objs, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return objs, nil
+}
+
+// eachDocument calls fn with each document of a multi-document YAML
+// stream and its index, until fn returns an error (returned as is).
+func eachDocument(data []byte, fn func(i int, doc []byte) error) error {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for i := 0; ; i++ {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return objs, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", i, err)
+			return fmt.Errorf("document %d: %w", i, err)
 		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
+		if err := fn(i, doc); err != nil {
+			return err
 		}
-		var m map[string]any
-		if err := yaml.Unmarshal(doc, &m); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i, err)
-		}
-		if m == nil {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: m}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
-			return nil, fmt.Errorf("document %d: apiVersion, kind or metadata.name missing:\n%s", i, doc)
-		}
-		objs = append(objs, u)
 	}
 }

@@ -1,11 +1,7 @@
 package devenv
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,7 +9,6 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -97,15 +92,7 @@ func readWebhookFile(f string, mutating *[]*admissionregistrationv1.MutatingWebh
 	if err != nil {
 		return err
 	}
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for i := 0; ; i++ {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("document %d: %w", i, err)
-		}
+	return eachDocument(data, func(i int, doc []byte) error {
 		var head metav1.TypeMeta
 		if err := yaml.Unmarshal(doc, &head); err != nil {
 			return fmt.Errorf("document %d: %w", i, err)
@@ -122,7 +109,7 @@ func readWebhookFile(f string, mutating *[]*admissionregistrationv1.MutatingWebh
 			v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 			*validating, into = append(*validating, v), v
 		default:
-			continue
+			return nil
 		}
 		if head.APIVersion != admissionregistrationv1.SchemeGroupVersion.String() {
 			return fmt.Errorf("document %d, %s: apiVersion %q, want %s", i, head.Kind, head.APIVersion, admissionregistrationv1.SchemeGroupVersion)
@@ -134,5 +121,6 @@ func readWebhookFile(f string, mutating *[]*admissionregistrationv1.MutatingWebh
 			return fmt.Errorf("document %d, %s: metadata.name missing", i, head.Kind)
 		}
 		into.SetName(InstallNamePrefix + into.GetName())
-	}
+		return nil
+	})
 }
